@@ -1,0 +1,223 @@
+"""Model + loss + data, bound together: the thing every optimiser minimises.
+
+>>> from losslab import make_objective
+>>> obj = make_objective("linear", "book:linear")
+>>> obj
+Objective(model='linear', loss='least_squares', reduction='sum', data='book:linear' (12 points), dtype=float64)
+>>> round(float(obj.value([0.6, -0.2])), 3)
+12.367
+
+Autodiff is always available; the chapter's hand-derived formulas
+(:mod:`losslab.derivatives`) are available as ``analytic_grad`` /
+``analytic_hessian`` where the chapter derives them. The pure function
+:meth:`Objective.loss_on` takes the data explicitly so that runs can
+``jit``/``vmap``/``scan`` it over minibatches.
+"""
+
+from __future__ import annotations
+
+
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from . import losses as _losses
+from .data import Dataset, load_dataset
+from .derivatives import ANALYTIC
+from .errors import LosslabError, check_choice
+from .models import Model, get_model
+
+__all__ = ["Objective", "make_objective", "MAX_DENSE_HESSIAN_PARAMS"]
+
+# A dense float64 Hessian of 8,000 parameters is 512 MB; beyond that use hvp().
+MAX_DENSE_HESSIAN_PARAMS = 8000
+
+
+class Objective:
+    """L[phi] for one model, one loss and one data set (``reduction`` "sum" as the book, or "mean")."""
+
+    def __init__(
+        self,
+        model: Model,
+        data: Dataset,
+        *,
+        loss: str | None = None,
+        reduction: str = "sum",
+        dtype: str = "float64",
+    ) -> None:
+        if not isinstance(model, Model):
+            raise LosslabError(f"The 'model' parameter of Objective must be a losslab Model. Got {type(model).__name__} instead.")
+        if not isinstance(data, Dataset):
+            raise LosslabError(f"The 'data' parameter of Objective must be a losslab Dataset. Got {type(data).__name__} instead.")
+        if loss is None:
+            loss = "bce" if model.output == "logit" else "least_squares"
+        self.loss = check_choice("loss", loss, _losses.LOSS_NAMES, owner="Objective")
+        self.reduction = check_choice("reduction", reduction, _losses.REDUCTIONS, owner="Objective")
+        self.dtype = check_choice("dtype", dtype, ("float64", "float32"), owner="Objective")
+        if self.loss == "bce":
+            labels = np.unique(data.y)
+            if not np.all(np.isin(labels, (0.0, 1.0))):
+                shown = labels[~np.isin(labels, (0.0, 1.0))][:5]
+                raise LosslabError(
+                    f"The 'y' labels of data {data.name!r} must be 0 or 1 for binary cross-entropy. "
+                    f"Got {shown.tolist()} instead."
+                )
+        self.model = model
+        self.data = data
+        self.x = jnp.asarray(data.x, dtype=self.dtype)
+        self.y = jnp.asarray(data.y, dtype=self.dtype)
+        self._per_example = _losses.PER_EXAMPLE[self.loss]
+        self._value = jax.jit(self.loss_on)
+        self._value_and_grad = jax.jit(jax.value_and_grad(self.loss_on))
+        self._example_grads = jax.jit(jax.vmap(jax.grad(self._one_loss), in_axes=(None, 0, 0)))
+        self._hessian = jax.jit(jax.hessian(self.loss_on))
+        self._hvp = jax.jit(self._hvp_impl)
+        analytic = ANALYTIC.get((model.name, self.loss))
+        self._analytic_example_grads, self._analytic_hessian = analytic if analytic else (None, None)
+
+    # -- pure functions of (params, x, y): what runs jit, vmap and scan ---------
+    def example_losses(self, params, x, y):
+        """l_i for every data point: shape (I,)."""
+        return self._per_example(self.model.fn(params, x), y)
+
+    def loss_on(self, params, x, y):
+        """L on the data (x, y), reduced by this objective's ``reduction``."""
+        return _losses.reduce(self.example_losses(params, x, y), self.reduction)
+
+    def _one_loss(self, params, x_i, y_i):
+        return self._per_example(self.model.fn(params, x_i[None]), y_i[None])[0]
+
+    def _hvp_impl(self, params, vector, x, y):
+        # forward-over-reverse: one gradient's cost, no dense matrix
+        return jax.jvp(lambda p: jax.grad(self.loss_on)(p, x, y), (params,), (vector,))[1]
+
+    # -- on the bound data, validated at the edge -------------------------------
+    @property
+    def n_params(self) -> int:
+        return self.model.n_params
+
+    @property
+    def n_examples(self) -> int:
+        return len(self.data)
+
+    def check_params(self, params) -> jnp.ndarray:
+        return self.model.check_params(params).astype(self.dtype)
+
+    def value(self, params) -> jnp.ndarray:
+        """L[phi] on the whole data set."""
+        return self._value(self.check_params(params), self.x, self.y)
+
+    def __call__(self, params) -> jnp.ndarray:
+        return self.value(params)
+
+    def value_and_grad(self, params):
+        return self._value_and_grad(self.check_params(params), self.x, self.y)
+
+    def grad(self, params) -> jnp.ndarray:
+        """dL/dphi by autodiff."""
+        return self.value_and_grad(params)[1]
+
+    def example_grads(self, params) -> jnp.ndarray:
+        """dl_i/dphi for every data point by autodiff: shape (I, P)."""
+        return self._example_grads(self.check_params(params), self.x, self.y)
+
+    def batch_grad(self, params, indices) -> jnp.ndarray:
+        """The minibatch gradient over ``indices``: sum_{i in B} dl_i/dphi (``"sum"``) or its mean over B."""
+        idx = np.asarray(indices)
+        if idx.ndim != 1 or idx.size == 0 or not np.issubdtype(idx.dtype, np.integer):
+            raise LosslabError(f"The 'indices' parameter of batch_grad must be a non-empty 1-D list of integers. Got {indices!r} instead.")
+        if idx.min() < 0 or idx.max() >= self.n_examples:
+            raise LosslabError(
+                f"The 'indices' parameter of batch_grad must lie in [0, {self.n_examples - 1}]. Got values in [{idx.min()}, {idx.max()}] instead."
+            )
+        return self._value_and_grad(self.check_params(params), self.x[idx], self.y[idx])[1]
+
+    def hessian(self, params) -> jnp.ndarray:
+        """The dense Hessian by autodiff (refused above MAX_DENSE_HESSIAN_PARAMS: use hvp)."""
+        self._check_dense()
+        return self._hessian(self.check_params(params), self.x, self.y)
+
+    def hvp(self, params, vector) -> jnp.ndarray:
+        """H[phi] v by forward-over-reverse autodiff, without forming H."""
+        params = self.check_params(params)
+        vector = jnp.asarray(vector, dtype=self.dtype)
+        if vector.shape != params.shape:
+            raise LosslabError(f"The 'vector' parameter of hvp must have shape {tuple(params.shape)}. Got {tuple(vector.shape)} instead.")
+        return self._hvp(params, vector, self.x, self.y)
+
+    # -- the chapter's formulas -------------------------------------------------
+    @property
+    def has_analytic_grad(self) -> bool:
+        return self._analytic_example_grads is not None
+
+    @property
+    def has_analytic_hessian(self) -> bool:
+        return self._analytic_hessian is not None
+
+    def analytic_example_grads(self, params) -> jnp.ndarray:
+        """dl_i/dphi by the chapter's formula (see :mod:`losslab.derivatives`)."""
+        if not self.has_analytic_grad:
+            raise LosslabError(
+                f"No hand-derived gradient for model {self.model.name!r} with loss {self.loss!r}; use grad() (autodiff)."
+            )
+        return self._analytic_example_grads(self.check_params(params), self.x, self.y)
+
+    def analytic_grad(self, params) -> jnp.ndarray:
+        """dL/dphi = sum_i dl_i/dphi (eq. 6.6), divided by I for ``"mean"``."""
+        grads = self.analytic_example_grads(params)
+        return jnp.sum(grads, axis=0) if self.reduction == "sum" else jnp.mean(grads, axis=0)
+
+    def analytic_hessian(self, params) -> jnp.ndarray:
+        """The chapter's closed-form Hessian (linear: problem 6.2; logistic: problem 6.4)."""
+        if not self.has_analytic_hessian:
+            raise LosslabError(
+                f"No closed-form Hessian for model {self.model.name!r} with loss {self.loss!r}; use hessian() (autodiff)."
+            )
+        hess = self._analytic_hessian(self.check_params(params), self.x, self.y)
+        return hess if self.reduction == "sum" else hess / self.n_examples
+
+    def _check_dense(self) -> None:
+        p = self.n_params
+        if p > MAX_DENSE_HESSIAN_PARAMS:
+            need = p * p * np.dtype(self.dtype).itemsize
+            raise LosslabError(
+                f"A dense Hessian of {p:,} parameters needs {need / 2**30:.1f} GiB "
+                f"(limit: {MAX_DENSE_HESSIAN_PARAMS:,} parameters). Use hvp() or losslab.curvature instead."
+            )
+
+    def with_data(self, data: Dataset) -> Objective:
+        return Objective(self.model, data, loss=self.loss, reduction=self.reduction, dtype=self.dtype)
+
+    def __repr__(self) -> str:
+        return (
+            f"Objective(model={self.model.name!r}, loss={self.loss!r}, reduction={self.reduction!r}, "
+            f"data={self.data.name!r} ({self.n_examples} points), dtype={self.dtype})"
+        )
+
+
+def make_objective(
+    model: str | Model = "linear",
+    data: str | Dataset | None = None,
+    *,
+    loss: str | None = None,
+    reduction: str = "sum",
+    widths=None,
+    dtype: str = "float64",
+) -> Objective:
+    """An :class:`Objective` from names: ``make_objective("gabor", "book:gabor")``.
+
+    With ``data=None`` the model's own book data set is used (``logistic`` uses seed 0).
+    """
+    model_obj = model if isinstance(model, Model) else get_model(model, widths=widths)
+    if data is None:
+        defaults = {"linear": "book:linear", "gabor": "book:gabor", "shallow": "book:shallow", "logistic": "logistic"}
+        if model_obj.name not in defaults:
+            raise LosslabError(f"The 'data' parameter is required for model {model_obj.name!r}. Got None instead.")
+        data = defaults[model_obj.name]
+    data_obj = data if isinstance(data, Dataset) else load_dataset(data)
+    if data_obj.x.ndim == 2 and model_obj.name in ("linear", "gabor", "logistic", "shallow"):
+        raise LosslabError(f"The 'x' data for model {model_obj.name!r} must be 1-D. Got shape {data_obj.x.shape} instead.")
+    return Objective(model_obj, data_obj, loss=loss, reduction=reduction, dtype=dtype)
+
+
