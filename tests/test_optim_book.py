@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
@@ -183,3 +184,19 @@ def test_make_optimizer_builds_the_book_rules():
     assert isinstance(tx, optax.GradientTransformation)
     assert "6.12" in repr(make_optimizer("nesterov", learning_rate=0.1))
     assert "6.15" in repr(make_optimizer("adam", learning_rate=0.1))
+
+
+@pytest.mark.parametrize("beta", [0.6, 0.9])
+def test_book_nesterov_look_ahead_points_are_optax_nesterov_iterates(beta):
+    """Change of variables: psi_t = phi_t - alpha beta m_t obeys optax.sgd(alpha (1 - beta), beta, nesterov=True).
+
+    With m_t = (phi_{t-1} - phi_t) / alpha, psi_t = phi_t + beta (phi_t - phi_{t-1}) and psi_0 = phi_0.
+    """
+    obj = random_objective(9, n=15)
+    alpha, p0 = 0.01, np.array([0.5, 7.0])
+    book_run = run(obj, "nesterov", p0, steps=120, learning_rate=alpha, beta=beta)
+    phi = book_run.params
+    psi = np.vstack([phi[:1], phi[1:] + beta * (phi[1:] - phi[:-1])])
+    grad = jax.grad(lambda p: obj.loss_on(p, obj.x, obj.y))
+    ref = optax_trajectory(optax.sgd(alpha * (1 - beta), momentum=beta, nesterov=True), grad, p0, 120)
+    np.testing.assert_allclose(psi, ref, rtol=1e-10, atol=1e-12)
