@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import math
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import jax
 import jax.numpy as jnp
@@ -72,7 +72,6 @@ class RunResult:
     batch_size: int | None = None
     n_examples: int = 0
     seed: int = 0
-    extra: dict = field(default_factory=dict)
 
     @property
     def final_params(self) -> np.ndarray:
@@ -354,7 +353,7 @@ def run(
     taken = int(n_updates)
     end = div_at if diverged else taken
     count = sampler.count(taken)
-    epoch = np.array([sampler.count(t).epochs for t in range(end + 1)], dtype=np.int64) if end < 20000 else _epochs_vector(sampler, end)
+    epoch = _epochs_vector(sampler, end)
     return RunResult(
         params=params[: end + 1], loss=loss[: end + 1], grad_norm=gnorm[: end + 1], step_size=step[: end + 1],
         epoch=epoch, diverged=diverged, diverged_at=div_at if diverged else None, converged=bool(conv),
@@ -364,7 +363,8 @@ def run(
 
 
 def _epochs_vector(sampler: Sampler, end: int) -> np.ndarray:
-    t = np.arange(end + 1)
+    """Epochs completed after t = 0..end iterations (the arithmetic of :func:`epochs_for`, vectorised)."""
+    t = np.arange(end + 1, dtype=np.int64)
     if sampler.batch_size is None:
         return t
     if sampler.replace:
