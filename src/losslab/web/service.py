@@ -183,16 +183,17 @@ def catalog() -> dict:
 
 
 def landscape(req: LandscapeRequest) -> dict:
-    from ..landscape import grid1d, grid2d
+    from ..landscape import grid2d, slice_1d
 
     entry = OBJECTIVES[req.objective]
     obj = objective_for(req.objective, req.data)
     if entry.dims == 1:
         if req.range1 is not None:
             raise LosslabError(f"The 'range1' parameter must be empty for the {entry.label} (one parameter). Got {req.range1} instead.")
-        phi, loss = grid1d(obj, req.range0, resolution=req.resolution)
-        loss = np.asarray(loss)
-        return {"dims": 1, "phi0": _floats(phi), "loss": _floats(loss), "min": _num(np.nanmin(loss)), "max": _num(np.nanmax(loss))}
+        # the whole 1-D landscape is the slice through 0 along +phi
+        cut = slice_1d(obj, np.zeros(1), np.ones(1), alphas=req.range0, resolution=req.resolution, kind="axis")
+        loss = np.asarray(cut.loss)
+        return {"dims": 1, "phi0": _floats(cut.alphas), "loss": _floats(loss), "min": _num(np.nanmin(loss)), "max": _num(np.nanmax(loss))}
     if req.range1 is None:
         raise LosslabError(f"The 'range1' parameter is required for the {entry.label} (two parameters). Got nothing instead.")
     land = grid2d(obj, req.range0, req.range1, resolution=req.resolution)
@@ -244,7 +245,7 @@ def run(req: RunRequest) -> dict:
 
 
 def line_search(req: LineSearchRequest) -> dict:
-    from ..landscape import slice1d
+    from ..landscape import slice_1d
     from ..optim.line_search import four_point_search
 
     _check_dims(req.objective, "point", req.point)
@@ -260,7 +261,8 @@ def line_search(req: LineSearchRequest) -> dict:
 
     result = four_point_search(along, max_dist=req.max_dist, thresh=req.thresh, max_iter=req.max_iter)
     brackets = np.asarray(result.brackets, dtype=np.float64).reshape(-1, 4)
-    t, f = slice1d(obj, point, direction, (0.0, req.max_dist), resolution=req.samples)
+    cut = slice_1d(obj, point, direction, alphas=(0.0, req.max_dist), resolution=req.samples, kind="line search")
+    t, f = cut.alphas, cut.loss
     f_brackets = [[along(v) for v in row] for row in brackets]
     return {"point": list(req.point), "direction": _floats(direction), "t": _floats(t), "f": _floats(f),
             "brackets": _floats(brackets), "f_brackets": f_brackets, "step": _num(result.step), "f_step": _num(along(result.step))}

@@ -97,7 +97,7 @@ function decodeState(hash) {
     r1: info.dims === 2 ? (pair(q.get("r1")) || info.range1) : null,
     res: num(q.get("res")) ?? info.resolution,
     log: q.get("log") === "1",
-    start: pair(q.get("start")),
+    start: pair(q.get("start")) || [...info.start],
     step: num(q.get("step")) ?? 0,
     opts: [],
   };
@@ -293,7 +293,13 @@ async function computeLineSearch() {
     body = { ...objectiveRef(), point: [state.r0[0]], max_dist: state.r0[1] - state.r0[0], direction: "positive" };
     title = `four-point line search (notebook 6.1) of L on [${fmt(state.r0[0])}, ${fmt(state.r0[1])}]`;
   }
-  if (!body) { lsData = null; Plotly.react(ui.linesearch, [], lsLayout("line search: tick 'line search' on an optimiser to see its brackets"), { responsive: true }); return; }
+  if (!body) {
+    lsData = null;
+    const empty = lsLayout("line search: tick 'line search' on a gradient-descent optimiser to see its brackets (a, b, c, d)");
+    empty.xaxis.visible = false; empty.yaxis.visible = false; empty.yaxis2.visible = false;
+    Plotly.react(ui.linesearch, [], empty, { responsive: true, displayModeBar: false });
+    return;
+  }
   const out = await api("linesearch", "/api/linesearch", body);
   if (!out) return;
   lsData = out;
@@ -301,28 +307,29 @@ async function computeLineSearch() {
 }
 
 function lsLayout(title, n) {
-  return { title: { text: title, font: { size: 13 } }, margin: { l: 50, r: 10, t: 30, b: 35 }, showlegend: false,
-           xaxis: { title: { text: "t" } },
-           yaxis: { domain: [0.45, 1], title: { text: "loss" } },
-           yaxis2: { domain: [0, 0.35], title: { text: "iteration" }, autorange: "reversed", dtick: 1, range: [-0.5, (n || 1) - 0.5] } };
+  return { title: { text: title, font: { size: 13 } }, margin: { l: 55, r: 10, t: 30, b: 40 }, showlegend: true,
+           legend: { orientation: "h", x: 1, xanchor: "right", y: 1.0, yanchor: "bottom", font: { size: 11 } },
+           xaxis: { title: { text: "t" }, anchor: "y2" },
+           yaxis: { domain: [0.5, 1], title: { text: "L along the line" } },
+           yaxis2: { domain: [0, 0.42], title: { text: "iteration" }, autorange: "reversed", dtick: Math.max(1, Math.ceil((n || 1) / 8)) } };
 }
 
 function drawLineSearch(out, title) {
-  const traces = [{ x: out.t, y: out.f, mode: "lines", line: { color: "#555" }, name: "slice", hoverinfo: "x+y" }];
+  const traces = [{ x: out.t, y: out.f, mode: "lines", line: { color: "#555" }, name: "slice", hoverinfo: "x+y", showlegend: false }];
   const names = ["a", "b", "c", "d"];
   const colors = ["#1f77b4", "#2ca02c", "#ff7f0e", "#d62728"];
   out.brackets.forEach((br, k) => {
-    traces.push({ x: [br[0], br[3]], y: [k, k], yaxis: "y2", mode: "lines", line: { color: "#bbb" }, hoverinfo: "skip" });
+    traces.push({ x: [br[0], br[3]], y: [k, k], yaxis: "y2", mode: "lines", line: { color: "#bbb" }, hoverinfo: "skip", showlegend: false });
   });
   names.forEach((n, j) => {
-    traces.push({ x: out.brackets.map(b => b[j]), y: out.brackets.map((b, k) => k), yaxis: "y2", mode: "markers+text",
-                  text: out.brackets.map(() => n), textposition: "top center", marker: { color: colors[j], size: 7 },
+    traces.push({ x: out.brackets.map(b => b[j]), y: out.brackets.map((b, k) => k), yaxis: "y2", mode: "markers",
+                  marker: { color: colors[j], size: 7 },
                   name: n, hovertemplate: `${n} = %{x:.5g}<extra>iteration %{y}</extra>` });
   });
   if (out.brackets.length) {
     const last = out.brackets[out.brackets.length - 1];
     names.forEach((n, j) => traces.push({ x: [last[j]], y: [out.f_brackets[out.brackets.length - 1][j]], mode: "markers",
-                                          marker: { color: colors[j], size: 9, symbol: "diamond" }, hoverinfo: "x+y" }));
+                                          marker: { color: colors[j], size: 9, symbol: "diamond" }, hoverinfo: "x+y", showlegend: false }));
   }
   traces.push({ x: [out.step], y: [out.f_step], mode: "markers", marker: { color: "#000", size: 11, symbol: "star" }, name: "chosen",
                 hovertemplate: "chosen t = %{x:.5g}<extra></extra>" });
@@ -333,8 +340,8 @@ function drawLineSearch(out, title) {
 function zValues() {
   if (!land) return null;
   if (!state.log) return land.loss;
-  const floor = Math.max(land.min, 0) * 0 + 1e-12;
-  return land.loss.map(row => row.map(v => Math.log10(Math.max(v, 0) + floor)));
+  // every loss here is >= 0; the floor keeps log10 finite at an exact zero
+  return land.loss.map(row => row.map(v => (v === null ? null : Math.log10(Math.max(v, 0) + 1e-12))));
 }
 
 function drawLandscape() {
@@ -345,7 +352,7 @@ function drawLandscape() {
     traces.push({ type: "heatmap", x: land.phi0, y: land.phi1, z, colorscale: "Viridis", reversescale: false,
                   colorbar: { title: { text: state.log ? "log₁₀ L" : "L" }, thickness: 12 },
                   hovertemplate: "φ₀ %{x:.4g}<br>φ₁ %{y:.4g}<br>" + (state.log ? "log₁₀ L" : "L") + " %{z:.4g}<extra></extra>" });
-    traces.push({ type: "contour", x: land.phi0, y: land.phi1, z, contours: { coloring: "lines" }, ncontours: 18,
+    traces.push({ type: "contour", x: land.phi0, y: land.phi1, z, contours: { coloring: "none" }, ncontours: 18,
                   line: { color: "rgba(255,255,255,0.55)", width: 1 }, showscale: false, hoverinfo: "skip" });
   } else {
     traces.push({ type: "scatter", mode: "lines", x: land.phi0, y: land.loss, line: { color: "#444" }, hovertemplate: "φ %{x:.4g}<br>L %{y:.4g}<extra></extra>" });
