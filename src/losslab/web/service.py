@@ -97,11 +97,10 @@ def _model_objective(model: str, data_name: str):
     return make_objective(model, load_dataset(data_name))
 
 
-@lru_cache(maxsize=4)
 def _function_objective(key: str):
-    from ..optim import functions
+    from ..presets import preset_objective  # cached there, one instance per function
 
-    return functions.notebook_6_5() if key == "nb6_5" else functions.notebook_6_1()
+    return preset_objective("6.5" if key == "nb6_5" else "6.1")
 
 
 def objective_for(key: str, data: str | None):
@@ -202,6 +201,20 @@ def landscape(req: LandscapeRequest) -> dict:
             "min": _num(np.nanmin(loss)), "max": _num(np.nanmax(loss))}
 
 
+# Compiled runs are cached by the engine per (objective, optimiser, steps, batching, line search);
+# the hyperparameters are traced values. Rounding the step count up to one of a few sizes and
+# keeping the first `steps` records means moving the steps slider reuses a handful of compiled
+# runs instead of compiling one per value: the first T records of a longer run are the run of T steps.
+_STEP_SIZES = (16, 32, 64, 128, 256, 512, 1024, 2048, MAX_STEPS)
+LINE_SEARCH_THRESH = 1e-4
+LINE_SEARCH_MAX_ITER = 10
+
+
+def compiled_steps(steps: int) -> int:
+    """The step count actually compiled for a request of ``steps``: the smallest size >= steps."""
+    return next(size for size in _STEP_SIZES if size >= steps)
+
+
 def run(req: RunRequest) -> dict:
     from ..run import run as engine_run
 
@@ -217,28 +230,35 @@ def run(req: RunRequest) -> dict:
         label, shown, ls_ok = OPTIMIZERS[spec.name]
         if spec.line_search and not ls_ok:
             raise LosslabError(f"The line search of optimiser {k} works with 'gd' only. Got {spec.name!r} instead.")
-        n = getattr(obj, "n_examples", None)
+        n = obj.n_examples
         batch = spec.batch_size if "batch_size" in shown and entry.kind == "model" else None
-        if batch is not None and n is not None and batch > n:
+        if batch is not None and batch > n:
             raise LosslabError(f"The 'batch_size' of optimiser {k} must be at most {n} (the number of data points). Got {batch} instead.")
-        hparams = {}
-        if "beta" in shown:
-            hparams["beta"] = spec.beta
-        if "gamma" in shown:
-            hparams["gamma"] = spec.gamma
-        line_search = {"max_dist": spec.max_dist} if spec.line_search else None
-        result = engine_run(obj, spec.name, start, steps=spec.steps, batch_size=batch, seed=spec.seed,
-                            learning_rate=spec.lr, line_search=line_search, **hparams)
-        loss = np.asarray(result.loss, dtype=np.float64)
+        if batch == n:
+            batch = None  # the whole data set each step: the full-batch (compiled) path, same numbers
+        if spec.line_search:
+            options = {"max_dist": spec.max_dist, "thresh": LINE_SEARCH_THRESH, "max_iter": LINE_SEARCH_MAX_ITER}
+            hparams = {"line_search": "four_point", "line_search_options": options}
+        else:
+            hparams = {"learning_rate": spec.lr}
+            if "beta" in shown:
+                hparams["beta"] = spec.beta
+            if "gamma" in shown:
+                hparams["gamma"] = spec.gamma
+        result = engine_run(obj, spec.name, start, steps=compiled_steps(spec.steps), batch_size=batch, seed=spec.seed, **hparams)
+        end = min(spec.steps, len(result.loss) - 1)  # a diverged run stops early
+        loss = np.asarray(result.loss[: end + 1], dtype=np.float64)
         finite = np.isfinite(loss)
         last = int(np.nonzero(finite)[0][-1]) if finite.any() else 0
+        diverged = result.diverged_at is not None and result.diverged_at <= spec.steps
         runs.append({
             "name": spec.name, "label": label,
             "params": _floats(np.asarray(result.params)[: last + 1]),
             "loss": _floats(loss[: last + 1]),
             "final_loss": _num(loss[last]),
-            "diverged": bool(result.diverged), "diverged_at": result.diverged_at,
-            "steps": int(result.steps), "epochs": _num(result.epochs) if result.epochs is not None else None,
+            "diverged": bool(diverged), "diverged_at": int(result.diverged_at) if diverged else None,
+            "steps": end, "epochs": int(result.epoch[end]) if len(result.epoch) > end else None,
+            "batch_size": batch,
         })
     start_loss = runs[0]["loss"][0] if runs else None
     return {"objective": req.objective, "start": list(req.start), "start_loss": start_loss, "runs": runs}
