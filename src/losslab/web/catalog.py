@@ -56,6 +56,7 @@ OBJECTIVES: dict[str, ObjectiveEntry] = {
             "logistic", "logistic regression, seeded data (problem 6.4)", "model", 2, (-4.0, 4.0), (-4.0, 6.0), (-3.0, -3.0),
             (_opt("gd", 0.05, 100), _opt("adam", 0.1, 100)),
             model="logistic", data_name="logistic:0", description="sig[phi_0 + phi_1 x] + binary cross-entropy, 20 points",
+            log_color=True,
         ),
         ObjectiveEntry(
             "nb6_5", "notebook 6.5 function", "function", 2, (-1.5, 1.5), (-1.0, 1.0), (-0.7, -0.9),

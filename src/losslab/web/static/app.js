@@ -74,7 +74,7 @@ function encodeState() {
   q.set("r0", state.r0.join(","));
   if (state.r1) q.set("r1", state.r1.join(","));
   q.set("res", state.res);
-  if (state.log) q.set("log", "1");
+  q.set("log", state.log ? "1" : "0");
   if (state.start) q.set("start", state.start.join(","));
   q.set("step", state.step);
   for (const o of state.opts) {
@@ -96,7 +96,7 @@ function decodeState(hash) {
     r0: pair(q.get("r0")) || info.range0,
     r1: info.dims === 2 ? (pair(q.get("r1")) || info.range1) : null,
     res: num(q.get("res")) ?? info.resolution,
-    log: q.get("log") === "1",
+    log: q.has("log") ? q.get("log") === "1" : !!info.log_color,
     start: pair(q.get("start")) || [...info.start],
     step: num(q.get("step")) ?? 0,
     opts: [],
@@ -262,14 +262,20 @@ function paramsAt(r, step) { return r.params[Math.min(step, r.params.length - 1)
 
 async function drawFit() {
   const info = objInfo(state.obj);
-  if (info.kind !== "model" || !runData) { Plotly.react(ui.fit, [], fitLayout(info), { responsive: true }); return; }
+  if (info.kind !== "model" || !runData) {
+    Plotly.purge(ui.fit);
+    ui.fit.classList.add("empty");
+    ui.fit.textContent = info.kind === "model" ? "" : `Model fit: the ${info.label} is a plain function of the parameters, with no data to fit.`;
+    return;
+  }
   const out = await api("fit", "/api/fit", { ...objectiveRef(), params: runData.runs.map(r => paramsAt(r, state.step)) });
   if (!out) return;
+  if (ui.fit.classList.contains("empty")) { ui.fit.classList.remove("empty"); ui.fit.textContent = ""; }
   const traces = [{ x: out.x_data, y: out.y_data, mode: "markers", type: "scatter", name: "data",
                     marker: { color: "#333", size: 6 } }];
   out.curves.forEach((c, i) => traces.push({ x: out.x, y: c, mode: "lines", type: "scatter",
                                             name: state.opts[i] ? state.opts[i].name : `run ${i + 1}`, line: { color: COLORS[i] } }));
-  Plotly.react(ui.fit, traces, fitLayout(info, out), { responsive: true });
+  Plotly.react(ui.fit, traces, fitLayout(info, out), { responsive: true, displayModeBar: false });
 }
 
 function fitLayout(info, out) {
@@ -295,9 +301,9 @@ async function computeLineSearch() {
   }
   if (!body) {
     lsData = null;
-    const empty = lsLayout("line search: tick 'line search' on a gradient-descent optimiser to see its brackets (a, b, c, d)");
-    empty.xaxis.visible = false; empty.yaxis.visible = false; empty.yaxis2.visible = false;
-    Plotly.react(ui.linesearch, [], empty, { responsive: true, displayModeBar: false });
+    Plotly.purge(ui.linesearch);
+    ui.linesearch.classList.add("empty");
+    ui.linesearch.textContent = "Line search: tick 'line search' on a gradient-descent optimiser to see each iteration's bracket (a, b, c, d) on the 1-D slice.";
     return;
   }
   const out = await api("linesearch", "/api/linesearch", body);
@@ -310,7 +316,7 @@ function lsLayout(title, n) {
   return { title: { text: title, font: { size: 13 } }, margin: { l: 55, r: 10, t: 30, b: 40 }, showlegend: true,
            legend: { orientation: "h", x: 1, xanchor: "right", y: 1.0, yanchor: "bottom", font: { size: 11 } },
            xaxis: { title: { text: "t" }, anchor: "y2" },
-           yaxis: { domain: [0.5, 1], title: { text: "L along the line" } },
+           yaxis: { domain: [0.5, 1], title: { text: "L along the line" }, tickformat: ".6~g", automargin: true },
            yaxis2: { domain: [0, 0.42], title: { text: "iteration" }, autorange: "reversed", dtick: Math.max(1, Math.ceil((n || 1) / 8)) } };
 }
 
@@ -333,7 +339,8 @@ function drawLineSearch(out, title) {
   }
   traces.push({ x: [out.step], y: [out.f_step], mode: "markers", marker: { color: "#000", size: 11, symbol: "star" }, name: "chosen",
                 hovertemplate: "chosen t = %{x:.5g}<extra></extra>" });
-  Plotly.react(ui.linesearch, traces, lsLayout(title, out.brackets.length), { responsive: true });
+  if (ui.linesearch.classList.contains("empty")) { ui.linesearch.classList.remove("empty"); ui.linesearch.textContent = ""; }
+  Plotly.react(ui.linesearch, traces, lsLayout(title, out.brackets.length), { responsive: true, displayModeBar: false });
 }
 
 // ---------------------------------------------------------------- drawing
