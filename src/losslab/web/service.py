@@ -121,17 +121,19 @@ def objective_for(key: str, data: str | None):
 
 
 _UPLOAD_OBJECTIVES: OrderedDict[tuple[str, str], object] = OrderedDict()
+_UPLOAD_LOCK = threading.Lock()
 
 
 def _cached_upload_objective(model: str, data_key: str, data: Dataset):
     from ..objective import make_objective
 
     key = (model, data_key)
-    if key not in _UPLOAD_OBJECTIVES:
-        _UPLOAD_OBJECTIVES[key] = make_objective(model, data)
-        while len(_UPLOAD_OBJECTIVES) > 32:
-            _UPLOAD_OBJECTIVES.popitem(last=False)
-    return _UPLOAD_OBJECTIVES[key]
+    with _UPLOAD_LOCK:  # requests run in a thread pool
+        if key not in _UPLOAD_OBJECTIVES:
+            _UPLOAD_OBJECTIVES[key] = make_objective(model, data)
+            while len(_UPLOAD_OBJECTIVES) > UPLOADS.capacity:
+                _UPLOAD_OBJECTIVES.popitem(last=False)
+        return _UPLOAD_OBJECTIVES[key]
 
 
 def _check_dims(key: str, name: str, values) -> None:

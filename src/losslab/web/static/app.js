@@ -424,7 +424,8 @@ function showFinalLosses() {
     const r = runData && runData.runs[i];
     if (!el) return;
     el.textContent = r ? fmt(r.final_loss) : "–";
-    if (note) note.textContent = r ? (r.diverged ? `diverged at step ${r.diverged_at}` : `${r.steps} steps` + (r.epochs ? `, ${fmt(r.epochs)} epochs` : "")) : "";
+    const epochs = r && r.batch_size ? `, ${r.epochs} epoch${r.epochs === 1 ? "" : "s"} of batches of ${r.batch_size}` : "";
+    if (note) note.textContent = r ? (r.diverged ? `diverged at step ${r.diverged_at}` : `${r.steps} steps${epochs}`) : "";
   });
 }
 
