@@ -223,3 +223,24 @@ def test_line_search_brackets_on_the_slice(page):
     assert 0 <= a <= b <= c <= d <= 1 and ls["step"] == pytest.approx((b + c) / 2)
     traces = page.evaluate("document.querySelector('[data-testid=linesearch]').data.length")
     assert traces >= 1 + len(ls["brackets"]) + 4
+
+
+def test_upload_own_data_for_a_model(page, tmp_path):
+    open_page(page, "#obj=linear")
+    x = np.linspace(0.0, 2.0, 9)
+    good = tmp_path / "mine.csv"
+    good.write_text("x,y\n" + "\n".join(f"{a},{1.0 - 0.5 * a}" for a in x))
+    before = page.evaluate("window.losslab.runCount")
+    page.set_input_files('[data-testid="upload"]', str(good))
+    wait_new_run(page, before)
+    assert page.evaluate("window.losslab.state.data").startswith("upload:")
+    assert "upload:" in page.inner_text('[data-testid="data-name"]')
+    page.wait_for_function("document.querySelector('[data-testid=fit]').data && "
+                           "document.querySelector('[data-testid=fit]').data[0].x.length === 9", timeout=30_000)
+    assert page.evaluate("document.querySelector('[data-testid=fit]').data[0].x") == pytest.approx(x.tolist())
+    bad = tmp_path / "bad.csv"
+    bad.write_text("x,y\n1,2\n3,os.system('ls')\n")
+    page.set_input_files('[data-testid="upload"]', str(bad))
+    error = page.locator('[data-testid="error"]')
+    error.wait_for(state="visible", timeout=30_000)
+    assert "Row 3 of CSV data 'bad.csv' must hold two numbers" in error.inner_text()
