@@ -1,0 +1,1 @@
+"""Figures (matplotlib, Agg backend set inside each module): one module per owner."""
