@@ -1,0 +1,446 @@
+"""Compiled optimisation runs: one run, or thousands at once.
+
+>>> from losslab import make_objective
+>>> from losslab.run import run
+>>> obj = make_objective("gabor", "book:gabor")
+>>> result = run(obj, "momentum", [-1.5, 6.5], steps=81, batch_size=5, seed=1, learning_rate=0.6, beta=0.6)
+>>> result.steps, result.epochs, result.examples_seen
+(81, 13, 405)
+
+The whole run is one ``lax.scan``. Step t (t = 0..T) records phi_t, the
+full-data loss L[phi_t], the full-data gradient norm, the step size used to
+leave phi_t (the learning rate alpha_t, or the line-search step) and the
+epochs completed after t iterations. Minibatches come from
+:class:`losslab.sampler.Sampler` (reproducible from ``seed``).
+
+A run stops early when the full-data gradient norm falls to ``tol`` or below
+(``converged``), and when it diverges: phi_t or L[phi_t] is NaN, infinite or
+beyond ``OVERFLOW`` in magnitude. A diverged run is a result: ``diverged_at``
+is the first such t, and the records end there.
+
+Hyperparameters are traced arguments of the compiled function, so running
+again with other values (or :func:`run_many` over a grid) does not recompile.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import OrderedDict
+from dataclasses import dataclass, field
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from jax import lax
+
+from .errors import LosslabError, check_int, check_number
+from .optim.book import gradient_point
+from .optim.line_search import LineSearch, make_line_search, search_step
+from .optim.registry import BOOK_NAMES, OPTIMIZER_NAMES, build_optimizer, validate_hparams
+from .sampler import Sampler, epochs_for
+
+__all__ = ["RunResult", "ManyRunResult", "run", "run_many", "OVERFLOW", "trace_count"]
+
+OVERFLOW = 1e100  # |phi| or |L| beyond this counts as divergence (its square would overflow float64)
+
+_TRACES = {"count": 0}
+
+
+def trace_count() -> int:
+    """How many times a run engine has been traced (compiled) in this process."""
+    return _TRACES["count"]
+
+
+# -- results -------------------------------------------------------------------------
+@dataclass(repr=False)
+class RunResult:
+    """One run's records (NumPy arrays over t = 0..steps) and its summary numbers."""
+
+    params: np.ndarray
+    loss: np.ndarray
+    grad_norm: np.ndarray
+    step_size: np.ndarray
+    epoch: np.ndarray
+    diverged: bool
+    diverged_at: int | None
+    converged: bool
+    steps: int
+    epochs: int
+    examples_seen: int
+    optimizer: str = ""
+    batch_size: int | None = None
+    n_examples: int = 0
+    seed: int = 0
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def final_params(self) -> np.ndarray:
+        return self.params[-1]
+
+    @property
+    def final_loss(self) -> float:
+        return float(self.loss[-1])
+
+    def summary(self) -> str:
+        if self.diverged:
+            return f"diverged at step {self.diverged_at}"
+        state = "converged" if self.converged else "finished"
+        return f"{state} after {self.steps} steps: loss {self.final_loss:.6g}"
+
+    def to_dict(self) -> dict:
+        """The ``--json`` shape: params, loss, steps, epochs, examples_seen, diverged, trajectory."""
+        return {
+            "params": [float(v) for v in self.final_params],
+            "loss": _finite_or_none(self.final_loss),
+            "steps": int(self.steps),
+            "epochs": int(self.epochs),
+            "examples_seen": int(self.examples_seen),
+            "diverged": bool(self.diverged),
+            "diverged_at": self.diverged_at,
+            "converged": bool(self.converged),
+            "message": self.summary(),
+            "optimizer": self.optimizer,
+            "batch_size": self.batch_size,
+            "seed": self.seed,
+            "trajectory": [
+                {
+                    "step": t,
+                    "params": [_finite_or_none(v) for v in self.params[t]],
+                    "loss": _finite_or_none(self.loss[t]),
+                    "grad_norm": _finite_or_none(self.grad_norm[t]),
+                    "step_size": _finite_or_none(self.step_size[t]),
+                    "epoch": int(self.epoch[t]),
+                }
+                for t in range(len(self.loss))
+            ],
+        }
+
+    def __repr__(self) -> str:
+        return (
+            f"RunResult({self.optimizer or 'optimizer'}, steps={self.steps}, epochs={self.epochs}, "
+            f"examples_seen={self.examples_seen}, {self.summary()})"
+        )
+
+
+def _finite_or_none(value):
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+@dataclass(repr=False)
+class ManyRunResult:
+    """Runs over learning rates x starts: arrays with leading axes (L, S)."""
+
+    learning_rates: np.ndarray
+    inits: np.ndarray
+    loss: np.ndarray  # (L, S, T+1), frozen after a stop
+    final_params: np.ndarray  # (L, S, P)
+    params: np.ndarray | None  # (L, S, T+1, P) when record_params
+    diverged: np.ndarray  # (L, S) bool
+    diverged_at: np.ndarray  # (L, S) int, -1 where it did not diverge
+    converged: np.ndarray
+    steps: np.ndarray  # (L, S) updates applied
+    optimizer: str = ""
+
+    @property
+    def final_loss(self) -> np.ndarray:
+        return self.loss[..., -1]
+
+    def __repr__(self) -> str:
+        L, S = self.diverged.shape
+        return (
+            f"ManyRunResult({self.optimizer}, {L} learning rates x {S} starts, "
+            f"{int(self.diverged.sum())} diverged, {int(self.converged.sum())} converged)"
+        )
+
+
+# -- the engine ------------------------------------------------------------------------
+_CACHE: OrderedDict = OrderedDict()
+_CACHE_SIZE = 64
+
+
+def _batch_loss_fn(objective, full_batch: bool):
+    """L on a minibatch: the book's sum over B (or mean over its real members) via a padding mask."""
+    if full_batch:
+        return lambda p, idx, mask: objective.loss_on(p, objective.x, objective.y)
+
+    def loss(p, idx, mask):
+        per_example = objective.example_losses(p, objective.x[idx], objective.y[idx])
+        total = jnp.sum(jnp.where(mask, per_example, 0.0))
+        if objective.reduction == "mean":
+            return total / jnp.sum(mask)
+        return total
+
+    return loss
+
+
+def _make_engine(objective, optimizer, steps: int, full_batch: bool, spec: LineSearch | None, progress, every: int):
+    """engine(init, hp, tol, idx, mask) -> records; ``optimizer`` a name or a GradientTransformation."""
+    full_loss = lambda p: objective.loss_on(p, objective.x, objective.y)  # noqa: E731
+    full_vg = jax.value_and_grad(full_loss)
+    batch_loss = _batch_loss_fn(objective, full_batch)
+    batch_grad = jax.grad(batch_loss)
+
+    def engine(init, hp, tol, idx, mask):
+        _TRACES["count"] += 1
+        hp = dict(hp)
+        if isinstance(optimizer, str):
+            rate = hp.pop("learning_rate")
+            tx = build_optimizer(optimizer, rate, **hp)
+        else:
+            rate, tx = None, optimizer
+        alpha = (rate if callable(rate) else (lambda count: rate)) if rate is not None else None
+        params0 = jnp.asarray(init, jnp.float64)
+        state0 = tx.init(params0)
+        # one extra (unused) batch row so step T can be scanned like the others
+        idx_all = jnp.concatenate([idx, idx[:1] if idx.shape[0] else jnp.zeros((1, idx.shape[1]), idx.dtype)])
+        mask_all = jnp.concatenate([mask, mask[:1] if mask.shape[0] else jnp.ones((1, mask.shape[1]), bool)])
+
+        def body(carry, xs):
+            params, state, done, n_updates, div_at, conv = carry
+            t, b_idx, b_mask = xs
+            if progress is not None:
+                lax.cond(t % every == 0, lambda: jax.debug.callback(progress, t), lambda: None)
+            loss, g_full = full_vg(params)
+            gnorm = jnp.sqrt(jnp.sum(g_full * g_full))
+            bad = (
+                ~jnp.isfinite(loss)
+                | ~jnp.all(jnp.isfinite(params))
+                | (jnp.abs(loss) > OVERFLOW)
+                | (jnp.max(jnp.abs(params)) > OVERFLOW)
+            )
+            div_at = jnp.where(bad & ~done, t, div_at)
+            converged_now = (gnorm <= tol) & ~bad & ~done
+            conv = conv | converged_now
+            stop = done | bad | converged_now | (t == steps)
+            if spec is not None:
+                g = batch_grad(params, b_idx, b_mask)
+                step = search_step(spec, lambda s: batch_loss(params - s * g, b_idx, b_mask))
+                new_params, new_state = params - step * g, state
+            else:
+                point = gradient_point(params, state)
+                g = batch_grad(point, b_idx, b_mask)
+                updates, new_state = tx.update(g, state, params)
+                new_params = optax.apply_updates(params, updates)
+                if alpha is not None:
+                    step = jnp.asarray(alpha(state.count if hasattr(state, "count") else t), jnp.float64)
+                else:  # an arbitrary transformation: the effective rate |update| / |g|
+                    step = jnp.sqrt(jnp.sum(updates * updates)) / jnp.maximum(jnp.sqrt(jnp.sum(g * g)), 1e-300)
+            keep = lambda old, new: jnp.where(stop, old, new)  # noqa: E731
+            params_next = keep(params, new_params)
+            state_next = jax.tree_util.tree_map(keep, state, new_state)
+            record = (params, loss, gnorm, jnp.where(stop, jnp.nan, step))
+            carry = (params_next, state_next, stop, n_updates + (~stop).astype(jnp.int32), div_at, conv)
+            return carry, record
+
+        carry0 = (params0, state0, jnp.asarray(False), jnp.asarray(0, jnp.int32), jnp.asarray(-1, jnp.int32), jnp.asarray(False))
+        ts = jnp.arange(steps + 1, dtype=jnp.int32)
+        carry, records = lax.scan(body, carry0, (ts, idx_all, mask_all))
+        _, _, _, n_updates, div_at, conv = carry
+        return records, n_updates, div_at, conv
+
+    return engine
+
+
+def _engine_for(objective, optimizer, steps, full_batch, spec, progress=None, every=1, many=False, hp_keys=()):
+    key = (id(objective), optimizer if isinstance(optimizer, str) else id(optimizer), steps, full_batch, spec,
+           id(progress) if progress else None, every, many, hp_keys)
+    hit = _CACHE.get(key)
+    if hit is not None and hit[0] is objective and (isinstance(optimizer, str) or hit[1] is optimizer):
+        _CACHE.move_to_end(key)
+        return hit[2]
+    engine = _make_engine(objective, optimizer, steps, full_batch, spec, progress, every)
+    if many:
+        # inner vmap over starts, outer over hyperparameter settings
+        over_starts = jax.vmap(engine, in_axes=(0, None, None, None, None))
+        compiled = jax.jit(jax.vmap(over_starts, in_axes=(None, 0, None, None, None)))
+    else:
+        compiled = jax.jit(engine)
+    _CACHE[key] = (objective, optimizer, compiled)
+    if len(_CACHE) > _CACHE_SIZE:
+        _CACHE.popitem(last=False)
+    return compiled
+
+
+def _check_common(objective, steps, batch_size, seed, tol):
+    steps = check_int("steps", steps, owner="run", ge=1)
+    n = int(objective.n_examples)
+    if batch_size is not None:
+        batch_size = check_int("batch_size", batch_size, owner="run", ge=1, le=n)
+    seed = check_int("seed", seed, owner="run", ge=0)
+    tol = -1.0 if tol is None else check_number("tol", tol, owner="run", ge=0)
+    return steps, n, batch_size, seed, tol
+
+
+def _resolve(optimizer, line_search, line_search_options, hparams):
+    """(engine optimizer key, traced hyperparameters, line-search spec, label)."""
+    spec = None
+    if line_search is not None:
+        spec = make_line_search(line_search, **(line_search_options or {}))
+        name = optimizer if isinstance(optimizer, str) else None
+        if name not in ("gd", "sgd"):
+            raise LosslabError(
+                f"The 'line_search' parameter of run works with the optimizer 'gd' or 'sgd' (it chooses alpha). Got optimizer {optimizer!r} instead."
+            )
+        extra = sorted(set(hparams) - {"learning_rate"})
+        if extra:
+            raise LosslabError(f"The optimizer {name!r} with a line search takes no hyperparameters. Got {', '.join(map(repr, extra))} instead.")
+        return name, {"learning_rate": 1.0}, spec, f"{name} + {spec!r}"
+    if isinstance(optimizer, str):
+        if optimizer not in OPTIMIZER_NAMES:
+            validate_hparams(optimizer, 1.0, {})  # raises the standard message
+        if "learning_rate" not in hparams:
+            raise LosslabError(f"The 'learning_rate' parameter of {optimizer} is required (a number > 0). Got nothing instead.")
+        values = validate_hparams(optimizer, hparams.pop("learning_rate"), hparams)
+        label = optimizer + "(" + ", ".join(f"{k}={v!r}" if callable(v) else f"{k}={v:g}" for k, v in values.items()) + ")"
+        return optimizer, values, None, label
+    if isinstance(optimizer, optax.GradientTransformation):
+        if hparams:
+            raise LosslabError(f"Hyperparameters go into the transformation itself. Got {', '.join(map(repr, hparams))} besides one instead.")
+        return optimizer, {}, None, repr(optimizer)
+    raise LosslabError(
+        f"The 'optimizer' parameter of run must be one of {', '.join(map(repr, OPTIMIZER_NAMES))} or an optax GradientTransformation. Got {optimizer!r} instead."
+    )
+
+
+def _split_static(values: dict):
+    """Numbers become traced float64 scalars; a schedule (callable) stays a Python value."""
+    traced = {k: jnp.asarray(v, jnp.float64) for k, v in values.items() if not callable(v)}
+    static = {k: v for k, v in values.items() if callable(v)}
+    return traced, static
+
+
+def run(
+    objective,
+    optimizer,
+    init,
+    *,
+    steps: int,
+    batch_size: int | None = None,
+    seed: int = 0,
+    tol: float | None = None,
+    line_search: str | LineSearch | None = None,
+    line_search_options: dict | None = None,
+    replace: bool = False,
+    drop_last: bool = False,
+    progress=None,
+    progress_every: int = 1,
+    **hparams,
+) -> RunResult:
+    """Run ``optimizer`` (a name of :data:`OPTIMIZER_NAMES` or a GradientTransformation) from ``init``.
+
+    ``hparams`` are the optimiser's (``learning_rate``, ``beta``, ``gamma``, ``eps``...).
+    With ``line_search`` ("four_point", "golden", "armijo", "wolfe"; options such as
+    ``max_dist`` in ``line_search_options``) the optimiser must be gd/sgd and the
+    step along -g is chosen by the search. ``progress(t)`` is called from inside
+    the compiled run every ``progress_every`` steps (for a progress bar).
+    """
+    steps, n, batch_size, seed, tol = _check_common(objective, steps, batch_size, seed, tol)
+    opt_key, values, spec, label = _resolve(optimizer, line_search, line_search_options, dict(hparams))
+    init = _check_init(objective, init)
+    sampler = Sampler(n, batch_size, replace=replace, drop_last=drop_last, seed=seed)
+    idx, mask = sampler.batches(steps)
+    traced, static = _split_static(values)
+    if static:  # a schedule is part of the compiled function
+        opt_key = build_optimizer(opt_key, static["learning_rate"], **{k: float(v) for k, v in traced.items()})
+        traced = {}
+        if "learning_rate" in static:
+            label = label
+    engine = _engine_for(objective, opt_key, steps, batch_size is None, spec, progress, max(int(progress_every), 1),
+                         hp_keys=tuple(sorted(traced)))
+    records, n_updates, div_at, conv = engine(init, traced, jnp.asarray(tol, jnp.float64), jnp.asarray(idx), jnp.asarray(mask))
+    params, loss, gnorm, step = (np.asarray(r) for r in records)
+    div_at = int(div_at)
+    diverged = div_at >= 0
+    taken = int(n_updates)
+    end = div_at if diverged else taken
+    count = sampler.count(taken)
+    epoch = np.array([sampler.count(t).epochs for t in range(end + 1)], dtype=np.int64) if end < 20000 else _epochs_vector(sampler, end)
+    return RunResult(
+        params=params[: end + 1], loss=loss[: end + 1], grad_norm=gnorm[: end + 1], step_size=step[: end + 1],
+        epoch=epoch, diverged=diverged, diverged_at=div_at if diverged else None, converged=bool(conv),
+        steps=taken, epochs=count.epochs, examples_seen=count.examples_seen, optimizer=label,
+        batch_size=batch_size, n_examples=n, seed=seed,
+    )
+
+
+def _epochs_vector(sampler: Sampler, end: int) -> np.ndarray:
+    t = np.arange(end + 1)
+    if sampler.batch_size is None:
+        return t
+    if sampler.replace:
+        return (t * sampler.batch_size) // sampler.n
+    return t // sampler.count(0).batches_per_epoch
+
+
+def _check_init(objective, init) -> jnp.ndarray:
+    array = np.asarray(init, dtype=np.float64)
+    if array.ndim != 1 or array.shape[0] != objective.n_params:
+        raise LosslabError(f"The 'init' parameter of run must have {objective.n_params} entries. Got shape {array.shape} instead.")
+    if not np.all(np.isfinite(array)):
+        raise LosslabError(f"The 'init' parameter of run must be finite. Got {array.tolist()} instead.")
+    return jnp.asarray(array)
+
+
+def run_many(
+    objective,
+    optimizer: str,
+    inits,
+    *,
+    steps: int,
+    learning_rates,
+    batch_size: int | None = None,
+    seed: int = 0,
+    tol: float | None = None,
+    replace: bool = False,
+    drop_last: bool = False,
+    record_params: bool = True,
+    **hparams,
+) -> ManyRunResult:
+    """Every start in ``inits`` (S, P) with every learning rate (L,), in one compiled call.
+
+    Other hyperparameters are scalars or arrays of length L (paired with the
+    learning rates). All share the same minibatch sequence (from ``seed``).
+    Changing only values (not shapes) reuses the compiled function.
+    """
+    steps, n, batch_size, seed, tol = _check_common(objective, steps, batch_size, seed, tol)
+    if not isinstance(optimizer, str):
+        raise LosslabError(f"The 'optimizer' parameter of run_many must be a name. Got {optimizer!r} instead.")
+    rates = np.atleast_1d(np.asarray(learning_rates, dtype=np.float64))
+    if rates.ndim != 1 or rates.size == 0:
+        raise LosslabError(f"The 'learning_rates' parameter of run_many must be a 1-D list of numbers. Got shape {rates.shape} instead.")
+    starts = np.asarray(inits, dtype=np.float64)
+    if starts.ndim != 2 or starts.shape[1] != objective.n_params:
+        raise LosslabError(f"The 'inits' parameter of run_many must have shape (S, {objective.n_params}). Got {starts.shape} instead.")
+    L = rates.size
+    columns = {}
+    for key, value in hparams.items():
+        arr = np.asarray(value, dtype=np.float64)
+        if arr.ndim == 0:
+            arr = np.full(L, float(arr))
+        if arr.shape != (L,):
+            raise LosslabError(f"The {key!r} parameter of run_many must be a number or {L} numbers (one per learning rate). Got shape {arr.shape} instead.")
+        columns[key] = arr
+    for i in range(L):  # validate every setting once, at the edge
+        values = validate_hparams(optimizer, rates[i], {k: v[i] for k, v in columns.items()})
+    keys = tuple(sorted(values))
+    table = {"learning_rate": rates}
+    for k in keys:
+        if k != "learning_rate":
+            table[k] = columns.get(k, np.full(L, values[k]))
+    size = L * starts.shape[0] * (steps + 1) * objective.n_params * 8
+    if record_params and size > 4 * 2**30:
+        raise LosslabError(f"Recording every parameter vector would take {size / 2**30:.1f} GiB. Pass record_params=False.")
+    sampler = Sampler(n, batch_size, replace=replace, drop_last=drop_last, seed=seed)
+    idx, mask = sampler.batches(steps)
+    engine = _engine_for(objective, optimizer, steps, batch_size is None, None, many=True, hp_keys=keys)
+    traced = {k: jnp.asarray(v) for k, v in table.items()}
+    records, n_updates, div_at, conv = engine(jnp.asarray(starts), traced, jnp.asarray(tol, jnp.float64), jnp.asarray(idx), jnp.asarray(mask))
+    params, loss = records[0], records[1]
+    final = jnp.take_along_axis(params, jnp.minimum(jnp.where(div_at >= 0, div_at, n_updates), steps)[..., None, None], axis=2)[:, :, 0]
+    return ManyRunResult(
+        learning_rates=rates, inits=starts, loss=np.asarray(loss), final_params=np.asarray(final),
+        params=np.asarray(params) if record_params else None, diverged=np.asarray(div_at >= 0),
+        diverged_at=np.asarray(div_at), converged=np.asarray(conv), steps=np.asarray(n_updates), optimizer=optimizer,
+    )
