@@ -1,0 +1,36 @@
+"""SymPy -> LaTeX in the book's notation: a[z] for the ReLU, I[z > 0] for its derivative."""
+
+from __future__ import annotations
+
+import sympy as sp
+from sympy.printing.latex import LatexPrinter
+
+__all__ = ["book_latex"]
+
+
+class BookLatexPrinter(LatexPrinter):
+    """Prints ``Max(0, z)`` as ``a[z]``, ``Heaviside(z)`` as ``\\mathbb{I}[z > 0]``, ``nabla_l[t]`` as ``\\nabla l_{t}``."""
+
+    def _print_Heaviside(self, expr, exp=None):
+        tex = r"\mathbb{I}\left[%s > 0\right]" % self._print(expr.args[0])
+        return f"{tex}^{{{exp}}}" if exp else tex
+
+    def _print_Max(self, expr, exp=None):
+        args = list(expr.args)
+        if len(args) == 2 and sp.S.Zero in args:
+            other = args[0] if args[1] == 0 else args[1]
+            tex = r"a\left[%s\right]" % self._print(other)
+            return f"{tex}^{{{exp}}}" if exp else tex
+        return super()._print_Max(expr, exp)
+
+    def _print_Indexed(self, expr):
+        label = str(expr.base.label)
+        indices = ",".join(self._print(i) for i in expr.indices)
+        if label.startswith("nabla_"):
+            return r"\nabla %s_{%s}" % (label[len("nabla_"):], indices)
+        return "%s_{%s}" % (self._print(expr.base.label), indices)
+
+
+def book_latex(expr) -> str:
+    """LaTeX of a SymPy object in the book's notation."""
+    return BookLatexPrinter().doprint(expr)
