@@ -40,8 +40,9 @@ def solve(ctx: BookContext) -> ProblemResult:
     checks = []
     brute = count_passes_brute_force(ITERATIONS, N_POINTS, BATCH, seed=ctx.seed)
     checks.append(Check("brute-force count of passes", brute == epochs, f"shuffled batches visited {brute:g} x 100 points; formula {epochs:g}"))
-    engine_epochs = float(_sampler.epochs_for(ITERATIONS, N_POINTS, BATCH))
-    checks.append(Check("losslab.sampler.epochs_for", engine_epochs == epochs, f"epochs_for(1000, 100, 20) = {engine_epochs:g}"))
+    count = _sampler.epochs_for(ITERATIONS, N_POINTS, BATCH)
+    engine_epochs = float(count.epochs)
+    checks.append(Check("losslab.sampler.epochs_for", engine_epochs == epochs and count.examples_seen == ITERATIONS * BATCH, f"epochs_for(1000, 100, 20) = {count}"))
     counted = _count_with_sampler(_sampler, ctx.seed)
     checks.append(
         Check(
@@ -96,8 +97,8 @@ def _count_with_sampler(sampler, seed: int) -> dict:
 
 
 def sampler_count(sampler, iterations: int, n: int, batch_size: int, seed: int) -> dict:
-    batches = np.asarray(sampler.batch_indices(n, batch_size, iterations, seed=seed))
-    flat = batches.reshape(-1)
+    indices, mask = sampler.Sampler(n, batch_size, seed=seed).batches(iterations)
+    flat = np.asarray(indices)[np.asarray(mask)]
     epochs = flat.size / n
     per_epoch = flat[: (flat.size // n) * n].reshape(-1, n)
     each_once = bool(all(np.array_equal(np.sort(row), np.arange(n)) for row in per_epoch))
