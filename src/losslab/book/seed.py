@@ -64,8 +64,14 @@ def derivative_verdict(problem: str) -> tuple[str | None, str, list]:
     if not checked:
         return None, "the sheet checker found no checkable claim", claims
     wrong = [c for c in checked if c.verdict == "incorrect"]
-    lines = []
-    for c in checked:
-        lines.append(f"line {c.line}: {c.verdict}" + (f" ({c.reason})" if c.reason else ""))
-    notes = "; ".join(lines)
-    return ("disagrees" if wrong else "agrees"), notes, claims
+    right = [c for c in checked if c.verdict == "correct"]
+    unchecked = [c for c in claims if c.verdict not in ("correct", "incorrect")]
+    parts = []
+    if right:
+        lines = sorted({c.line for c in right})
+        parts.append(f"{len(right)} claim(s) correct (line{'s' if len(lines) > 1 else ''} {', '.join(map(str, lines))})")
+    for c in wrong:
+        parts.append(f"line {c.line} incorrect: {c.reason}")
+    for c in unchecked:
+        parts.append(f"line {c.line} not checked: {c.reason}")
+    return ("disagrees" if wrong else "agrees"), "; ".join(parts), claims
