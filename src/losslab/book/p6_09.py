@@ -74,7 +74,7 @@ def solve(ctx: BookContext) -> ProblemResult:
         checks=checks,
         seed_verdict="agrees" if seed_ok else "disagrees",
         seed_notes=(
-            f"The sheet says {seed_epochs} epochs; the answer is {epochs:g}. 5 is the number of iterations per epoch (100/20), not the number of epochs, "
+            f"The sheet says {seed_epochs:g} epochs; the answer is {epochs:g}. {batches_per_epoch} is the number of iterations per epoch (100/20), not the number of epochs, "
             "and '1000 iterations / 100 samples = 10 iterations per sample' is not a meaningful quantity."
             if not seed_ok
             else "The sheet's number matches."

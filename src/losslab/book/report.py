@@ -32,6 +32,8 @@ def render_math(latex: str, display: bool = False) -> str:
     from matplotlib import mathtext, rc_context
     from matplotlib.font_manager import FontProperties
 
+    if _MATRIX.search(latex):
+        return _render_with_matrices(latex, display)
     source = _mathtext_compatible(latex)
     buffer = io.BytesIO()
     try:
@@ -61,8 +63,34 @@ def _mathtext_compatible(latex: str) -> str:
     out = latex.strip()
     for old, new in _REPLACEMENTS:
         out = out.replace(old, new)
+    out = re.sub(r"\\ge(?![a-zA-Z])", r"\\geq", out)
+    out = re.sub(r"\\le(?![a-zA-Z])", r"\\leq", out)
+    out = re.sub(r"\\[bB]igg?[lr]?(?![a-zA-Z])", "", out)  # \big| -> |: mathtext has no \big
     out = out.replace("\n", " ")
     return out
+
+
+_MATRIX = re.compile(r"\\begin\{[bp]matrix\}(.*?)\\end\{[bp]matrix\}", re.DOTALL)
+
+
+def _render_with_matrices(latex: str, display: bool) -> str:
+    """mathtext has no matrices: draw each as an HTML table of rendered entries between brackets."""
+    pieces = []
+    last = 0
+    for m in _MATRIX.finditer(latex):
+        before = latex[last : m.start()].strip()
+        if before:
+            pieces.append(render_math(before, display))
+        rows = [r for r in re.split(r"\\\\", m.group(1)) if r.strip()]
+        cells = "".join(
+            "<tr>" + "".join(f"<td>{render_math(c.strip(), False)}</td>" for c in row.split("&")) + "</tr>" for row in rows
+        )
+        pieces.append(f'<table class="matrix"><tbody>{cells}</tbody></table>')
+        last = m.end()
+    after = latex[last:].strip()
+    if after:
+        pieces.append(render_math(after, display))
+    return '<span class="matrix-formula">' + "".join(pieces) + "</span>"
 
 
 _DISPLAY = re.compile(r"\$\$(.+?)\$\$", re.DOTALL)
@@ -133,6 +161,10 @@ td, th { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: left; vertic
 .no-answer { background: #eee; }
 .verdict { padding: 0.5em 0.8em; border-radius: 4px; }
 pre.seed { background: #f7f7f7; border-left: 3px solid #aaa; padding: 0.6em; white-space: pre-wrap; font-size: 0.85em; }
+table.matrix { display: inline-table; vertical-align: middle; border-left: 2px solid #222; border-right: 2px solid #222;
+               border-radius: 4px; margin: 0 0.3em; }
+table.matrix td { border: none; padding: 0.15em 0.5em; text-align: center; }
+.matrix-formula > img { vertical-align: middle; }
 .statement { background: #f3f6fb; padding: 0.4em 0.9em; border-left: 3px solid #345; }
 """
 
@@ -175,7 +207,10 @@ def _section(result: ProblemResult, out_dir: Path) -> str:
 
 
 def write_report(results: list[ProblemResult], out_dir: str | os.PathLike, *, title: str = "losslab: Chapter 6, solved") -> Path:
-    """Write ``out_dir/index.html`` for ``results`` (figures must already be under ``out_dir``); return its path."""
+    """Write ``out_dir/index.html`` (and ``out_dir/results.json``, the results as data) for ``results``; return the page's path.
+
+    Figures must already be files (normally under ``out_dir/figures``); the page links them by relative path.
+    """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     rows = []
@@ -201,4 +236,13 @@ def write_report(results: list[ProblemResult], out_dir: str | os.PathLike, *, ti
     body = "\n".join(_section(r, out_dir) for r in results)
     path = out_dir / "index.html"
     path.write_text(head + body + "</body></html>\n", encoding="utf-8")
+    # the same results as data: what `losslab solve all --json` prints, with figure paths relative to out_dir
+    import json
+
+    records = []
+    for r in results:
+        record = r.to_dict()
+        record["figures"] = [_relative(f, out_dir) for f in r.figures]
+        records.append(record)
+    (out_dir / "results.json").write_text(json.dumps(records, indent=1), encoding="utf-8")
     return path
