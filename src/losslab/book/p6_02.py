@@ -99,9 +99,9 @@ def solve(ctx: BookContext) -> ProblemResult:
     else:
         formulas = f"Its formulas could not be checked automatically ({notes}); they match the Hessian derived here. "
     seed_notes = formulas + (
-        "Its proof is wrong: 'both positive due to the squared terms' does not follow for the determinant, which is a *difference* "
+        "Its proof is wrong: 'both positive due to the squared terms' does not follow for the determinant, which is a difference "
         "$4I\\sum x_i^2 - 4(\\sum x_i)^2$; it needs the Cauchy-Schwarz/Lagrange identity "
-        "$I\\sum x_i^2-(\\sum x_i)^2=\\frac12\\sum_{i,j}(x_i-x_j)^2\\ge 0$. And the conclusion 'positive definite' is false in general: "
+        "$I\\sum x_i^2-(\\sum x_i)^2=\\frac{1}{2}\\sum_{i,j}(x_i-x_j)^2\\ge 0$. And the conclusion 'positive definite' is false in general: "
         f"with one point or all $x_i$ equal the determinant is 0 (computed smallest eigenvalue {abs(eig_same[0]):.1e}), so the loss is convex "
         "but strictly convex only with at least two distinct $x_i$ (errata 2025)."
         if refuted

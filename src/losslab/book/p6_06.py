@@ -227,6 +227,7 @@ def solve(ctx: BookContext) -> ProblemResult:
     demos = []
     results = []
     for demo in demo_functions():
+        name = demo["label"].replace("$", "")
         cls = classify_function(demo["fn"], demo["lo"], demo["hi"])
         results.append({"label": demo["label"], **cls.to_dict()})
         grid = np.linspace(demo["lo"], demo["hi"], 801)
@@ -240,16 +241,16 @@ def solve(ctx: BookContext) -> ProblemResult:
             roots = roots[(roots >= demo["lo"]) & (roots <= demo["hi"])]
             found = np.sort([p.x for p in cls.points])
             ok = found.shape == roots.shape and np.allclose(found, roots, atol=1e-6)
-            checks.append(Check(f"stationary points of {demo['label']} = real roots of f'", bool(ok), f"found {np.round(found, 6).tolist()}, roots {np.round(roots, 6).tolist()}"))
+            checks.append(Check(f"stationary points of {name} = real roots of f'", bool(ok), f"found {np.round(found, 6).tolist()}, roots {np.round(roots, 6).tolist()}"))
         # independent: brute-force minimum over a fine grid is the point labelled global
         fine = np.linspace(demo["lo"], demo["hi"], 200001)
         brute_x = fine[int(np.argmin(np.asarray(demo["fn"](jnp.asarray(fine)))))]
         glob = [p.x for p in cls.points if p.kind == "global minimum"]
-        checks.append(Check(f"global minimum of {demo['label']} = brute-force grid minimum", len(glob) == 1 and abs(glob[0] - brute_x) < 1e-4, f"classifier {glob}, grid argmin {brute_x:.5f}"))
+        checks.append(Check(f"global minimum of {name} = brute-force grid minimum", len(glob) == 1 and abs(glob[0] - brute_x) < 1e-4, f"classifier {glob}, grid argmin {brute_x:.5f}"))
         # independent: the sampled classifier agrees on the kinds
         sampled = classify_samples(grid, fvals)
         same = [p.kind for p in sampled.points] == [p.kind for p in cls.points if "inflection" not in p.reason] and sampled.convex == cls.convex
-        checks.append(Check(f"samples-only classifier agrees on {demo['label']}", bool(same), f"formula: {cls.kinds()}, samples: {sampled.kinds()}; convex {cls.convex}/{sampled.convex}"))
+        checks.append(Check(f"samples-only classifier agrees on {name}", bool(same), f"formula: {cls.kinds()}, samples: {sampled.kinds()}; convex {cls.convex}/{sampled.convex}"))
     kinds_seen = {k for r in results for k in (p["kind"] for p in r["points"])}
     checks.append(Check("the demonstration has all three kinds of point", kinds_seen == set(KINDS), f"kinds found: {sorted(kinds_seen)}"))
     convex_expected = [False, True, False]

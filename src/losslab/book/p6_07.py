@@ -133,6 +133,10 @@ def solve(ctx: BookContext) -> ProblemResult:
 
     land_lin = grid2d(lin, range0=(0.0, 2.0), range1=(-1.0, 1.0), resolution=61 if ctx.small else 121)
     land_gab = grid2d(gab, range0=(-10.0, 10.0), range1=(2.5, 22.5), resolution=61 if ctx.small else 121)
+    tail = gab_run.params[3:]  # the zig-zag near the Gabor minimum, magnified
+    centre, half = tail.mean(axis=0), max(np.ptp(tail, axis=0).max() * 0.7, 1e-3)
+    zoom0, zoom1 = (centre[0] - half, centre[0] + half), (centre[1] - half, centre[1] + half)
+    land_zoom = grid2d(gab, range0=zoom0, range1=zoom1, resolution=61 if ctx.small else 101)
     figures = [
         str(
             zigzag_figure(
@@ -141,6 +145,8 @@ def solve(ctx: BookContext) -> ProblemResult:
                      "paths": {"GD + exact line search": lin_run.params[:15], "momentum": mom_run.params[:40], "conjugate gradients": cg, "Newton": newton[:2]}},
                     {"phi0": land_gab.phi0, "phi1": land_gab.phi1, "loss": land_gab.loss, "title": "Gabor loss (notebook 6.3 start)",
                      "paths": {"GD + exact line search": gab_run.params}},
+                    {"phi0": land_zoom.phi0, "phi1": land_zoom.phi1, "loss": land_zoom.loss, "title": "Gabor loss, magnified near the minimum",
+                     "paths": {"GD + exact line search": tail}, "xlim": zoom0, "ylim": zoom1},
                 ],
                 ctx.figure_path("p6_07_zigzag.png"),
             )

@@ -190,7 +190,7 @@ def _section(result: ProblemResult, out_dir: Path) -> str:
         out.append(f'<figure><a href="{rel}"><img src="{rel}" alt="figure {rel}"></a><figcaption>{rel}</figcaption></figure>')
     rows = "".join(
         f'<tr><td class="{"pass" if c.passed else "fail"}">{"pass" if c.passed else "FAIL"}</td>'
-        f"<td>{html.escape(c.name)}</td><td>{_inline(c.detail)}</td></tr>"
+        f"<td>{html.escape(c.name)}</td><td>{html.escape(c.detail)}</td></tr>"
         for c in result.checks
     )
     out.append(f"<h3>Checks</h3><table><tr><th></th><th>check</th><th>detail</th></tr>{rows}</table>")

@@ -60,11 +60,15 @@ def sigmoid_family_figure(x: np.ndarray, curves: Sequence[tuple[float, float, np
     plt = _plt()
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.6), sharey=True)
     for phi0, phi1, y in curves:
-        ax = axes[0] if phi0 == 0.0 or phi1 == 1.0 else axes[1]
-        (line,) = ax.plot(x, y, label=rf"$\phi_0={phi0:g},\ \phi_1={phi1:g}$")
-        if phi1 != 0:
-            ax.plot([-phi0 / phi1], [0.5], "o", color=line.get_color(), ms=4)
-    for ax, title in zip(axes, (r"vary $\phi_1$ (steepness, direction) at $\phi_0=0$", r"vary $\phi_0$ (shift) at $\phi_1=1$ and others")):
+        # left: phi_0 = 0, phi_1 varies; right: everything else, with the reference curve (0, 1) in both
+        targets = [axes[0]] if phi0 == 0.0 else []
+        if phi0 != 0.0 or phi1 == 1.0:
+            targets.append(axes[1])
+        for ax in targets:
+            (line,) = ax.plot(x, y, label=rf"$\phi_0={phi0:g},\ \phi_1={phi1:g}$")
+            if phi1 != 0:
+                ax.plot([-phi0 / phi1], [0.5], "o", color=line.get_color(), ms=4)
+    for ax, title in zip(axes, (r"vary $\phi_1$ (steepness, direction) at $\phi_0=0$", r"vary $\phi_0$ (shift by $-\phi_0/\phi_1$), and a falling curve")):
         ax.axhline(0.5, color="grey", lw=0.6, ls=":")
         ax.set_xlabel("x")
         ax.set_title(title, fontsize=10)
@@ -123,7 +127,7 @@ def stationary_points_figure(demos: Sequence[dict], path) -> Path:
         ax.set_title(f"{demo['label']}\nconvex: {demo['convex']}", fontsize=9)
         ax.set_xlabel("x")
         ax.legend(fontsize=7)
-    fig.suptitle("Problem 6.6: stationary points classified", fontsize=10)
+    fig.suptitle("Problem 6.6: stationary points classified", fontsize=10, y=1.04)
     return _save(fig, path)
 
 
@@ -131,14 +135,17 @@ def zigzag_figure(landscapes: Sequence[dict], path) -> Path:
     """Contours of each loss with the exact-line-search GD path (right angles) and, if given, other paths."""
     plt = _plt()
     n = len(landscapes)
-    fig, axes = plt.subplots(1, n, figsize=(5.4 * n, 4.6))
+    fig, axes = plt.subplots(1, n, figsize=(5.0 * n, 5.0))
     axes = np.atleast_1d(axes)
     for ax, item in zip(axes, landscapes):
         ax.contour(item["phi0"], item["phi1"], item["loss"], levels=item.get("levels", 30), cmap="viridis", linewidths=0.7)
         for name, path_xy in item["paths"].items():
             path_xy = np.asarray(path_xy)
             ax.plot(path_xy[:, 0], path_xy[:, 1], "o-", ms=3, lw=1.2, label=name)
-        ax.set_aspect("auto")
+        ax.set_aspect("equal" if item.get("equal", True) else "auto")
+        if "xlim" in item:
+            ax.set_xlim(*item["xlim"])
+            ax.set_ylim(*item["ylim"])
         ax.set_xlabel(r"$\phi_0$")
         ax.set_ylabel(r"$\phi_1$")
         ax.set_title(item["title"], fontsize=9)
@@ -172,12 +179,18 @@ def escape_map_figure(rates: np.ndarray, fraction: np.ndarray, maps: Mapping[flo
     fig, axes = plt.subplots(1, 1 + k, figsize=(4.4 * (1 + k), 3.8))
     axes[0].plot(rates, fraction, "o-")
     axes[0].set_xscale("log")
+    from matplotlib.ticker import NullFormatter
+
+    ticks = [t for t in (0.02, 0.05, 0.1, 0.2, 0.5, 1.0) if rates.min() <= t <= rates.max()]
+    axes[0].set_xticks(ticks)
+    axes[0].set_xticklabels([f"{t:g}" for t in ticks])
+    axes[0].xaxis.set_minor_formatter(NullFormatter())
     axes[0].set_xlabel(r"learning rate $\alpha$")
     axes[0].set_ylabel("fraction of starts that escape")
     axes[0].set_title("GD with a fixed rate: escapes vs rate", fontsize=9)
     for ax, (rate, (phi0, phi1, escaped)) in zip(axes[1:], maps.items()):
         ax.pcolormesh(phi0, phi1, escaped.astype(float), shading="auto", cmap="coolwarm", vmin=0, vmax=1)
-        ax.set_title(rf"$\alpha={rate:g}$: red = left its basin", fontsize=9)
+        ax.set_title(rf"$\alpha={rate:.3g}$: red = left its basin, white = plateau start (left out)", fontsize=8)
         ax.set_xlabel(r"start $\phi_0$")
         ax.set_ylabel(r"start $\phi_1$")
     fig.suptitle("Problem 6.8: Gabor loss, starts x learning rates, all runs at once", fontsize=10)
