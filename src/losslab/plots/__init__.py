@@ -1,1 +1,5 @@
-"""Figures (matplotlib, Agg backend set inside each module): one module per owner."""
+"""Figures (matplotlib, Agg backend): one module per owner. ``plots.runs``: trajectories and loss curves.
+
+Importing :mod:`losslab` never imports matplotlib; each plotting module selects
+the Agg backend when it is imported.
+"""
