@@ -27,7 +27,7 @@ from sympy.core.function import AppliedUndef
 
 from ..errors import LosslabError
 from .latex import NotCheckable, ParseError, indexed_base, parse_relation, symbol
-from .printing import book_latex
+from .printing import Sig, as_exp, book_latex
 from .sheet import Problem, split_sheet
 
 __all__ = ["ClaimResult", "check_sheet", "RTOL", "N_DRAWS", "CONCRETE_I", "CLAIM_SECONDS"]
@@ -181,7 +181,7 @@ class _Context:
                     mapping[p] = a
                 return self.resolve(body.xreplace(mapping), depth + 1)
             if name == "sig" and len(args) == 1:
-                return 1 / (1 + sp.exp(-args[0]))
+                return Sig(args[0])
             if name == "a" and len(args) == 1:
                 if not self.relu:
                     raise _Unchecked("a[..] is used but not defined (say it is the ReLU, or define a[z] = ...)")
@@ -218,7 +218,7 @@ def _is_generic_param(s) -> bool:
 
 # --------------------------------------------------------------------------- numerics
 def _normalise(expr):
-    """Heaviside(z, H0) -> Heaviside(z): the conventions differ only at z = 0."""
+    """Heaviside(z, H0) -> Heaviside(z): the conventions differ only at z = 0; sig -> exponentials."""
     return expr.replace(lambda e: isinstance(e, sp.Heaviside), lambda e: sp.Heaviside(e.args[0]))
 
 
@@ -334,8 +334,8 @@ def _compare(claim, truth, *, what: str = "the true derivative"):
     rng = np.random.default_rng(SEED)
     c, t = _concrete_pair(claim, truth)
     symbols = sorted((c.free_symbols | t.free_symbols), key=lambda s: s.name)
-    fc = _numeric(symbols, c)
-    ft = _numeric(symbols, t)
+    fc = _numeric(symbols, as_exp(c))
+    ft = _numeric(symbols, as_exp(t))
     first = None
     ratios = []
     for _ in range(N_DRAWS):
@@ -438,6 +438,16 @@ def _labels_of(problem: Problem, ctx: _Context, labels: dict) -> None:
     pass
 
 
+def _is_logistic(args, body) -> bool:
+    if len(args) != 1 or not isinstance(args[0], sp.Symbol):
+        return False
+    z = args[0]
+    try:
+        return sp.simplify(body - 1 / (1 + sp.exp(-z))) == 0
+    except (TypeError, ValueError, RecursionError):
+        return False
+
+
 def _lhs_kind(lhs) -> str:
     if isinstance(lhs, sp.Derivative):
         return "derivative"
@@ -497,6 +507,8 @@ def check_sheet(text: str) -> list[ClaimResult]:
                 continue
             if kind == "def-function":
                 name = lhs.func.__name__
+                if name == "sig" and _is_logistic(lhs.args, sides[-1]):
+                    continue  # the book's sigmoid: kept as sig[z] so derivatives read sig (1 - sig)
                 ctx.functions[name] = (tuple(lhs.args), sides[-1])
                 if eq.label:
                     labels.setdefault(eq.label, {}).setdefault("functions", {})[name] = (tuple(lhs.args), sides[-1])

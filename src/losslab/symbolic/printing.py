@@ -5,7 +5,7 @@ from __future__ import annotations
 import sympy as sp
 from sympy.printing.latex import LatexPrinter
 
-__all__ = ["book_latex"]
+__all__ = ["book_latex", "Sig", "as_exp"]
 
 
 class BookLatexPrinter(LatexPrinter):
@@ -34,3 +34,37 @@ class BookLatexPrinter(LatexPrinter):
 def book_latex(expr) -> str:
     """LaTeX of a SymPy object in the book's notation."""
     return BookLatexPrinter().doprint(expr)
+
+
+class Sig(sp.Function):
+    """The logistic sigmoid sig[z] = 1 / (1 + exp(-z)), kept as one symbol so derivatives read as in the book.
+
+    d sig / dz = sig (1 - sig). ``as_exp`` turns it into exponentials for numbers.
+    """
+
+    is_real = True
+
+    def fdiff(self, argindex=1):
+        s = Sig(self.args[0])
+        return s * (1 - s)
+
+    @classmethod
+    def eval(cls, z):
+        if z == 0:
+            return sp.Rational(1, 2)
+        return None
+
+    def _eval_rewrite_as_exp(self, z, **kwargs):
+        return 1 / (1 + sp.exp(-z))
+
+    def _eval_is_positive(self):
+        return self.args[0].is_real or None
+
+    def _latex(self, printer, exp=None):
+        tex = r"\text{sig}\left[%s\right]" % printer._print(self.args[0])
+        return f"{tex}^{{{exp}}}" if exp else tex
+
+
+def as_exp(expr):
+    """Replace every sig[z] by 1 / (1 + exp(-z))."""
+    return expr.replace(lambda e: isinstance(e, Sig), lambda e: 1 / (1 + sp.exp(-e.args[0])))
