@@ -41,7 +41,7 @@ def test_seed_6_2_hessian_with_stated_renaming_is_correct(seed):
     rs = by_problem(seed, "6.2")
     assert len(rs) == 8  # H of derivatives, four entries, H matrix, trace, det
     assert all(r.verdict == "correct" for r in rs), [r.reason for r in rs]
-    assert "phi_{0}, \\phi_{1}" in rs[0].reason  # phi = phi_0, theta = phi_1 as the sheet says
+    assert "phi_0, phi_1" in rs[0].reason  # phi = phi_0, theta = phi_1 as the sheet says
 
 
 def test_seed_6_3_phi0_correct_phi1_wrong(seed):
@@ -117,3 +117,12 @@ def test_unreadable_claim_is_not_checked_with_the_parse_error():
 def test_bad_sheets_raise_a_clear_error(text, message):
     with pytest.raises(LosslabError, match=message):
         check_sheet(text)
+
+
+def test_renaming_must_be_stated_else_not_checked():
+    stated = "## Problem 6.2\n$$L = \\sum_{i=1}^I (\\phi_0 + \\phi_1 x_i - y_i)^2$$\nwhere  $\\phi = \\phi_0$  and  $\\theta = \\phi_1$ :\n$$\\frac{\\partial^2 L}{\\partial \\theta^2} = 2 \\sum_{i=1}^I x_i^2$$\n"
+    unstated = stated.replace("where  $\\phi = \\phi_0$  and  $\\theta = \\phi_1$ :", "Now the Hessian:")
+    (r,) = check_sheet(stated)
+    assert r.verdict == "correct"
+    (r,) = check_sheet(unstated)
+    assert r.verdict == "not checked" and "theta is not a variable of L" in r.reason and "phi_0, phi_1" in r.reason

@@ -28,13 +28,14 @@ from sympy.core.function import AppliedUndef
 
 from ..errors import LosslabError
 from .latex import NotCheckable, ParseError, indexed_base, parse_relation, symbol
+from .certificates import linearize_sums, unrolled_matches_recurrence
 from .printing import Sig, as_exp, book_latex
 from .sheet import Problem, split_sheet
 
 __all__ = ["ClaimResult", "check_sheet", "RTOL", "N_DRAWS", "CONCRETE_I", "CLAIM_SECONDS"]
 
 RTOL = 1e-9
-N_DRAWS = 4
+N_DRAWS = 8
 CONCRETE_I = 5
 CLAIM_SECONDS = 10.0
 SHEET_SECONDS = 120.0
@@ -168,6 +169,13 @@ class _Context:
             for v in variables:
                 if not isinstance(v, sp.Symbol):
                     raise _Unchecked(f"cannot differentiate with respect to {v}")
+                if v not in target.free_symbols:
+                    params = sorted((s for s in target.free_symbols if isinstance(s, sp.Symbol) and _is_param(s)), key=_param_key)
+                    listed = ", ".join(p.name for p in params) or "no parameters"
+                    raise _Unchecked(
+                        f"{v.name} is not a variable of {_name_of(expr.expr)} (it depends on {listed}); "
+                        "if it is another name for one of them, say so, e.g. 'where $\\phi = \\phi_0$'"
+                    )
             return sp.diff(target, *variables)
         if isinstance(expr, AppliedUndef):
             name = expr.func.__name__
@@ -203,6 +211,12 @@ class _Context:
                 raise _Unchecked("arithmetic on matrices is not supported")
             return expr.func(*new_args)
         return expr
+
+
+def _name_of(expr) -> str:
+    if isinstance(expr, AppliedUndef):
+        return f"{expr.func.__name__}[..]"
+    return str(expr)
 
 
 def _is_param(s: sp.Symbol) -> bool:
@@ -370,8 +384,18 @@ def _concrete_pair(claim, truth):
     return _CONCRETE_CACHE[key]
 
 
-def _symbolic_equal(claim, truth) -> bool | None:
-    """Exact check with I = 5 (all other symbols kept): True, False or None (inconclusive)."""
+def _symbolic_equal(claim, truth) -> str | None:
+    """Exact check: "for every I" (sums kept symbolic, bound indices renamed canonically,
+    sums of sums split), else "with I = 5" (sums expanded), else None (inconclusive in the budget)."""
+    try:
+        with _time_budget(SYMBOLIC_SECONDS):
+            c, t = _normalise(claim), _normalise(truth)
+            if sp.count_ops(c) + sp.count_ops(t) < 300:
+                d = sp.expand(linearize_sums(c) - linearize_sums(t))
+                if d == 0:
+                    return "for every I"
+    except _Budget:
+        pass
     try:
         with _time_budget(SYMBOLIC_SECONDS):
             c, t = _concrete_pair(claim, truth)
@@ -380,11 +404,11 @@ def _symbolic_equal(claim, truth) -> bool | None:
                 return None
             d = sp.expand(d)
             if d == 0:
-                return True
+                return f"with I = {CONCRETE_I}"
             if sp.count_ops(d) > 150:
                 return None
             d = sp.simplify(d)
-            return True if d == 0 else None
+            return f"with I = {CONCRETE_I}" if d == 0 else None
     except _Budget:
         return None
 
@@ -563,13 +587,19 @@ def _check_calculus(kind: str, sides, ctx: _Context, result) -> ClaimResult:
         verdicts = []
         for p in params:
             mapping = {g: p for g in generic}
-            verdicts.append(_check_one(truth_template.xreplace(mapping), [r.xreplace(mapping) for r in rhs_list], ctx, kind))
-        bad = [(p, v) for p, v in zip(params, verdicts) if v[0] != "correct"]
-        if not bad:
-            names = ", ".join(book_latex(p) for p in params)
-            return result("correct", f"correct for every parameter ({names}); {verdicts[0][1]}", verdicts[0][2])
-        p, (verdict, reason, truth) = bad[0]
-        return result(verdict, f"for {book_latex(generic[0])} = {book_latex(p)}: {reason}", truth)
+            try:
+                verdicts.append(_check_one(truth_template.xreplace(mapping), [r.xreplace(mapping) for r in rhs_list], ctx, kind))
+            except _Unchecked as err:
+                verdicts.append(("not checked", str(err), ""))
+        names = ", ".join(q.name for q in params)
+        every = f"every parameter ({names})"
+        if all(v[0] == "correct" for v in verdicts):
+            return result("correct", f"correct for {every}; {verdicts[0][1]}", verdicts[0][2])
+        if all(v[0] == "not checked" for v in verdicts) and len({v[1] for v in verdicts}) == 1:
+            return result("not checked", f"{verdicts[0][1]} (the same for {every})", "")
+        wrong = [(p, v) for p, v in zip(params, verdicts) if v[0] == "incorrect"]
+        p, (verdict, reason, truth) = wrong[0] if wrong else next((p, v) for p, v in zip(params, verdicts) if v[0] != "correct")
+        return result(verdict, f"for {generic[0].name} = {p.name}: {reason}", truth)
     verdict, reason, truth = _check_one(lhs, rhs_list, ctx, kind)
     uses_L = lhs.has(symbol("L")) or kind in ("hessian", "tr", "det")
     if ctx.L_note and uses_L and verdict != "not checked":
@@ -617,7 +647,7 @@ def _compare_matrix(claim, truth, ctx, allowed, bases):
                 wrong.append(f"entry ({r + 1}, {c + 1}): {v[1]}")
     if wrong:
         return "incorrect", "; ".join(wrong)
-    names = ", ".join(book_latex(p) for p in ctx.params())
+    names = ", ".join(p.name for p in ctx.params())
     return "correct", f"every entry equals the true second derivative (parameters in the order {names}); checked at {N_DRAWS} random draws with I = {CONCRETE_I}"
 
 
@@ -650,7 +680,7 @@ def _compare_scalar(claim, truth, ctx, allowed, bases, raw):
     exact = _symbolic_equal(claim, truth)
     how = f"equal at {N_DRAWS} random draws of data and parameters (I = {CONCRETE_I}, relative tolerance {RTOL:g})"
     if exact:
-        how += "; symbolically identical"
+        how += f"; symbolically identical {exact}"
     return "correct", how
 
 
@@ -763,11 +793,14 @@ def _check_momentum(sides, result) -> ClaimResult:
             continue
         tval, beta, m0, claim_v, true_v = bad
         if missing_m0 and _momentum_missing_m0_everywhere(rhs, rng):
+            note = ""
+            if any(lim[0].name == "i" for sm in rhs.atoms(sp.Sum) for lim in sm.limits):
+                note = "; note also that the sum index i already names the examples of the batch in eq. 6.11 (k is clearer)"
             return result(
                 "incorrect",
                 "missing the initial-momentum term beta^{t+1} m_0: the weights (1 - beta) beta^k of the gradients are right, "
                 f"but the sum equals m_{{t+1}} only when m_0 = 0 (running the recurrence from m_0 = {_fmt(m0)} with beta = {_fmt(beta)} "
-                f"gives m_{tval + 1} = {_fmt(true_v)}, the claim gives {_fmt(claim_v)})",
+                f"gives m_{tval + 1} = {_fmt(true_v)}, the claim gives {_fmt(claim_v)}){note}",
                 truth,
             )
         return result(
@@ -776,7 +809,16 @@ def _check_momentum(sides, result) -> ClaimResult:
             f"m_0 = {_fmt(m0)} the claim gives {_fmt(claim_v)}, the recurrence gives {_fmt(true_v)}",
             truth,
         )
-    return result("correct", "equal to m_{t+1} from running the recurrence (eq. 6.11) for t = 2, 3, 5, 7 with random beta, m_0 and gradients", truth)
+    how = "equal to m_{t+1} from running the recurrence (eq. 6.11) for t = 2, 3, 5, 7 with random beta, m_0 and gradients"
+    closed = all(ind.base.label.name != "m" or ind.indices[0] == 0 for r in rhs_list for ind in r.atoms(sp.Indexed))
+    if closed:
+        try:
+            with _time_budget(SYMBOLIC_SECONDS * 2):
+                if all(unrolled_matches_recurrence(r, upto=6) for r in rhs_list):
+                    how += "; exact for t = 0..6 with symbolic beta, m_0 and gradients"
+        except _Budget:
+            pass
+    return result("correct", how, truth)
 
 
 def _momentum_missing_m0_everywhere(rhs, rng) -> bool:
