@@ -607,9 +607,29 @@ def _check_calculus(kind: str, sides, ctx: _Context, result) -> ClaimResult:
     return result(verdict, reason, truth)
 
 
+def _tidy(expr):
+    """For printing: constants pulled out of sums, 2 sum_i (a - b) rather than sum_i (2a - 2b)."""
+    if isinstance(expr, sp.MatrixBase):
+        return expr.applyfunc(_tidy)
+
+    def pull(e):
+        body = e.function
+        if not body.has(sp.sin, sp.cos, sp.exp, sp.log, sp.Max, sp.Heaviside, Sig):
+            body = sp.factor_terms(body)
+        const, rest = body.as_independent(*[lim[0] for lim in e.limits], as_Add=False)
+        if rest == 1 and len(e.limits) == 1:
+            return const * (e.limits[0][2] - e.limits[0][1] + 1)
+        return const * sp.Sum(rest, *e.limits)
+
+    try:
+        return expr.replace(lambda e: isinstance(e, sp.Sum), pull)
+    except Exception:  # noqa: BLE001  printing must never stop a verdict
+        return expr
+
+
 def _check_one(lhs, rhs_list, ctx: _Context, kind: str):
     truth = ctx.resolve(lhs)
-    truth_tex = book_latex(truth)
+    truth_tex = book_latex(_tidy(truth))
     L = ctx.loss() if ctx.L is not None or ("f" in ctx.functions and ctx.least_squares) else None
     allowed = {I}
     if L is not None:

@@ -23,6 +23,40 @@ class BookLatexPrinter(LatexPrinter):
             return f"{tex}^{{{exp}}}" if exp else tex
         return super()._print_Max(expr, exp)
 
+    def _print_Rational(self, expr):
+        # the book writes 0.06, not 3/50: decimals for denominators dividing 10^4 (but not 1/2, 1/4, ...)
+        q = int(expr.q)
+        if q > 1 and 10**4 % q == 0 and q & (q - 1) != 0:
+            digits = len(str(10**4 // 1)) - 1
+            text = f"{float(expr):.{digits}f}".rstrip("0")
+            return text
+        return super()._print_Rational(expr)
+
+    def _print_Mul(self, expr):
+        coeff, rest = expr.as_coeff_Mul()
+        if isinstance(coeff, sp.Rational) and not coeff.is_Integer and rest != 1:
+            q = int(coeff.q)
+            if 10**4 % q == 0 and q & (q - 1) != 0:
+                sign = "- " if coeff < 0 else ""
+                body = self._print(rest)
+                if isinstance(rest, sp.Add):
+                    body = r"\left(%s\right)" % body
+                return f"{sign}{self._print_Rational(abs(coeff))} {body}"
+        return super()._print_Mul(expr)
+
+    def _bracket(self, name, expr, exp=None):
+        tex = r"\%s\left[%s\right]" % (name, self._print(expr.args[0]))
+        return f"{tex}^{{{exp}}}" if exp else tex
+
+    def _print_sin(self, expr, exp=None):
+        return self._bracket("sin", expr, exp)
+
+    def _print_cos(self, expr, exp=None):
+        return self._bracket("cos", expr, exp)
+
+    def _print_exp(self, expr, exp=None):
+        return self._bracket("exp", expr, exp)
+
     def _print_Indexed(self, expr):
         label = str(expr.base.label)
         indices = ",".join(self._print(i) for i in expr.indices)
