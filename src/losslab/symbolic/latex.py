@@ -44,11 +44,13 @@ __all__ = [
     "index_symbol",
     "MAX_DEPTH",
     "MAX_TOKENS",
+    "MAX_EXPONENT",
     "PARAM_FAMILIES",
 ]
 
 MAX_DEPTH = 60  # nesting of brackets / fractions / sums
 MAX_TOKENS = 4000  # per expression
+MAX_EXPONENT = 32
 
 
 class ParseError(LosslabError):
@@ -667,6 +669,8 @@ class _Parser:
 
 def _number(text: str) -> sp.Rational:
     """'0.06' -> 3/50 exactly, built from the digits (no string evaluation)."""
+    if len(text) > 40:
+        raise ParseError(f"number with too many digits: {text[:20]}...")
     if "." in text:
         whole, frac = text.split(".")
         whole = whole or "0"
@@ -695,11 +699,14 @@ def _pow(a, b):
         raise ParseError("powers of matrices are not supported")
     if a == 0 and (b.is_negative or b == 0):
         raise ParseError("0 to a non-positive power")
-    if isinstance(b, sp.Integer) and abs(int(b)) > 64:
-        raise ParseError("exponent too large (at most 64)")
-    if isinstance(a, sp.Number) and isinstance(b, sp.Number) and abs(b) > 64:
-        raise ParseError("exponent too large (at most 64)")
-    return sp.Pow(a, b)
+    if isinstance(b, sp.Number) and abs(b) > MAX_EXPONENT:
+        raise ParseError(f"exponent too large (at most {MAX_EXPONENT})")
+    result = sp.Pow(a, b)
+    if isinstance(result, sp.Pow) and isinstance(result.exp, sp.Number) and abs(result.exp) > MAX_EXPONENT:
+        raise ParseError(f"exponent too large (at most {MAX_EXPONENT})")
+    if isinstance(result, sp.Integer) and abs(result) > 10**60:
+        raise ParseError("number too large")
+    return result
 
 
 def parse_expression(text: str, *, functions=frozenset({"f"})) -> sp.Expr:
