@@ -142,6 +142,9 @@ def bench(quick: bool = False, device: str = "cpu") -> list[dict]:
             return torch.cat(out).cpu().numpy()
 
         add(f"PyTorch eager ({torch.get_num_threads()} threads)", 32, torch_eager)
+        if quick:
+            rows.append(record(name, "torch.compile (inductor)", None, total, unit=unit, note="skipped in --quick (compile time)"))
+            return finish(rows, "losslab grid2d (exact separable)")
         try:
             compiled = torch.compile(torch_rows, dynamic=False)
             add("torch.compile (inductor)", 64, lambda idx: torch_eager(idx, compiled, 8), warmup=1)
