@@ -1,9 +1,128 @@
-"""The `losslab hessian` command(s). Not built yet: registers nothing, so `losslab --help` does not list it."""
+"""``losslab hessian``: the Hessian spectrum of any model at a point, without forming the Hessian
+(Lanczos top/bottom-k, Hutchinson trace, optional SLQ density figure)."""
 
 from __future__ import annotations
 
+from typing import Optional
+
 import typer
+
+from ._common import parse_floats, parse_ints, print_json
 
 
 def register(app: typer.Typer) -> None:
-    pass
+    app.command("hessian")(hessian)
+
+
+def _synthetic(widths, points: int, seed: int):
+    """Seeded regression samples for an MLP: x ~ U(-1, 1)^d, y = sin(3 sum x) + N(0, 0.1^2)."""
+
+    import numpy as np
+
+    from ..data import Dataset
+
+    rng = np.random.default_rng(seed)
+    d_in = widths[0]
+    x = rng.uniform(-1.0, 1.0, (points,) if d_in == 1 else (points, d_in))
+    s = x if d_in == 1 else x.sum(axis=1)
+    y = np.sin(3.0 * s) + 0.1 * rng.standard_normal(points)
+    return Dataset(x, y, f"synthetic:{points}:seed{seed}")
+
+
+def hessian(
+    model: str = typer.Option("mlp", help="linear, gabor, logistic, shallow or mlp."),
+    widths: Optional[str] = typer.Option("1,100,1", help="MLP widths, e.g. 1,1000,1000,1 (1,004,001 parameters)."),
+    points: int = typer.Option(1000, help="Synthetic data points (MLP without --data)."),
+    data: Optional[str] = typer.Option(None, help="book:gabor, logistic[:SEED], a .csv/.npz path, ... (default: synthetic for mlp, the book's data otherwise)."),
+    params: Optional[str] = typer.Option(None, help="Comma-separated parameters (default: the model's seeded initialisation)."),
+    top_k: int = typer.Option(5, "--top-k", help="How many of the largest eigenvalues."),
+    bottom_k: int = typer.Option(0, "--bottom-k", help="How many of the smallest eigenvalues (0: none)."),
+    iters: Optional[int] = typer.Option(None, help="Lanczos steps (default max(3k + 15, 30), at most the parameter count)."),
+    trace_samples: int = typer.Option(10, "--trace-samples", help="Hutchinson probe vectors for the trace."),
+    density: Optional[str] = typer.Option(None, help="Write the SLQ eigenvalue-density figure to this PNG path."),
+    reduction: str = typer.Option("mean", help="mean (default here) or sum (the book's eq. 6.5)."),
+    seed: int = typer.Option(0, help="Seed for data, initialisation and probe vectors."),
+    json_output: bool = typer.Option(False, "--json", help="Print one JSON object."),
+) -> None:
+    """Top-k (and bottom-k) Hessian eigenvalues and the trace of any model, by Hessian-vector products only."""
+    import time
+
+    import numpy as np
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.table import Table
+
+    from .. import curvature
+    from ..errors import LosslabError, check_int
+    from ..models import get_model
+    from ..objective import Objective, make_objective
+
+    top_k = check_int("--top-k", top_k, owner="losslab hessian", ge=1)
+    bottom_k = check_int("--bottom-k", bottom_k, owner="losslab hessian", ge=0)
+    points = check_int("--points", points, owner="losslab hessian", ge=1)
+    trace_samples = check_int("--trace-samples", trace_samples, owner="losslab hessian", ge=2)
+    seed = check_int("--seed", seed, owner="losslab hessian", ge=0)
+    start = time.perf_counter()
+    w = parse_ints("--widths", widths) if model == "mlp" and widths else None
+    if model == "mlp" and data is None:
+        obj = Objective(get_model("mlp", widths=w), _synthetic(w or (), points, seed) if w else None, reduction=reduction)
+    else:
+        obj = make_objective(model, data, reduction=reduction, widths=w)
+    n = obj.n_params
+    if top_k > n or bottom_k > n:
+        raise LosslabError(f"The '--top-k'/'--bottom-k' options of losslab hessian must be <= {n} (the parameter count). Got {max(top_k, bottom_k)} instead.")
+    if iters is not None:
+        check_int("--iters", iters, owner="losslab hessian", ge=max(top_k, bottom_k, 1))
+    phi = obj.check_params(parse_floats("--params", params)) if params else obj.model.init(seed)
+
+    err = Console(stderr=True)
+    columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn())
+    result: dict = {"model": obj.model.name, "data": obj.data.name, "parameters": n, "points": obj.n_examples, "reduction": obj.reduction}
+    with Progress(*columns, console=err, transient=True) as bar:
+
+        def tracker(label):
+            task = bar.add_task(label, total=None)
+            return lambda done, total: bar.update(task, completed=done, total=total)
+
+        top = curvature.top_eigenvalues(obj, phi, top_k, iters=iters, seed=seed, progress=tracker("Lanczos (top)"))
+        result["top_eigenvalues"] = top.eigenvalues
+        result["top_residuals"] = top.residuals
+        result["lanczos_iters"] = top.iterations
+        if bottom_k:
+            bot = curvature.bottom_eigenvalues(obj, phi, bottom_k, iters=iters, seed=seed + 1, progress=tracker("Lanczos (bottom)"))
+            result["bottom_eigenvalues"] = bot.eigenvalues
+            result["bottom_residuals"] = bot.residuals
+        if n <= trace_samples:
+            # P unit vectors cost no more than the probes and give the trace exactly
+            hvp = curvature.make_hvp(obj, phi)
+            eye = np.eye(n)
+            trace, stderr, how = float(sum(hvp(eye[i])[i] for i in range(n))), 0.0, f"exact ({n} unit vectors)"
+        else:
+            tr = curvature.hutchinson_trace(obj, phi, samples=trace_samples, seed=seed, progress=tracker("Hutchinson trace"))
+            trace, stderr, how = tr.trace, tr.stderr, f"Hutchinson ({trace_samples} samples)"
+        result["trace"] = trace
+        result["trace_stderr"] = stderr
+        result["trace_method"] = how
+        if density:
+            dens = curvature.slq_density(obj, phi, vectors=3, iters=min(60, n), seed=seed, progress=tracker("SLQ density"))
+            from ..plots.landscape import plot_spectral_density
+
+            fig = plot_spectral_density(dens)
+            fig.savefig(density, dpi=120)
+            result["density_figure"] = density
+    result["seconds"] = time.perf_counter() - start
+    if json_output:
+        print_json(result)
+        return
+    console = Console(emoji=False, highlight=False)
+    console.print(f"{obj!r}: {n:,} parameters")
+    table = Table("quantity", "value")
+    table.add_row("top eigenvalues", ", ".join(f"{v:.6g}" for v in result["top_eigenvalues"]))
+    table.add_row("their residuals ||Hu - lu||", ", ".join(f"{v:.2g}" for v in result["top_residuals"]))
+    if bottom_k:
+        table.add_row("bottom eigenvalues", ", ".join(f"{v:.6g}" for v in result["bottom_eigenvalues"]))
+    table.add_row("trace", f"{trace:.6g} +/- {stderr:.3g}, {how}")
+    if density:
+        table.add_row("density figure", density)
+    table.add_row("seconds", f"{result['seconds']:.2f}")
+    console.print(table)

@@ -1,0 +1,70 @@
+"""`losslab hessian`: JSON numbers against the dense Hessian; bad options refused with exit code 2."""
+
+import json
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from losslab import make_objective
+from losslab.cli import app, main
+
+runner = CliRunner()
+
+
+def test_hessian_json_gabor_matches_dense():
+    res = runner.invoke(app, ["hessian", "--model", "gabor", "--params", "0.6,-0.2", "--top-k", "2", "--reduction", "sum", "--json"])
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.stdout)
+    h = np.asarray(make_objective("gabor").hessian(np.array([0.6, -0.2])))
+    np.testing.assert_allclose(out["top_eigenvalues"], np.linalg.eigvalsh(h)[::-1], rtol=1e-10)
+    assert out["trace"] == pytest.approx(np.trace(h), rel=1e-12)
+    assert out["trace_stderr"] == 0.0
+    assert out["parameters"] == 2 and out["seconds"] > 0
+
+
+def test_hessian_json_small_mlp_fields(tmp_path):
+    fig = tmp_path / "density.png"
+    res = runner.invoke(
+        app,
+        ["hessian", "--model", "mlp", "--widths", "1,6,1", "--points", "25", "--top-k", "2", "--bottom-k", "1",
+         "--trace-samples", "12", "--density", str(fig), "--json"],
+    )
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.stdout)
+    assert out["parameters"] == 19 and out["points"] == 25
+    assert {"top_eigenvalues", "trace", "trace_stderr", "seconds", "bottom_eigenvalues"} <= set(out)
+    # rebuild the same objective: the CLI's synthetic data are seeded
+    from losslab import Objective, mlp
+    from losslab.cli.hessian import _synthetic
+
+    obj = Objective(mlp((1, 6, 1)), _synthetic((1, 6, 1), 25, 0), reduction="mean")
+    h = np.asarray(obj.hessian(obj.model.init(0)))
+    ev = np.linalg.eigvalsh(h)
+    np.testing.assert_allclose(out["top_eigenvalues"], ev[::-1][:2], rtol=1e-8)
+    np.testing.assert_allclose(out["bottom_eigenvalues"], ev[:1], rtol=1e-6, atol=1e-9)
+    assert abs(out["trace"] - np.trace(h)) < 5 * out["trace_stderr"]
+    assert fig.stat().st_size > 1000
+
+
+def test_hessian_text_output():
+    res = runner.invoke(app, ["hessian", "--model", "linear", "--top-k", "1"])
+    assert res.exit_code == 0, res.output
+    assert "top eigenvalues" in res.stdout and "trace" in res.stdout
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--model", "gabor", "--top-k", "3"], "must be <= 2"),
+        (["--model", "mlp", "--widths", "1,a,1"], "'--widths' option"),
+        (["--model", "mlp", "--widths", "1,4,1", "--top-k", "0"], "'--top-k' parameter"),
+        (["--model", "mlp", "--widths", "1,4,1", "--trace-samples", "1"], "'--trace-samples' parameter"),
+    ],
+)
+def test_bad_options_exit_2(monkeypatch, capsys, args, message):
+    monkeypatch.setattr("sys.argv", ["losslab", "hessian", *args])
+    with pytest.raises(SystemExit) as exc:
+        main()
+    assert exc.value.code == 2
+    assert message in capsys.readouterr().err.replace("\n", " ")

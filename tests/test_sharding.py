@@ -1,0 +1,135 @@
+"""Landscapes and sweeps split over 4 (simulated) devices give the one-device results.
+
+XLA_FLAGS must be set before JAX is imported, so the 4-device side runs in a
+subprocess; this process (1 device) computes the reference.
+"""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+SCRIPT = r"""
+import json, sys
+import jax, jax.numpy as jnp, numpy as np
+import losslab
+from losslab import make_objective
+from losslab.landscape import grid2d, min_eigenvalue_map, slice_2d
+from losslab.sharding import device_count, map_rows
+
+def sweep_fn(obj, steps=50, lr=0.01, beta=0.6):
+    grad = jax.grad(obj.loss_on)
+    @jax.jit
+    def run(starts, x, y):
+        def one(p0):
+            def step(c, _):
+                p, m = c
+                m = beta * m + (1 - beta) * grad(p, x, y)
+                return (p - lr * m, m), None
+            return jax.lax.scan(step, (p0, jnp.zeros_like(p0)), None, length=steps)[0][0]
+        return jax.vmap(one)(starts)
+    return run
+
+def compute():
+    g = make_objective("gabor")
+    out = {"devices": device_count()}
+    out["direct"] = grid2d(g, (-10, 10), (2.5, 22.5), (13, 11), chunk=2, method="direct").loss.tolist()
+    out["separable"] = grid2d(g, (-10, 10), (2.5, 22.5), (13, 11), chunk=2, method="separable").loss.tolist()
+    out["eig"] = min_eigenvalue_map(g, (-10, 10), (2.5, 22.5), (5, 7)).min_eigenvalue.tolist()
+    s = make_objective("shallow")
+    p = np.array([-0.3, 2.0, -1.0, 7.0, 0.3, -1.0, -1.0, 2.0, -0.5, 0.65])
+    out["slice"] = slice_2d(s, p, np.eye(10)[0], np.eye(10)[4], resolution=5).loss.tolist()
+    starts = np.stack([np.linspace(-2, 2, 9), np.linspace(5, 20, 9)], axis=1)
+    out["sweep"] = map_rows(sweep_fn(g), starts, chunk=1, args=(g.x, g.y)).tolist()
+    return out
+
+if __name__ == "__main__":
+    print(json.dumps(compute()))
+"""
+
+
+def test_four_devices_equal_one(tmp_path):
+    script = tmp_path / "sharded.py"
+    script.write_text(SCRIPT)
+    env = dict(os.environ)
+    env["XLA_FLAGS"] = "--xla_force_host_platform_device_count=4"
+    env["JAX_PLATFORMS"] = "cpu"
+    src = str(Path(__file__).resolve().parents[1] / "src")
+    env["PYTHONPATH"] = src + os.pathsep + env.get("PYTHONPATH", "")
+    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    four = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert four["devices"] == 4
+
+    sys.path.insert(0, str(tmp_path))
+    try:
+        import sharded  # noqa: PLC0415  (the same code, this process: one device)
+
+        one = sharded.compute()
+    finally:
+        sys.path.remove(str(tmp_path))
+    assert one["devices"] == 1
+    for key in ("direct", "separable", "eig", "slice", "sweep"):
+        a, b = np.array(four[key]), np.array(one[key])
+        assert a.shape == b.shape
+        # the same per-row arithmetic on every device: bit-identical on CPU
+        np.testing.assert_array_equal(a, b, err_msg=key)
+
+
+def test_sweep_matches_run_many():
+    from losslab import make_objective
+    from losslab.run import run_many
+    from losslab.sharding import sweep
+
+    rng = np.random.default_rng(0)
+    for name, starts in (
+        ("gabor", np.stack([rng.uniform(-10, 10, 7), rng.uniform(2.5, 22.5, 7)], axis=1)),
+        ("linear", rng.normal(size=(5, 2))),
+    ):
+        obj = make_objective(name)
+        for opt, hp in (("momentum", {"beta": 0.6}), ("nesterov", {"beta": 0.6}), ("gd", {})):
+            res = sweep(obj, opt, starts, steps=60, learning_rate=0.01, **hp)
+            ref = run_many(obj, opt, starts, steps=60, learning_rates=[0.01], record_params=False, **hp)
+            assert res.gradient == ("analytic" if name == "gabor" else "autodiff")
+            np.testing.assert_allclose(res.final_params, ref.final_params[0], rtol=1e-12, atol=1e-12)
+            np.testing.assert_allclose(res.final_loss, ref.loss[0, :, -1], rtol=1e-12)
+
+
+def test_sweep_bad_input():
+    import pytest
+
+    from losslab import LosslabError, make_objective
+    from losslab.sharding import sweep
+
+    obj = make_objective("gabor")
+    with pytest.raises(LosslabError, match="'inits' parameter of sweep"):
+        sweep(obj, "momentum", np.zeros((3, 3)), steps=5, learning_rate=0.1)
+    with pytest.raises(LosslabError, match="learning_rate"):
+        sweep(obj, "momentum", np.zeros((3, 2)), steps=5, learning_rate=-1.0)
+
+
+def test_vectorised_sincos_and_gabor_kernel():
+    import jax.numpy as jnp
+
+    from losslab import make_objective
+    from losslab.landscape import gabor_value_and_grad, sincos
+
+    z = np.concatenate([np.random.default_rng(1).uniform(-1e5, 1e5, 20000), np.linspace(-10, 10, 2001),
+                        np.arange(-40, 41) * np.pi / 2])
+    s, c = sincos(jnp.asarray(z))
+    np.testing.assert_allclose(np.asarray(s), np.sin(z), rtol=0, atol=4.5e-16)
+    np.testing.assert_allclose(np.asarray(c), np.cos(z), rtol=0, atol=4.5e-16)
+    obj = make_objective("gabor")
+    for p in ([0.6, -0.2], [-1.5, 8.5], [3e7, 1.0]):
+        value, grad = gabor_value_and_grad(jnp.asarray(p), obj.x, obj.y)
+        assert float(value) == pytest_approx(float(obj.value(p)))
+        np.testing.assert_allclose(np.asarray(grad), np.asarray(obj.grad(p)), rtol=1e-12, atol=1e-14)
+
+
+def pytest_approx(v):
+    import pytest
+
+    return pytest.approx(v, rel=1e-13, abs=1e-14)
