@@ -86,3 +86,14 @@ def test_hessian_sizes_exact():
     assert s["unique_entries"] == 500_000_500_000
     assert s["bytes_float32"] == np.zeros((1, 1), np.float32).nbytes * 10**12
     assert p6_11.mlp_param_count((1, 1000, 1000, 1)) == 1_004_001
+
+
+def test_classify_expression_parses_safely():
+    cls = p6_06.classify_expression(r"\frac{x^4}{4} - \frac{x^3}{3}", -1.0, 1.6)
+    assert [p.kind for p in cls.points] == ["neither", "global minimum"]
+    np.testing.assert_allclose([p.x for p in cls.points], [0.0, 1.0], atol=1e-6)
+    assert p6_06.classify_expression(r"x^2 + \exp[x/2]", -3, 3).convex is True
+    with pytest.raises(LosslabError, match="x only"):
+        p6_06.classify_expression("x^2 + y", -1, 1)
+    with pytest.raises(LosslabError):
+        p6_06.classify_expression('__import__("os").system("true")', -1, 1)

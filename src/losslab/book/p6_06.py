@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import LosslabError, check_int, check_number
-from .result import BookContext, Check, ProblemResult
+from .result import BookContext, Check, ProblemResult, check_close
 from .seed import seed_section
 
 TITLE = "Convexity and stationary points of 1D functions"
@@ -125,6 +125,28 @@ def classify_function(fn: Callable, lo: float, hi: float, *, resolution: int = 4
     return Classification(tuple(points), convex, reason, lo, hi)
 
 
+def classify_expression(text: str, lo: float, hi: float, **options) -> Classification:
+    """Classify f(x) given as book-notation LaTeX, e.g. ``"0.1 x^4 - x^2 + 0.3 x"`` or ``"x^2 + \\exp[x/2]"``.
+
+    The text is parsed by losslab's own safe parser (:func:`losslab.symbolic.parse_expression`: nothing is
+    evaluated) and must depend on ``x`` only; it is then compiled to a JAX function.
+    """
+    import sympy as sp
+
+    from ..symbolic import parse_expression
+
+    if not isinstance(text, str) or not text.strip():
+        raise LosslabError(f"The 'text' parameter of classify_expression must be a formula in x, e.g. 'x^4 - x^2'. Got {text!r} instead.")
+    expr = parse_expression(text)
+    x = sp.Symbol("x")
+    others = sorted(str(s) for s in expr.free_symbols if s.name != "x")
+    if others:
+        raise LosslabError(f"The 'text' parameter of classify_expression must depend on x only. Got the symbols {others} instead.")
+    x = next(iter(expr.free_symbols), x)
+    fn = sp.lambdify(x, expr, modules="jax")
+    return classify_function(lambda t: fn(t) + 0.0 * t, lo, hi, **options)
+
+
 def classify_samples(x, y) -> Classification:
     """The same classification from samples (x ascending, y = f(x)) without a formula: stationary points are
     grid points where the first difference changes sign; convexity is non-negative second differences."""
@@ -188,6 +210,7 @@ def demo_functions():
     return [
         {
             "label": r"$f(x) = 0.1x^4 - x^2 + 0.3x$",
+            "text": "0.1 x^4 - x^2 + 0.3 x",
             "fn": lambda x: 0.1 * x**4 - x**2 + 0.3 * x,
             "lo": -4.0,
             "hi": 4.0,
@@ -195,6 +218,7 @@ def demo_functions():
         },
         {
             "label": r"$f(x) = x^2 + e^{x/2}$",
+            "text": r"x^2 + \exp[x/2]",
             "fn": lambda x: x**2 + jnp.exp(0.5 * x),
             "lo": -3.0,
             "hi": 3.0,
@@ -202,6 +226,7 @@ def demo_functions():
         },
         {
             "label": r"$f(x) = x^4/4 - x^3/3$",
+            "text": r"\frac{x^4}{4} - \frac{x^3}{3}",
             "fn": lambda x: x**4 / 4 - x**3 / 3,
             "lo": -1.0,
             "hi": 1.6,
@@ -228,12 +253,18 @@ def solve(ctx: BookContext) -> ProblemResult:
     results = []
     for demo in demo_functions():
         name = demo["label"].replace("$", "")
-        cls = classify_function(demo["fn"], demo["lo"], demo["hi"])
+        cls = classify_expression(demo["text"], demo["lo"], demo["hi"])  # parsed safely from LaTeX
         results.append({"label": demo["label"], **cls.to_dict()})
         grid = np.linspace(demo["lo"], demo["hi"], 801)
         import jax.numpy as jnp
 
         fvals = np.asarray(demo["fn"](jnp.asarray(grid)))
+        import sympy as sp
+
+        from ..symbolic import parse_expression
+
+        parsed = sp.lambdify(sp.Symbol("x"), parse_expression(demo["text"]), "numpy")(grid)
+        checks.append(check_close(f"parsed '{demo['text']}' = {name} on a grid", parsed, fvals, rtol=1e-12, atol=1e-12))
         demos.append({"label": demo["label"], "x": grid, "f": fvals, "points": [p.to_dict() for p in cls.points], "convex": cls.convex})
         # independent: the exact real roots of the polynomial f' (numpy) vs the points found
         if demo["poly"] is not None:
