@@ -97,6 +97,7 @@ _DISPLAY = re.compile(r"\$\$(.+?)\$\$", re.DOTALL)
 _INLINE = re.compile(r"(?<![\\$])\$(?!\$)(.+?)(?<!\\)\$")
 _BOLD = re.compile(r"\*\*(.+?)\*\*")
 _CODE = re.compile(r"`([^`]+)`")
+_ITALIC = re.compile(r"(?<![*\w])\*(?![\s*])([^*]+?)(?<!\s)\*(?![*\w])")
 
 
 def _inline(text: str) -> str:
@@ -114,6 +115,7 @@ def _inline(text: str) -> str:
 def _plain(text: str) -> str:
     out = html.escape(text, quote=False)
     out = _BOLD.sub(r"<strong>\1</strong>", out)
+    out = _ITALIC.sub(r"<em>\1</em>", out)
     return _CODE.sub(r"<code>\1</code>", out)
 
 
