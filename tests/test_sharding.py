@@ -77,3 +77,59 @@ def test_four_devices_equal_one(tmp_path):
         assert a.shape == b.shape
         # the same per-row arithmetic on every device: bit-identical on CPU
         np.testing.assert_array_equal(a, b, err_msg=key)
+
+
+def test_sweep_matches_run_many():
+    from losslab import make_objective
+    from losslab.run import run_many
+    from losslab.sharding import sweep
+
+    rng = np.random.default_rng(0)
+    for name, starts in (
+        ("gabor", np.stack([rng.uniform(-10, 10, 7), rng.uniform(2.5, 22.5, 7)], axis=1)),
+        ("linear", rng.normal(size=(5, 2))),
+    ):
+        obj = make_objective(name)
+        for opt, hp in (("momentum", {"beta": 0.6}), ("nesterov", {"beta": 0.6}), ("gd", {})):
+            res = sweep(obj, opt, starts, steps=60, learning_rate=0.01, **hp)
+            ref = run_many(obj, opt, starts, steps=60, learning_rates=[0.01], record_params=False, **hp)
+            assert res.gradient == ("analytic" if name == "gabor" else "autodiff")
+            np.testing.assert_allclose(res.final_params, ref.final_params[0], rtol=1e-12, atol=1e-12)
+            np.testing.assert_allclose(res.final_loss, ref.loss[0, :, -1], rtol=1e-12)
+
+
+def test_sweep_bad_input():
+    import pytest
+
+    from losslab import LosslabError, make_objective
+    from losslab.sharding import sweep
+
+    obj = make_objective("gabor")
+    with pytest.raises(LosslabError, match="'inits' parameter of sweep"):
+        sweep(obj, "momentum", np.zeros((3, 3)), steps=5, learning_rate=0.1)
+    with pytest.raises(LosslabError, match="learning_rate"):
+        sweep(obj, "momentum", np.zeros((3, 2)), steps=5, learning_rate=-1.0)
+
+
+def test_vectorised_sincos_and_gabor_kernel():
+    import jax.numpy as jnp
+
+    from losslab import make_objective
+    from losslab.landscape import gabor_value_and_grad, sincos
+
+    z = np.concatenate([np.random.default_rng(1).uniform(-1e5, 1e5, 20000), np.linspace(-10, 10, 2001),
+                        np.arange(-40, 41) * np.pi / 2])
+    s, c = sincos(jnp.asarray(z))
+    np.testing.assert_allclose(np.asarray(s), np.sin(z), rtol=0, atol=4.5e-16)
+    np.testing.assert_allclose(np.asarray(c), np.cos(z), rtol=0, atol=4.5e-16)
+    obj = make_objective("gabor")
+    for p in ([0.6, -0.2], [-1.5, 8.5], [3e7, 1.0]):
+        value, grad = gabor_value_and_grad(jnp.asarray(p), obj.x, obj.y)
+        assert float(value) == pytest_approx(float(obj.value(p)))
+        np.testing.assert_allclose(np.asarray(grad), np.asarray(obj.grad(p)), rtol=1e-12, atol=1e-14)
+
+
+def pytest_approx(v):
+    import pytest
+
+    return pytest.approx(v, rel=1e-13, abs=1e-14)

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import partial
+from functools import lru_cache, partial
 
 import jax
 import jax.numpy as jnp
@@ -115,18 +115,20 @@ def make_hvp(objective, params, *, linearize: bool = False) -> Callable:
     x, y = objective.x, objective.y
     loss_on = objective.loss_on
 
-    def grad_fn(p):
-        return jax.grad(loss_on)(p, x, y)
-
     if linearize:
-        _, lin = jax.linearize(grad_fn, params)
+        _, lin = jax.linearize(lambda p: jax.grad(loss_on)(p, x, y), params)
         return jax.jit(lin)
+    return partial(_hvp_for(loss_on), params, x=x, y=y)
 
+
+@lru_cache(maxsize=64)
+def _hvp_for(loss_on):
     @jax.jit
     def hvp(p, v, *, x, y):
+        # forward-over-reverse: the JVP of the gradient map
         return jax.jvp(lambda q: jax.grad(loss_on)(q, x, y), (p,), (v,))[1]
 
-    return partial(hvp, params, x=x, y=y)
+    return hvp
 
 
 def _operator(operator, params, dim):
@@ -273,6 +275,11 @@ def bottom_eigenvalues(objective, params=None, k: int = 1, **kwargs) -> EigenRes
 
 
 # ----------------------------------------------------------------------------- power iteration
+@jax.jit
+def _deflate(w, v, U, lam):
+    """(H - sum_l lam_l u_l u_l^T) v, given w = Hv."""
+    return w - U.T @ (lam * (U @ v))
+
 def _power(matvec, dim, k, *, iters, tol, seed, progress) -> EigenResult:
     k = check_int("k", k, owner="power_iteration", ge=1, le=dim)
     iters = check_int("iters", iters, owner="power_iteration", ge=1)
@@ -281,12 +288,7 @@ def _power(matvec, dim, k, *, iters, tol, seed, progress) -> EigenResult:
     n_mv = 0
     total_its = 0
     key = jax.random.PRNGKey(seed)
-
-    @jax.jit
-    def deflate(w, v, U, lam):
-        # (H - sum_l lam_l u_l u_l^T) v, with Hv = w given
-        return w - U.T @ (lam * (U @ v))
-
+    deflate = _deflate
     for i in range(k):
         key, sub = jax.random.split(key)
         v = jax.random.normal(sub, (dim,), dtype=jnp.float64)

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import jax
 import jax.numpy as jnp
@@ -201,8 +202,12 @@ def _plan_chunk(owner: str, n_rows: int, n_cols: int, n_points: int, chunk, memo
 
 # ----------------------------------------------------------------------------- two-parameter grids
 def _direct_rows_fn(objective):
-    loss_on = objective.loss_on
+    return _direct_rows_for(objective.loss_on)
 
+
+@lru_cache(maxsize=64)
+def _direct_rows_for(loss_on):
+    # cached on the (shared) loss function: a second landscape of the same model reuses the compiled code
     @jax.jit
     def rows_fn(phi1_rows, phi0, x, y):
         def one(p1):
@@ -253,6 +258,7 @@ def _gabor_blocks(phi0: np.ndarray, x_max: float, beta_max: float):
     return idx, vals, centre, np.maximum(half, 1e-300), max(prod * float(half.max()), 0.0)
 
 
+@lru_cache(maxsize=32)
 def _gabor_rows_fn(n_terms: int):
     """Jitted: loss rows for a batch of phi_1 values and every phi_0 block (exact separable form)."""
     n = np.arange(n_terms)
@@ -442,7 +448,13 @@ def min_eigenvalue_map(
     x, y = objective.x, objective.y
     # a Hessian by forward-over-reverse holds ~6 values per (grid point, data point)
     rows = _plan_chunk(owner, g1, g0, int(x.shape[0]), chunk, memory_limit, per_eval=48)
-    hess = jax.hessian(objective.loss_on)
+    out = map_rows(_min_eig_rows_for(objective.loss_on), phi1, chunk=rows, args=(jnp.asarray(phi0), x, y))
+    return EigenvalueMap(phi0, phi1, out)
+
+
+@lru_cache(maxsize=64)
+def _min_eig_rows_for(loss_on):
+    hess = jax.hessian(loss_on)
 
     @jax.jit
     def rows_fn(phi1_rows, phi0, x, y):
@@ -453,8 +465,7 @@ def min_eigenvalue_map(
 
         return jax.vmap(lambda p1: jax.vmap(lambda p0: at(p0, p1))(phi0))(phi1_rows)
 
-    out = map_rows(rows_fn, phi1, chunk=rows, args=(jnp.asarray(phi0), x, y))
-    return EigenvalueMap(phi0, phi1, out)
+    return rows_fn
 
 
 # ----------------------------------------------------------------------------- many parameters
@@ -522,13 +533,17 @@ def _losses_at(objective, center, directions, coeffs, chunk, memory_limit, owner
     widths = getattr(objective.model, "meta", {}).get("widths") or (1, 1)
     per_row = 8 * 3 * (objective.n_params + int(x.shape[0]) * (sum(widths) + 1))
     rows = _plan_chunk(owner, len(coeffs), 1, 1, chunk, memory_limit, per_eval=per_row)
-    loss_on = objective.loss_on
+    rows_fn = _along_rows_for(objective.loss_on)
+    return map_rows(rows_fn, jnp.asarray(coeffs, dtype=jnp.float64), chunk=rows, args=(center, dirs, x, y))
 
+
+@lru_cache(maxsize=64)
+def _along_rows_for(loss_on):
     @jax.jit
     def rows_fn(c_rows, center, dirs, x, y):
         return jax.vmap(lambda c: loss_on(center + c @ dirs, x, y))(c_rows)
 
-    return map_rows(rows_fn, jnp.asarray(coeffs, dtype=jnp.float64), chunk=rows, args=(center, dirs, x, y))
+    return rows_fn
 
 
 def slice_1d(

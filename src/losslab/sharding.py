@@ -105,25 +105,48 @@ def sweep(objective, optimizer: str, inits, *, steps: int, chunk: int | None = N
     hand-derived gradient with a vectorised sine (:func:`losslab.landscape.gabor_value_and_grad`).
     Other objectives use ``jax.grad``. ``hparams`` go to :func:`losslab.optim.make_optimizer`.
     """
-    import optax
-
     from .errors import LosslabError, check_int
-    from .landscape import _is_gabor_ls, gabor_value_and_grad
-    from .optim import gradient_point, make_optimizer
+    from .landscape import _is_gabor_ls
+    from .optim import make_optimizer
 
     steps = check_int("steps", steps, owner="sweep", ge=1)
     starts = np.asarray(inits, dtype=np.float64)
     if starts.ndim != 2 or starts.shape[1] != objective.n_params:
         raise LosslabError(f"The 'inits' parameter of sweep must have shape (S, {objective.n_params}). Got {starts.shape} instead.")
-    tx = make_optimizer(optimizer, **hparams)
+    make_optimizer(optimizer, **hparams)  # validates the name and hyperparameters up front
     analytic = _is_gabor_ls(objective)
     scale = 1.0 / objective.n_examples if objective.reduction == "mean" else 1.0
+    try:
+        key = ("analytic" if analytic else objective.loss_on, scale, optimizer, tuple(sorted(hparams.items())), steps)
+        hash(key)
+    except TypeError:  # an unhashable hyperparameter (an array): compile afresh
+        key = object()
+    runs = _sweep_fns.get(key)
+    if runs is None:
+        runs = _sweep_fn(objective.loss_on, analytic, scale, make_optimizer(optimizer, **hparams), steps)
+        if len(_sweep_fns) > 32:
+            _sweep_fns.clear()
+        _sweep_fns[key] = runs
+    final, loss = map_rows(runs, starts, chunk=chunk, args=(objective.x, objective.y))
+    return SweepResult(final, loss, optimizer, steps, "analytic" if analytic else "autodiff")
+
+
+_sweep_fns: dict = {}
+
+
+def _sweep_fn(loss_on, analytic: bool, scale: float, tx, steps: int):
+    """The jitted (starts, x, y) -> (final params, final loss) for one optimiser setting."""
+    import optax
+
+    from .landscape import gabor_value_and_grad
+    from .optim import gradient_point
+
     if analytic:
         grad_fn = lambda p, x, y: gabor_value_and_grad(p, x, y)[1] * scale  # noqa: E731
         loss_fn = lambda p, x, y: gabor_value_and_grad(p, x, y)[0] * scale  # noqa: E731
     else:
-        grad_fn = jax.grad(objective.loss_on)
-        loss_fn = objective.loss_on
+        grad_fn = jax.grad(loss_on)
+        loss_fn = loss_on
 
     @jax.jit
     def runs(p0, x, y):
@@ -139,5 +162,4 @@ def sweep(objective, optimizer: str, inits, *, steps: int, chunk: int | None = N
 
         return jax.vmap(one)(p0)
 
-    final, loss = map_rows(runs, starts, chunk=chunk, args=(objective.x, objective.y))
-    return SweepResult(final, loss, optimizer, steps, "analytic" if analytic else "autodiff")
+    return runs

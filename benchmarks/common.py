@@ -1,0 +1,59 @@
+"""Shared helpers for the benchmark scripts: timing, records, the table."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import numpy as np
+
+
+def best_of(fn: Callable, repeats: int = 3, *, warmup: int = 1):
+    """(best seconds, last result) over ``repeats`` calls after ``warmup`` untimed calls (compilation)."""
+    out = None
+    for _ in range(warmup):
+        out = fn()
+    best = np.inf
+    for _ in range(repeats):
+        start = time.perf_counter()
+        out = fn()
+        best = min(best, time.perf_counter() - start)
+    return best, out
+
+
+def record(workload: str, implementation: str, seconds: float | None, work: float, *, unit: str,
+           agree: float | None = None, note: str = "") -> dict:
+    """One row: ``rate`` is work per second (``unit`` says what work is)."""
+    return {
+        "workload": workload,
+        "implementation": implementation,
+        "seconds": None if seconds is None else float(seconds),
+        "rate": None if not seconds else float(work / seconds),
+        "unit": unit,
+        "max_rel_diff": None if agree is None else float(agree),
+        "note": note,
+    }
+
+
+def finish(rows: list[dict], losslab_impl: str) -> list[dict]:
+    """Fill speedup_of_losslab = peer seconds / losslab seconds (the named losslab row is the reference)."""
+    ref = next(r["seconds"] for r in rows if r["implementation"] == losslab_impl)
+    for r in rows:
+        r["speedup_of_losslab"] = None if (r["seconds"] is None or not ref) else float(r["seconds"] / ref)
+    return rows
+
+
+def rel_diff(a, b) -> float:
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    return float(np.max(np.abs(a - b) / np.maximum(np.abs(b), 1e-300)))
+
+
+def torch_device(device: str) -> str:
+    return "cuda" if device == "gpu" else "cpu"
+
+
+def sync_torch(device: str) -> None:
+    if device == "gpu":
+        import torch
+
+        torch.cuda.synchronize()

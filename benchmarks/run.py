@@ -1,0 +1,93 @@
+"""Run the losslab benchmarks side by side with their peers and print a table.
+
+    python benchmarks/run.py [--quick] [--json] [W1 W2 W3 W4] [--device cpu|gpu]
+
+``--json`` prints a list of {workload, implementation, seconds, rate, speedup_of_losslab}
+(plus unit, max_rel_diff against losslab, note); speedup_of_losslab = peer seconds /
+losslab seconds. Every JIT-compiled implementation is timed after one warm-up call
+(compilation excluded), best of a few repeats. These are scripts, not tests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+WORKLOADS = {"W1": "w1_landscape", "W2": "w2_one_run", "W3": "w3_many_runs", "W4": "w4_curvature"}
+
+
+def machine(device: str) -> str:
+    import jax
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    devices = ", ".join(sorted({d.device_kind for d in jax.devices()}))
+    return f"{cpu}, {os.cpu_count()} logical CPUs; JAX {jax.__version__} on {jax.default_backend()} ({jax.device_count()} x {devices}); device={device}"
+
+
+def table(rows: list[dict]) -> str:
+    head = f"{'workload':<44} {'implementation':<66} {'seconds':>10} {'rate':>11} {'losslab x':>10} {'max rel diff':>12}  note"
+    lines = [head, "-" * len(head)]
+    for r in rows:
+        sec = "skipped" if r["seconds"] is None else f"{r['seconds']:.4g}"
+        rate = "" if r["rate"] is None else f"{r['rate']:.3g}"
+        speed = "" if r.get("speedup_of_losslab") is None else f"{r['speedup_of_losslab']:.3g}"
+        diff = "" if r["max_rel_diff"] is None else f"{r['max_rel_diff']:.1e}"
+        lines.append(f"{r['workload'][:44]:<44} {r['implementation'][:66]:<66} {sec:>10} {rate:>11} {speed:>10} {diff:>12}  {r['note']}")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("workloads", nargs="*", help="W1 W2 W3 W4 (default: all)")
+    parser.add_argument("--quick", action="store_true", help="tiny sizes: checks that everything runs and agrees")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    parser.add_argument("--device", choices=("cpu", "gpu"), default="cpu")
+    args = parser.parse_args(argv)
+    chosen = [w.upper() for w in args.workloads] or list(WORKLOADS)
+    unknown = [w for w in chosen if w not in WORKLOADS]
+    if unknown:
+        parser.error(f"unknown workload(s) {unknown}; choose from {list(WORKLOADS)}")
+    # must be decided before JAX is imported
+    os.environ.setdefault("JAX_PLATFORMS", "cuda" if args.device == "gpu" else "cpu")
+    sys.path.insert(0, str(HERE))
+    src = HERE.parent / "src"
+    if src.is_dir():
+        sys.path.insert(0, str(src))
+    import importlib
+
+    import losslab  # noqa: F401  (float64 on)
+
+    rows = []
+    start = time.perf_counter()
+    for w in chosen:
+        module = importlib.import_module(WORKLOADS[w])
+        got = module.bench(quick=args.quick, device=args.device)
+        rows.extend(got)
+        if not args.json:
+            print(table(got), flush=True)
+            print(flush=True)
+    if args.json:
+        keep = ("workload", "implementation", "seconds", "rate", "speedup_of_losslab", "unit", "max_rel_diff", "note")
+        json.dump([{k: r.get(k) for k in keep} for r in rows], sys.stdout, indent=1)
+        sys.stdout.write("\n")
+    else:
+        print(f"machine: {machine(args.device)}")
+        print(f"total wall time {time.perf_counter() - start:.1f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,113 @@
+"""W4 curvature: one Hessian-vector product and the top eigenvalue (20 iterations) of the
+least-squares loss of a 1-1000-1000-1 ReLU MLP (1,004,001 parameters) on 1,000 points.
+
+losslab: ``curvature.make_hvp`` (forward-over-reverse) against one gradient
+(``jax.grad``, jitted); ``power_iteration`` and Lanczos with 20 products each.
+PyTorch: the gradient by autograd, the HVP by double-backward
+(``grad(grad(L) . v)``), power iteration with 20 double-backward products.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from common import best_of, finish, record, rel_diff, sync_torch, torch_device
+
+
+def bench(quick: bool = False, device: str = "cpu") -> list[dict]:
+    import jax
+    import jax.numpy as jnp
+
+    from losslab import Objective, mlp
+    from losslab.cli.hessian import _synthetic
+    from losslab.curvature import make_hvp, power_iteration, top_eigenvalues
+
+    widths, points = ((1, 64, 64, 1), 200) if quick else ((1, 1000, 1000, 1), 1000)
+    model = mlp(widths)
+    obj = Objective(model, _synthetic(widths, points, 0), reduction="mean")
+    params = model.init(0)
+    v = jax.random.normal(jax.random.PRNGKey(1), params.shape, dtype=jnp.float64)
+    P = model.n_params
+    name = f"W4 curvature (MLP {'-'.join(map(str, widths))}, {P:,} params, {points} points)"
+    rows = []
+    reps = 3 if quick else 5
+
+    grad = jax.jit(jax.grad(obj.loss_on))
+    g_secs, g = best_of(lambda: grad(params, obj.x, obj.y).block_until_ready(), repeats=reps)
+    rows.append(record(name, "losslab gradient (jax.grad, reference)", g_secs, 1, unit="gradients/s", agree=0.0))
+    hvp = make_hvp(obj, params)
+    h_secs, hv = best_of(lambda: hvp(v).block_until_ready(), repeats=reps)
+    rows.append(record(name, "losslab HVP (forward-over-reverse)", h_secs, 1, unit="HVPs/s", agree=0.0,
+                       note=f"HVP / gradient time = {h_secs / g_secs:.2f}"))
+    p_secs, pw = best_of(lambda: power_iteration(obj, params, 1, iters=20, tol=0.0), repeats=1)
+    rows.append(record(name, "losslab top eigenvalue, power iteration (20 HVPs)", p_secs, 1, unit="eigenvalues/s",
+                       agree=0.0, note=f"lambda = {pw.eigenvalues[0]:.6g}"))
+    l_secs, lz = best_of(lambda: top_eigenvalues(obj, params, 1, iters=20, return_vectors=False), repeats=1)
+    rows.append(record(name, "losslab top eigenvalue, Lanczos (20 HVPs)", l_secs, 1, unit="eigenvalues/s",
+                       agree=rel_diff(lz.eigenvalues[0], pw.eigenvalues[0]), note=f"lambda = {lz.eigenvalues[0]:.6g}"))
+    try:
+        import torch
+
+        dev = torch_device(device)
+        x = torch.tensor(np.asarray(obj.x), device=dev)[:, None]
+        y = torch.tensor(np.asarray(obj.y), device=dev)
+        flat = torch.tensor(np.asarray(params), device=dev)
+        shapes, sizes = [], []
+        for d_in, d_out in zip(widths[:-1], widths[1:]):
+            shapes += [(d_in, d_out), (d_out,)]
+            sizes += [d_in * d_out, d_out]
+
+        def loss_fn(theta):
+            pieces = torch.split(theta, sizes)
+            h = x
+            n_layers = len(pieces) // 2
+            for k in range(n_layers):
+                h = h @ pieces[2 * k].reshape(shapes[2 * k]) + pieces[2 * k + 1]
+                if k < n_layers - 1:
+                    h = torch.relu(h)
+            return torch.mean((h[:, 0] - y) ** 2)
+
+        theta = flat.clone().requires_grad_(True)
+
+        def t_grad():
+            (gr,) = torch.autograd.grad(loss_fn(theta), theta)
+            sync_torch(device)
+            return gr
+
+        s, tg = best_of(t_grad, repeats=reps)
+        rows.append(record(name, "PyTorch gradient (autograd)", s, 1, unit="gradients/s", agree=rel_diff(tg.cpu().numpy(), g)))
+        tv = torch.tensor(np.asarray(v), device=dev)
+
+        def t_hvp(vec=tv):
+            (gr,) = torch.autograd.grad(loss_fn(theta), theta, create_graph=True)
+            (hvec,) = torch.autograd.grad(gr @ vec, theta)
+            sync_torch(device)
+            return hvec
+
+        s, th = best_of(t_hvp, repeats=reps)
+        rows.append(record(name, "PyTorch HVP (double backward)", s, 1, unit="HVPs/s",
+                           agree=rel_diff(th.cpu().numpy(), hv), note=f"compare: losslab HVP"))
+
+        def t_power():
+            gen = torch.Generator(device=dev).manual_seed(0)
+            vec = torch.randn(P, dtype=torch.float64, device=dev, generator=gen)
+            vec = vec / vec.norm()
+            lam = None
+            for _ in range(20):
+                w = t_hvp(vec)
+                lam = float(vec @ w)
+                vec = w / w.norm()
+            return lam
+
+        s, lam = best_of(t_power, repeats=1)
+        rows.append(record(name, "PyTorch top eigenvalue, power iteration (20 double-backward HVPs)", s, 1,
+                           unit="eigenvalues/s", agree=rel_diff(lam, pw.eigenvalues[0]), note=f"lambda = {lam:.6g}"))
+    except ImportError:
+        rows.append(record(name, "PyTorch", None, 1, unit="HVPs/s", note="skipped: torch not installed"))
+    # speedups: HVP rows against losslab HVP, eigenvalue rows against losslab power iteration, gradients against gradient
+    finish(rows, "losslab HVP (forward-over-reverse)")
+    base = {"gradient": g_secs, "HVP": h_secs, "eigenvalue": p_secs}
+    for r in rows:
+        kind = "eigenvalue" if "eigenvalue" in r["implementation"] else ("HVP" if "HVP" in r["implementation"] else "gradient")
+        r["speedup_of_losslab"] = None if r["seconds"] is None else r["seconds"] / base[kind]
+    return rows
