@@ -126,3 +126,24 @@ def test_renaming_must_be_stated_else_not_checked():
     assert r.verdict == "correct"
     (r,) = check_sheet(unstated)
     assert r.verdict == "not checked" and "theta is not a variable of L" in r.reason and "phi_0, phi_1" in r.reason
+
+
+def test_expansion_blowup_is_not_attempted_symbolically():
+    from losslab.symbolic.checker import MAX_EXPANDED_TERMS, _expanded_terms
+    from losslab.symbolic.latex import parse_expression
+
+    big = parse_expression(r"(\phi_0 + \phi_1 + x_i + y_i + \phi_0 \phi_1)^{32}")
+    assert _expanded_terms(big) > MAX_EXPANDED_TERMS
+    assert _expanded_terms(parse_expression(r"(a + b)^2 (c + d)")) == 6
+    sheet = (
+        "## Problem 1\n$$L = \\sum_i (\\phi_0 + \\phi_1 x_i - y_i)^2$$\n"
+        "$$\\frac{\\partial L}{\\partial \\phi_0} = 2 \\sum_i (\\phi_0 + \\phi_1 x_i - y_i) + (\\phi_0 + \\phi_1 + \\phi_0\\phi_1 + 1)^{32} - (\\phi_0 + \\phi_1 + \\phi_0\\phi_1 + 1)^{32}$$\n"
+    )
+    (r,) = check_sheet(sheet)
+    assert r.verdict == "correct"
+
+
+def test_ordinary_d_derivative_claims_are_checked():
+    sheet = "## Problem 1\n$$L = \\sum_i (\\phi_0 + \\phi_1 x_i - y_i)^2$$\n$$\\frac{dL}{d\\phi_1} = 2 \\sum_i x_i (\\phi_0 + \\phi_1 x_i - y_i)$$\n"
+    (r,) = check_sheet(sheet)
+    assert r.verdict == "correct"

@@ -371,6 +371,31 @@ def _compare(claim, truth, *, what: str = "the true derivative"):
     return (*first, constant)
 
 
+MAX_EXPANDED_TERMS = 5000
+
+
+def _expanded_terms(expr, cap: int = 10**7) -> int:
+    """An upper estimate of the number of terms ``expand`` would produce (bounds the symbolic work
+    also where no SIGALRM budget exists, e.g. in a web server's worker thread)."""
+    from math import comb
+
+    if isinstance(expr, sp.Add):
+        return min(cap, sum(_expanded_terms(a, cap) for a in expr.args))
+    if isinstance(expr, sp.Mul):
+        n = 1
+        for a in expr.args:
+            n = min(cap, n * _expanded_terms(a, cap))
+        return n
+    if isinstance(expr, sp.Pow) and expr.exp.is_Integer and int(expr.exp) > 1:
+        k = _expanded_terms(expr.base, cap)
+        return min(cap, comb(k + int(expr.exp) - 1, int(expr.exp)))
+    if isinstance(expr, (sp.Sum, sp.Derivative)):
+        return _expanded_terms(expr.args[0], cap) * CONCRETE_I
+    if isinstance(expr, sp.MatrixBase):
+        return min(cap, sum(_expanded_terms(e, cap) for e in expr))
+    return 1
+
+
 _CONCRETE_CACHE: dict = {}
 
 
@@ -387,6 +412,8 @@ def _concrete_pair(claim, truth):
 def _symbolic_equal(claim, truth) -> str | None:
     """Exact check: "for every I" (sums kept symbolic, bound indices renamed canonically,
     sums of sums split), else "with I = 5" (sums expanded), else None (inconclusive in the budget)."""
+    if _expanded_terms(claim) + _expanded_terms(truth) > MAX_EXPANDED_TERMS:
+        return None  # expanding would blow up: the numeric verdict stands alone
     try:
         with _time_budget(SYMBOLIC_SECONDS):
             c, t = _normalise(claim), _normalise(truth)
