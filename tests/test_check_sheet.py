@@ -3,6 +3,8 @@
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from losslab.errors import LosslabError
 from losslab.symbolic import check_sheet
@@ -147,3 +149,39 @@ def test_ordinary_d_derivative_claims_are_checked():
     sheet = "## Problem 1\n$$L = \\sum_i (\\phi_0 + \\phi_1 x_i - y_i)^2$$\n$$\\frac{dL}{d\\phi_1} = 2 \\sum_i x_i (\\phi_0 + \\phi_1 x_i - y_i)$$\n"
     (r,) = check_sheet(sheet)
     assert r.verdict == "correct"
+
+
+def test_check_sheet_works_in_a_worker_thread():
+    import threading
+
+    out = {}
+    sheet = (SHEETS / "planted_mistakes.md").read_text().split("### Problem 6.2")[0]
+    worker = threading.Thread(target=lambda: out.setdefault("r", check_sheet(sheet)))
+    worker.start()
+    worker.join(120)
+    assert [r.verdict for r in out["r"]] == ["incorrect"] * 3
+
+
+_MUTATIONS = ["}", "{", "(", ")", "[", "]", "_", "^", "\\", "x_i", "\\sum_i", "-", "2", "\\partial", "$$", "\n", "&", "\\\\", "y"]
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(st.integers(0, 10**6), st.sampled_from(_MUTATIONS), st.booleans()), min_size=1, max_size=4))
+def test_mutated_sheets_give_verdicts_or_a_clear_error(edits):
+    base = (
+        "## Problem 6.1\n$$L = \\sum_{i=1}^I (\\phi_0 + \\phi_1 x_i - y_i)^2$$\n"
+        "$$\\frac{\\partial L}{\\partial \\phi_1} = 2 \\sum_i x_i(\\phi_0 + \\phi_1 x_i - y_i)$$\n"
+    )
+    chars = list(base)
+    for where, piece, insert in edits:
+        k = where % len(chars)
+        if insert:
+            chars.insert(k, piece)
+        else:
+            del chars[k]
+    try:
+        results = check_sheet("".join(chars))
+    except LosslabError:
+        return
+    for r in results:
+        assert r.verdict in ("correct", "incorrect", "not checked") and r.reason
