@@ -51,6 +51,7 @@ BETA = symbol("beta")
 T = symbol("t")
 PHI = symbol("phi")
 DATA_BASES = {"x", "y"}
+PARAM_NAMES = {"phi", "theta", "psi", "omega", "alpha", "beta", "gamma"}
 
 
 @dataclass
@@ -119,16 +120,12 @@ class _Context:
             if num in labels:
                 self.import_label(num, labels[num])
         # stated renamings: "where $\phi = \phi_0$ and $\theta = \phi_1$"
-        for lhs, rhs in re.findall(r"\$\s*\\?([A-Za-z]+)\s*=\s*\\?([A-Za-z]+_\{?\w+\}?)\s*\$", prose):
-            if re.search(r"\bwhere\b", prose):
-                try:
-                    from .latex import parse_expression
-
-                    new = parse_expression("\\" + rhs if not rhs[0].islower() or len(rhs.split("_")[0]) > 1 else rhs)
-                except LosslabError:
-                    continue
-                if isinstance(new, sp.Symbol):
-                    self.rename[symbol(lhs)] = new
+        if re.search(r"\bwhere\b", prose):
+            pattern = r"\$\s*\\([A-Za-z]+)\s*=\s*\\([A-Za-z]+)_\{?(\d+)\}?\s*\$"
+            for old, family, number in re.findall(pattern, prose):
+                new = symbol(f"{family}_{number}")
+                if old in PARAM_NAMES and _is_param(new):
+                    self.rename[symbol(old)] = new
 
     def import_label(self, num: str, entry: dict) -> None:
         if entry.get("L") is not None and self.L is None:
@@ -305,18 +302,6 @@ def _numeric(symbols, expr):
     return call
 
 
-def _evaluate(exprs, values: dict) -> list[float]:
-    out = []
-    for e in exprs:
-        v = e.xreplace({k: sp.Float(v, 30) for k, v in values.items()})
-        v = v.evalf(20)
-        try:
-            out.append(float(v))
-        except TypeError:
-            raise _Unchecked(f"could not evaluate to a number: {v}") from None
-    return out
-
-
 def _close(a: float, b: float) -> bool:
     return abs(a - b) <= RTOL * max(1.0, abs(a), abs(b))
 
@@ -333,7 +318,7 @@ def _where_text(values: dict, limit: int = 8) -> str:
             base, idx = s.name.split("__", 1)
             data.setdefault(base, []).append((idx, v))
         else:
-            parts.append(f"{_pretty(s.name)} = {_fmt(v)}")
+            parts.append(f"{s.name} = {_fmt(v)}")
     for base, items in data.items():
         if len(items) == 1:
             parts.insert(0, f"{base}_{items[0][0]} = {_fmt(items[0][1])}")
@@ -343,11 +328,7 @@ def _where_text(values: dict, limit: int = 8) -> str:
     return ", ".join(parts[:limit]) + (", ..." if len(parts) > limit else "")
 
 
-def _pretty(name: str) -> str:
-    return name
-
-
-def _compare(claim, truth, *, what: str = "the true derivative"):
+def _compare(claim, truth):
     """None if equal at every draw, else (values, claim value, truth value)."""
     rng = np.random.default_rng(SEED)
     c, t = _concrete_pair(claim, truth)
@@ -489,10 +470,6 @@ def _index_the(expr, name: str):
 
 
 # --------------------------------------------------------------------------- the checker
-def _labels_of(problem: Problem, ctx: _Context, labels: dict) -> None:
-    pass
-
-
 def _is_logistic(args, body) -> bool:
     if len(args) != 1 or not isinstance(args[0], sp.Symbol):
         return False
