@@ -53,13 +53,12 @@ def check_number(
         bounds.append(f"<= {le}")
     if bounds:
         wanted = " and ".join(
-            b
-            for b, limit in ((f"> {gt}", gt), (f">= {ge}", ge), (f"< {lt}", lt), (f"<= {le}", le))
+            text
+            for text, limit in ((f"> {gt}", gt), (f">= {ge}", ge), (f"< {lt}", lt), (f"<= {le}", le))
             if limit is not None
         )
-        shown = value if isinstance(value, (int, float)) else repr(value)
         raise LosslabError(
-            f"The {name!r} parameter{_where(owner)} must be {wanted}. Got {shown} instead."
+            f"The {name!r} parameter{_where(owner)} must be {wanted}. Got {value!r} instead."
         )
     return number
 
@@ -73,15 +72,12 @@ def check_int(
     le: int | None = None,
 ) -> int:
     """Return ``value`` as an int, or raise naming ``name`` and its bounds."""
-    if isinstance(value, bool) or not isinstance(value, (int,)) and not (
-        hasattr(value, "__index__")
-    ):
-        if isinstance(value, float) and value.is_integer():
-            value = int(value)
-        else:
-            raise LosslabError(
-                f"The {name!r} parameter{_where(owner)} must be an integer. Got {value!r} instead."
-            )
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, bool) or not hasattr(value, "__index__"):
+        raise LosslabError(
+            f"The {name!r} parameter{_where(owner)} must be an integer. Got {value!r} instead."
+        )
     number = int(value)
     if ge is not None and number < ge:
         tail = f" and <= {le}" if le is not None else ""

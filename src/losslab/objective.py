@@ -10,11 +10,15 @@ Objective(model='linear', loss='least_squares', reduction='sum', data='book:line
 Autodiff is always available; the chapter's hand-derived formulas
 (:mod:`losslab.derivatives`) are available as ``analytic_grad`` /
 ``analytic_hessian`` where the chapter derives them. The pure function
-:meth:`Objective.loss_on` takes the data explicitly so that runs can
+``Objective.loss_on`` takes the data explicitly so that runs can
 ``jit``/``vmap``/``scan`` it over minibatches.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from functools import lru_cache
+from typing import NamedTuple
 
 
 
@@ -32,6 +36,46 @@ __all__ = ["Objective", "make_objective", "MAX_DENSE_HESSIAN_PARAMS"]
 
 # A dense float64 Hessian of 8,000 parameters is 512 MB; beyond that use hvp().
 MAX_DENSE_HESSIAN_PARAMS = 8000
+
+
+class _Kernels(NamedTuple):
+    example_losses: Callable
+    loss_on: Callable
+    value: Callable
+    value_and_grad: Callable
+    example_grads: Callable
+    hessian: Callable
+    hvp: Callable
+
+
+@lru_cache(maxsize=256)
+def _kernels(model_fn: Callable, loss: str, reduction: str) -> _Kernels:
+    per_example = _losses.PER_EXAMPLE[loss]
+
+    def example_losses(params, x, y):
+        """l_i for every data point: shape (I,)."""
+        return per_example(model_fn(params, x), y)
+
+    def loss_on(params, x, y):
+        """L on the data (x, y), reduced by the objective's ``reduction``."""
+        return _losses.reduce(example_losses(params, x, y), reduction)
+
+    def one_loss(params, x_i, y_i):
+        return per_example(model_fn(params, x_i[None]), y_i[None])[0]
+
+    def hvp(params, vector, x, y):
+        # forward-over-reverse: about the cost of two gradients, no dense matrix
+        return jax.jvp(lambda p: jax.grad(loss_on)(p, x, y), (params,), (vector,))[1]
+
+    return _Kernels(
+        example_losses=example_losses,
+        loss_on=loss_on,
+        value=jax.jit(loss_on),
+        value_and_grad=jax.jit(jax.value_and_grad(loss_on)),
+        example_grads=jax.jit(jax.vmap(jax.grad(one_loss), in_axes=(None, 0, 0))),
+        hessian=jax.jit(jax.hessian(loss_on)),
+        hvp=jax.jit(hvp),
+    )
 
 
 class Objective:
@@ -67,30 +111,15 @@ class Objective:
         self.data = data
         self.x = jnp.asarray(data.x, dtype=self.dtype)
         self.y = jnp.asarray(data.y, dtype=self.dtype)
-        self._per_example = _losses.PER_EXAMPLE[self.loss]
-        self._value = jax.jit(self.loss_on)
-        self._value_and_grad = jax.jit(jax.value_and_grad(self.loss_on))
-        self._example_grads = jax.jit(jax.vmap(jax.grad(self._one_loss), in_axes=(None, 0, 0)))
-        self._hessian = jax.jit(jax.hessian(self.loss_on))
-        self._hvp = jax.jit(self._hvp_impl)
+        kernels = _kernels(model.fn, self.loss, self.reduction)
+        # Pure functions of (params, x, y), shared by every objective with the same
+        # model function, loss and reduction, so runs that jit/vmap/scan them and
+        # new Objective instances reuse compiled code instead of recompiling.
+        self.example_losses = kernels.example_losses
+        self.loss_on = kernels.loss_on
+        self._kernels = kernels
         analytic = ANALYTIC.get((model.name, self.loss))
         self._analytic_example_grads, self._analytic_hessian = analytic if analytic else (None, None)
-
-    # -- pure functions of (params, x, y): what runs jit, vmap and scan ---------
-    def example_losses(self, params, x, y):
-        """l_i for every data point: shape (I,)."""
-        return self._per_example(self.model.fn(params, x), y)
-
-    def loss_on(self, params, x, y):
-        """L on the data (x, y), reduced by this objective's ``reduction``."""
-        return _losses.reduce(self.example_losses(params, x, y), self.reduction)
-
-    def _one_loss(self, params, x_i, y_i):
-        return self._per_example(self.model.fn(params, x_i[None]), y_i[None])[0]
-
-    def _hvp_impl(self, params, vector, x, y):
-        # forward-over-reverse: one gradient's cost, no dense matrix
-        return jax.jvp(lambda p: jax.grad(self.loss_on)(p, x, y), (params,), (vector,))[1]
 
     # -- on the bound data, validated at the edge -------------------------------
     @property
@@ -106,13 +135,13 @@ class Objective:
 
     def value(self, params) -> jnp.ndarray:
         """L[phi] on the whole data set."""
-        return self._value(self.check_params(params), self.x, self.y)
+        return self._kernels.value(self.check_params(params), self.x, self.y)
 
     def __call__(self, params) -> jnp.ndarray:
         return self.value(params)
 
     def value_and_grad(self, params):
-        return self._value_and_grad(self.check_params(params), self.x, self.y)
+        return self._kernels.value_and_grad(self.check_params(params), self.x, self.y)
 
     def grad(self, params) -> jnp.ndarray:
         """dL/dphi by autodiff."""
@@ -120,7 +149,7 @@ class Objective:
 
     def example_grads(self, params) -> jnp.ndarray:
         """dl_i/dphi for every data point by autodiff: shape (I, P)."""
-        return self._example_grads(self.check_params(params), self.x, self.y)
+        return self._kernels.example_grads(self.check_params(params), self.x, self.y)
 
     def batch_grad(self, params, indices) -> jnp.ndarray:
         """The minibatch gradient over ``indices``: sum_{i in B} dl_i/dphi (``"sum"``) or its mean over B."""
@@ -131,12 +160,12 @@ class Objective:
             raise LosslabError(
                 f"The 'indices' parameter of batch_grad must lie in [0, {self.n_examples - 1}]. Got values in [{idx.min()}, {idx.max()}] instead."
             )
-        return self._value_and_grad(self.check_params(params), self.x[idx], self.y[idx])[1]
+        return self._kernels.value_and_grad(self.check_params(params), self.x[idx], self.y[idx])[1]
 
     def hessian(self, params) -> jnp.ndarray:
         """The dense Hessian by autodiff (refused above MAX_DENSE_HESSIAN_PARAMS: use hvp)."""
         self._check_dense()
-        return self._hessian(self.check_params(params), self.x, self.y)
+        return self._kernels.hessian(self.check_params(params), self.x, self.y)
 
     def hvp(self, params, vector) -> jnp.ndarray:
         """H[phi] v by forward-over-reverse autodiff, without forming H."""
@@ -144,7 +173,7 @@ class Objective:
         vector = jnp.asarray(vector, dtype=self.dtype)
         if vector.shape != params.shape:
             raise LosslabError(f"The 'vector' parameter of hvp must have shape {tuple(params.shape)}. Got {tuple(vector.shape)} instead.")
-        return self._hvp(params, vector, self.x, self.y)
+        return self._kernels.hvp(params, vector, self.x, self.y)
 
     # -- the chapter's formulas -------------------------------------------------
     @property
