@@ -185,3 +185,13 @@ def test_mutated_sheets_give_verdicts_or_a_clear_error(edits):
         return
     for r in results:
         assert r.verdict in ("correct", "incorrect", "not checked") and r.reason
+
+
+def test_gradient_vector_claim():
+    head = "## Problem 6.4\n$$L = -\\sum_{i=1}^I \\left( y_i \\log[\\text{sig}[\\phi_0 + \\phi_1 x_i]] + (1 - y_i)\\log[1 - \\text{sig}[\\phi_0 + \\phi_1 x_i]] \\right)$$\n"
+    right = head + "$$\\frac{\\partial L}{\\partial \\phi} = \\begin{bmatrix} \\sum_i (\\text{sig}[\\phi_0 + \\phi_1 x_i] - y_i) \\\\ \\sum_i (\\text{sig}[\\phi_0 + \\phi_1 x_i] - y_i) x_i \\end{bmatrix}$$\n"
+    wrong = head + "$$\\frac{\\partial L}{\\partial \\phi} = \\begin{bmatrix} \\sum_i (\\text{sig}[\\phi_0 + \\phi_1 x_i] - y_i) & \\sum_i (\\text{sig}[\\phi_0 + \\phi_1 x_i] - y_i) \\end{bmatrix}$$\n"
+    (r,) = check_sheet(right)
+    assert r.verdict == "correct" and "phi_0, phi_1" in r.reason
+    (r,) = check_sheet(wrong)
+    assert r.verdict == "incorrect" and "entry (2, 1)" in r.reason

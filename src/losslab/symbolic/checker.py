@@ -584,6 +584,19 @@ def _check_calculus(kind: str, sides, ctx: _Context, result) -> ClaimResult:
     if kind == "derivative":
         generic = [v for v, _ in lhs.variable_count if _is_generic_param(v)]
     truth_template = lhs
+    if kind == "derivative" and lhs.variables == (PHI,) and PHI not in ctx.rename:
+        # dL/d(phi) for the whole parameter vector: the gradient, as a column (or row) of derivatives
+        target = ctx.resolve(lhs.expr)
+        params = sorted((q for q in target.free_symbols if isinstance(q, sp.Symbol) and _is_param(q)), key=_param_key)
+        grad = sp.ImmutableMatrix([sp.diff(target, q) for q in params])
+        fixed = []
+        for r in rhs_list:
+            if isinstance(r, sp.MatrixBase) and r.shape == (1, len(params)):
+                r = r.T
+            fixed.append(r)
+        verdict, reason, truth = _compare_all(grad, fixed, ctx)
+        names = ", ".join(q.name for q in params)
+        return result(verdict, f"{reason} (the gradient with respect to {names})", truth)
     if generic:
         params = ctx.params() if (ctx.L is not None or ("f" in ctx.functions and ctx.least_squares)) else []
         if not params:
@@ -632,7 +645,10 @@ def _tidy(expr):
 
 
 def _check_one(lhs, rhs_list, ctx: _Context, kind: str):
-    truth = ctx.resolve(lhs)
+    return _compare_all(ctx.resolve(lhs), rhs_list, ctx)
+
+
+def _compare_all(truth, rhs_list, ctx: _Context):
     truth_tex = book_latex(_tidy(truth))
     L = ctx.loss() if ctx.L is not None or ("f" in ctx.functions and ctx.least_squares) else None
     allowed = {I}
@@ -660,7 +676,7 @@ def _compare_matrix(claim, truth, ctx, allowed, bases):
     if not (isinstance(claim, sp.MatrixBase) and isinstance(truth, sp.MatrixBase)):
         raise _Unchecked("one side is a matrix and the other is not")
     if claim.shape != truth.shape:
-        raise _Unchecked(f"the matrix is {claim.shape[0]}x{claim.shape[1]} but L has {truth.shape[0]} parameters")
+        raise _Unchecked(f"the claim is a {claim.shape[0]}x{claim.shape[1]} matrix but the truth is {truth.shape[0]}x{truth.shape[1]} (one row per parameter)")
     wrong = []
     for r in range(truth.rows):
         for c in range(truth.cols):
@@ -672,7 +688,7 @@ def _compare_matrix(claim, truth, ctx, allowed, bases):
     if wrong:
         return "incorrect", "; ".join(wrong)
     names = ", ".join(p.name for p in ctx.params())
-    return "correct", f"every entry equals the true second derivative (parameters in the order {names}); checked at {N_DRAWS} random draws with I = {CONCRETE_I}"
+    return "correct", f"every entry equals the truth (parameters in the order {names}); checked at {N_DRAWS} random draws with I = {CONCRETE_I}"
 
 
 def _compare_scalar(claim, truth, ctx, allowed, bases, raw):
