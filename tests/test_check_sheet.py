@@ -195,3 +195,12 @@ def test_gradient_vector_claim():
     assert r.verdict == "correct" and "phi_0, phi_1" in r.reason
     (r,) = check_sheet(wrong)
     assert r.verdict == "incorrect" and "entry (2, 1)" in r.reason
+
+
+def test_plain_x_model_derivatives_second_derivative_and_index_slip():
+    results = check_sheet((SHEETS / "relu_plain_x.md").read_text())
+    assert [r.verdict for r in results] == ["correct", "not checked", "correct", "incorrect", "not checked"]
+    assert "written in x_i but the left-hand side in x; read without the index the claim would be correct" in results[1].reason
+    assert "Dirac delta" in results[2].reason
+    assert r"\mathbb{I}" in results[3].truth_latex
+    assert "phi_4 is not a variable of f" in results[4].reason

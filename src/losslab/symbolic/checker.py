@@ -232,7 +232,9 @@ def _is_generic_param(s) -> bool:
 # --------------------------------------------------------------------------- numerics
 def _normalise(expr):
     """Heaviside(z, H0) -> Heaviside(z): the conventions differ only at z = 0; sig -> exponentials."""
-    return expr.replace(lambda e: isinstance(e, sp.Heaviside), lambda e: sp.Heaviside(e.args[0]))
+    expr = expr.replace(lambda e: isinstance(e, sp.Heaviside), lambda e: sp.Heaviside(e.args[0]))
+    # the ReLU's second derivative: a Dirac delta at the kink, 0 everywhere else (as autodiff says)
+    return expr.replace(lambda e: isinstance(e, sp.DiracDelta), lambda e: sp.S.Zero)
 
 
 def _concrete(expr, n: int):
@@ -718,9 +720,13 @@ def _compare_scalar(claim, truth, ctx, allowed, bases, raw):
         values, cv, tv, constant = mismatch
         return "incorrect", _differs_text(values, cv, tv, constant)
     exact = _symbolic_equal(claim, truth)
-    how = f"equal at {N_DRAWS} random draws of data and parameters (I = {CONCRETE_I}, relative tolerance {RTOL:g})"
+    has_sums = claim.has(sp.Sum) or truth.has(sp.Sum)
+    data = f"I = {CONCRETE_I}, " if has_sums else ""
+    how = f"equal at {N_DRAWS} random draws of data and parameters ({data}relative tolerance {RTOL:g})"
     if exact:
-        how += f"; symbolically identical {exact}"
+        how += "; symbolically identical" + (f" {exact}" if has_sums else "")
+    if truth.has(sp.DiracDelta):
+        how += "; away from the ReLU kinks (there the second derivative is a Dirac delta, taken as 0 as autodiff does)"
     return "correct", how
 
 
@@ -746,14 +752,21 @@ def _factor_hint(ratio: float) -> str:
 
 def _missing_sum(claim, truth, ctx, idx):
     """The claim keeps the free index idx: is it the derivative of one term l_idx?"""
-    L = ctx.L
-    term_truth = None
-    if isinstance(truth, sp.Sum) or truth.has(sp.Sum):
-        # the derivative of one term: strip the outer sums over the example index
-        term_truth = _strip_sums(truth, idx)
-    if term_truth is not None and _compare(claim, term_truth) is None:
+    if not truth.has(sp.Sum):
+        plain = sorted(s.name for s in _bare_symbols(truth) if not _is_param(s))
+        if plain:
+            # f[x, phi] on the left, x_i on the right: a notation slip, not a wrong derivative
+            unindexed = claim.xreplace({ind: symbol(str(ind.base.label)) for ind in claim.atoms(sp.Indexed)
+                                        if ind.indices == (idx,) and str(ind.base.label) in plain})
+            hint = ""
+            if not _free_indices(unindexed) - _free_indices(truth):
+                hint = "; read without the index the claim would be " + ("correct" if _compare(unindexed, truth) is None else "still wrong")
+            return "not checked", (f"the claim is written in x_{idx} but the left-hand side in {', '.join(plain)}{hint}")
+        return "incorrect", f"the claim depends on the example index {idx} (x_{idx}, y_{idx}) but the left-hand side does not"
+    # the derivative of one term: strip the outer sums over the example index
+    term_truth = _strip_sums(truth, idx)
+    if _compare(claim, term_truth) is None:
         return "incorrect", f"missing sum over {idx}: this is the derivative of one term l_{idx}, not of L"
-    del L
     return "incorrect", f"the claim contains the index {idx} outside any sum (x_{idx}, y_{idx}), so it cannot equal the derivative of L, which sums over all examples"
 
 
