@@ -3,6 +3,8 @@
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from losslab.errors import LosslabError
 from losslab.symbolic import check_sheet
@@ -126,3 +128,79 @@ def test_renaming_must_be_stated_else_not_checked():
     assert r.verdict == "correct"
     (r,) = check_sheet(unstated)
     assert r.verdict == "not checked" and "theta is not a variable of L" in r.reason and "phi_0, phi_1" in r.reason
+
+
+def test_expansion_blowup_is_not_attempted_symbolically():
+    from losslab.symbolic.checker import MAX_EXPANDED_TERMS, _expanded_terms
+    from losslab.symbolic.latex import parse_expression
+
+    big = parse_expression(r"(\phi_0 + \phi_1 + x_i + y_i + \phi_0 \phi_1)^{32}")
+    assert _expanded_terms(big) > MAX_EXPANDED_TERMS
+    assert _expanded_terms(parse_expression(r"(a + b)^2 (c + d)")) == 6
+    sheet = (
+        "## Problem 1\n$$L = \\sum_i (\\phi_0 + \\phi_1 x_i - y_i)^2$$\n"
+        "$$\\frac{\\partial L}{\\partial \\phi_0} = 2 \\sum_i (\\phi_0 + \\phi_1 x_i - y_i) + (\\phi_0 + \\phi_1 + \\phi_0\\phi_1 + 1)^{32} - (\\phi_0 + \\phi_1 + \\phi_0\\phi_1 + 1)^{32}$$\n"
+    )
+    (r,) = check_sheet(sheet)
+    assert r.verdict == "correct"
+
+
+def test_ordinary_d_derivative_claims_are_checked():
+    sheet = "## Problem 1\n$$L = \\sum_i (\\phi_0 + \\phi_1 x_i - y_i)^2$$\n$$\\frac{dL}{d\\phi_1} = 2 \\sum_i x_i (\\phi_0 + \\phi_1 x_i - y_i)$$\n"
+    (r,) = check_sheet(sheet)
+    assert r.verdict == "correct"
+
+
+def test_check_sheet_works_in_a_worker_thread():
+    import threading
+
+    out = {}
+    sheet = (SHEETS / "planted_mistakes.md").read_text().split("### Problem 6.2")[0]
+    worker = threading.Thread(target=lambda: out.setdefault("r", check_sheet(sheet)))
+    worker.start()
+    worker.join(120)
+    assert [r.verdict for r in out["r"]] == ["incorrect"] * 3
+
+
+_MUTATIONS = ["}", "{", "(", ")", "[", "]", "_", "^", "\\", "x_i", "\\sum_i", "-", "2", "\\partial", "$$", "\n", "&", "\\\\", "y"]
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(st.integers(0, 10**6), st.sampled_from(_MUTATIONS), st.booleans()), min_size=1, max_size=4))
+def test_mutated_sheets_give_verdicts_or_a_clear_error(edits):
+    base = (
+        "## Problem 6.1\n$$L = \\sum_{i=1}^I (\\phi_0 + \\phi_1 x_i - y_i)^2$$\n"
+        "$$\\frac{\\partial L}{\\partial \\phi_1} = 2 \\sum_i x_i(\\phi_0 + \\phi_1 x_i - y_i)$$\n"
+    )
+    chars = list(base)
+    for where, piece, insert in edits:
+        k = where % len(chars)
+        if insert:
+            chars.insert(k, piece)
+        else:
+            del chars[k]
+    try:
+        results = check_sheet("".join(chars))
+    except LosslabError:
+        return
+    for r in results:
+        assert r.verdict in ("correct", "incorrect", "not checked") and r.reason
+
+
+def test_gradient_vector_claim():
+    head = "## Problem 6.4\n$$L = -\\sum_{i=1}^I \\left( y_i \\log[\\text{sig}[\\phi_0 + \\phi_1 x_i]] + (1 - y_i)\\log[1 - \\text{sig}[\\phi_0 + \\phi_1 x_i]] \\right)$$\n"
+    right = head + "$$\\frac{\\partial L}{\\partial \\phi} = \\begin{bmatrix} \\sum_i (\\text{sig}[\\phi_0 + \\phi_1 x_i] - y_i) \\\\ \\sum_i (\\text{sig}[\\phi_0 + \\phi_1 x_i] - y_i) x_i \\end{bmatrix}$$\n"
+    wrong = head + "$$\\frac{\\partial L}{\\partial \\phi} = \\begin{bmatrix} \\sum_i (\\text{sig}[\\phi_0 + \\phi_1 x_i] - y_i) & \\sum_i (\\text{sig}[\\phi_0 + \\phi_1 x_i] - y_i) \\end{bmatrix}$$\n"
+    (r,) = check_sheet(right)
+    assert r.verdict == "correct" and "phi_0, phi_1" in r.reason
+    (r,) = check_sheet(wrong)
+    assert r.verdict == "incorrect" and "entry (2, 1)" in r.reason
+
+
+def test_plain_x_model_derivatives_second_derivative_and_index_slip():
+    results = check_sheet((SHEETS / "relu_plain_x.md").read_text())
+    assert [r.verdict for r in results] == ["correct", "not checked", "correct", "incorrect", "not checked"]
+    assert "written in x_i but the left-hand side in x; read without the index the claim would be correct" in results[1].reason
+    assert "Dirac delta" in results[2].reason
+    assert r"\mathbb{I}" in results[3].truth_latex
+    assert "phi_4 is not a variable of f" in results[4].reason

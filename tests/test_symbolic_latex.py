@@ -169,3 +169,10 @@ def test_mutated_seed_latex_never_crashes(text, edits):
         parse_relation("".join(chars))
     except LosslabError:
         pass
+
+
+def test_ordinary_d_notation_is_a_derivative_only_when_both_parts_start_with_d():
+    assert parse_expression(r"\frac{dL}{d\phi_0}") == sp.Derivative(symbol("L"), phi0, evaluate=False)
+    assert parse_expression(r"\frac{\mathrm{d} L}{\mathrm{d} \phi_1}").variables == (phi1,)
+    assert parse_expression(r"\frac{d}{2}") == symbol("d") / 2
+    assert parse_expression(r"\frac{d x}{y}") == symbol("d") * symbol("x") / symbol("y")

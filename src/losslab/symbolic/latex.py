@@ -484,6 +484,13 @@ class _Parser:
     def fraction(self) -> sp.Expr:
         if self.at_op("{") and self.at("cmd", "partial", offset=1):
             return self.derivative()
+        if self.at_op("{") and self._is_d(1):
+            # \frac{d L}{d \phi_0} (or \mathrm{d}): an ordinary derivative, when the denominator is d<variable>
+            start = self.i
+            try:
+                return self.derivative(marker="d")
+            except ParseError:
+                self.i = start
         self.enter()
         try:
             num = self.group_argument()
@@ -494,10 +501,17 @@ class _Parser:
             raise self.error("division by zero")
         return _mul(num, _pow(den, -1))
 
-    def derivative(self) -> sp.Expr:
+    def _is_d(self, offset: int) -> bool:
+        t = self.peek(offset)
+        return t is not None and ((t.kind == "letter" and t.value == "d") or (t.kind == "text" and t.value == "d"))
+
+    def _at_marker(self, marker: str) -> bool:
+        return self.at("cmd", "partial") if marker == "partial" else self._is_d(0)
+
+    def derivative(self, marker: str = "partial") -> sp.Expr:
         """\\frac{\\partial^n TARGET}{\\partial v_1 \\partial v_2^2 ..} -> Derivative(TARGET, v_1, v_2, v_2)."""
         self.expect("{")
-        self.next()  # \partial
+        self.next()  # \partial (or d)
         order = 1
         if self.at_op("^"):
             self.i += 1
@@ -509,7 +523,7 @@ class _Parser:
         self.expect("}")
         self.expect("{")
         variables: list[sp.Expr] = []
-        while self.at("cmd", "partial"):
+        while self._at_marker(marker):
             self.i += 1
             var = self.factor()
             if isinstance(var, sp.Pow) and isinstance(var.exp, sp.Integer) and 1 <= int(var.exp) <= 4:
