@@ -77,3 +77,27 @@ def test_shallow_derivative_uses_the_indicator():
 def test_unknown_model_is_refused():
     with pytest.raises(LosslabError, match="'model' parameter of derive must be one of"):
         derive("transformer")
+
+
+def test_relu_value_at_zero_is_a_choice_at_the_kinks_only():
+    import jax
+    import jax.numpy as jnp
+
+    obj = make_objective("shallow", "book:shallow")
+    x, y = np.asarray(obj.x), np.asarray(obj.y)
+    d = derive("shallow")
+    # hidden units exactly at 0 for a data point: theta_k0 = -theta_k1 x_i, exact in floating point
+    kink = np.array([-0.3, 2.0, -1.0, 7.0, -x[3], 1.0, -2.0 * x[5], 2.0, -0.5 * x[7], 0.5])
+
+    def loss(p, relu):
+        hid = relu(p[jnp.array([4, 6, 8])][None, :] + p[jnp.array([5, 7, 9])][None, :] * x[:, None])
+        return jnp.sum((p[0] + hid @ p[1:4] - y) ** 2)
+
+    relu_one = lambda z: jnp.where(z >= 0, z, 0.0)  # noqa: E731  (derivative 1 at 0)
+    np.testing.assert_allclose(d.grad(kink, x, y), jax.grad(loss)(kink, jax.nn.relu), rtol=1e-11, atol=1e-11)
+    np.testing.assert_allclose(d.grad(kink, x, y, relu_at_zero=1.0), jax.grad(loss)(kink, relu_one), rtol=1e-11, atol=1e-11)
+    assert np.max(np.abs(d.grad(kink, x, y, relu_at_zero=1.0) - d.grad(kink, x, y))) > 1e-6
+    away = np.random.default_rng(0).normal(size=10)  # no unit at exactly 0: the choice does not matter
+    np.testing.assert_array_equal(d.grad(away, x, y, relu_at_zero=1.0), d.grad(away, x, y))
+    with pytest.raises(LosslabError, match="'relu_at_zero' parameter"):
+        d.grad(kink, x, y, relu_at_zero=2.0)

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import sympy as sp
 
-from ..errors import check_choice
+from ..errors import check_choice, check_number
 from .latex import indexed_base, symbol
 from .printing import Sig, as_exp, book_latex
 
@@ -117,22 +117,30 @@ class Derivation:
         return out
 
     # -- fast numeric code --------------------------------------------------------
-    def _compiled(self, what: str):
-        if what not in self._numeric:
+    def _compiled(self, what: str, relu_at_zero: float = 0.0):
+        key = (what, float(relu_at_zero))
+        if key not in self._numeric:
             exprs = self.example_grad if what == "grad" else tuple(self.example_hessian)
-            exprs = [as_exp(e).xreplace({_x[_i]: _xs, _y[_i]: _ys}) for e in exprs]
-            self._numeric[what] = sp.lambdify([*self.params, _xs, _ys], exprs, modules="numpy", cse=True)
-        return self._numeric[what]
+            exprs = [_relu_step(as_exp(e), sp.Float(relu_at_zero)) if relu_at_zero else as_exp(e) for e in exprs]
+            exprs = [e.xreplace({_x[_i]: _xs, _y[_i]: _ys}) for e in exprs]
+            self._numeric[key] = sp.lambdify([*self.params, _xs, _ys], exprs, modules="numpy", cse=True)
+        return self._numeric[key]
 
-    def example_grads(self, params, x, y) -> np.ndarray:
-        """dl_i/dparam for every example: shape (I, P), float64."""
+    def example_grads(self, params, x, y, *, relu_at_zero: float = 0.0) -> np.ndarray:
+        """dl_i/dparam for every example: shape (I, P), float64.
+
+        ``relu_at_zero`` is the value taken for a'[0] (the ReLU is not differentiable there; any value in
+        [0, 1] is a subgradient). The default 0 is the convention of ``jax.nn.relu`` and ``torch.relu``.
+        """
+        relu_at_zero = check_number("relu_at_zero", relu_at_zero, owner="Derivation.example_grads", ge=0, le=1)
         x = np.asarray(x, dtype=np.float64)
         y = np.asarray(y, dtype=np.float64)
-        cols = self._compiled("grad")(*np.asarray(params, dtype=np.float64), x, y)
+        cols = self._compiled("grad", relu_at_zero)(*np.asarray(params, dtype=np.float64), x, y)
         return np.stack([np.broadcast_to(np.asarray(c, dtype=np.float64), x.shape) for c in cols], axis=1)
 
-    def grad(self, params, x, y) -> np.ndarray:
-        return self.example_grads(params, x, y).sum(axis=0)
+    def grad(self, params, x, y, *, relu_at_zero: float = 0.0) -> np.ndarray:
+        """dL/dparam = sum_i dl_i/dparam: shape (P,), float64."""
+        return self.example_grads(params, x, y, relu_at_zero=relu_at_zero).sum(axis=0)
 
     def hessian_numeric(self, params, x, y) -> np.ndarray:
         """The Hessian of L = sum_i l_i at params: shape (P, P), float64."""
@@ -143,6 +151,15 @@ class Derivation:
         P = len(self.params)
         sums = [float(np.sum(np.broadcast_to(np.asarray(e, dtype=np.float64), x.shape))) for e in entries]
         return np.array(sums).reshape(P, P)
+
+
+def _relu_step(expr, value):
+    """Every Heaviside(z, .) -> Heaviside(z, value): a'[z] = I[z > 0] with a'[0] := value.
+
+    SymPy differentiates Max(0, z) to Heaviside(z), whose value at 0 is 1/2: neither what JAX and torch
+    use (0) nor the book's I[z > 0], so the value at 0 is always set explicitly.
+    """
+    return expr.replace(lambda e: isinstance(e, sp.Heaviside), lambda e: sp.Heaviside(e.args[0], value))
 
 
 def _sum_over_i(term):
@@ -164,7 +181,7 @@ def derive(name: str) -> Derivation:
         p = param_symbols(name)
         loss = "bce" if name == "logistic" else "least_squares"
         l_i = _example_loss(name, _x[_i], _y[_i], p)
-        grad = tuple(sp.diff(l_i, q) for q in p)
+        grad = tuple(_relu_step(sp.diff(l_i, q), sp.S.Zero) for q in p)
         if name == "logistic":
             # d l_i / d phi = (sig - y_i) [1, x_i] once the log-derivatives of sig cancel
             grad = tuple(sp.factor(sp.expand(g)) for g in grad)
