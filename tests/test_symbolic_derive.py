@@ -66,6 +66,11 @@ def test_printed_latex_reads_back_to_the_same_gradient(case):
 def test_linear_hessian_latex_is_the_books():
     tex = derive("linear").latex()["H"]
     assert r"2 I" in tex and r"2 \sum_{i=1}^{I} x_{i}^{2}" in tex
+    assert tex.startswith(r"\begin{bmatrix}") and tex.endswith(r"\end{bmatrix}")
+    # and it reads back, through the safe parser, to the derived matrix
+    back = parse_expression(tex)
+    assert back.shape == (2, 2)
+    assert all(sp.simplify(a - b) == 0 for a, b in zip(back, derive("linear").hessian))
 
 
 def test_shallow_derivative_uses_the_indicator():

@@ -11,6 +11,9 @@ __all__ = ["book_latex", "Sig", "as_exp"]
 class BookLatexPrinter(LatexPrinter):
     """Prints ``Max(0, z)`` as ``a[z]``, ``Heaviside(z)`` as ``\\mathbb{I}[z > 0]``, ``nabla_l[t]`` as ``\\nabla l_{t}``."""
 
+    # matrices as the book (and the parser, and the book report's renderer) write them: \begin{bmatrix}
+    _default_settings = {**LatexPrinter._default_settings, "mat_str": "bmatrix", "mat_delim": ""}
+
     def _print_Heaviside(self, expr, exp=None):
         tex = r"\mathbb{I}\left[%s > 0\right]" % self._print(expr.args[0])
         return f"{tex}^{{{exp}}}" if exp else tex
