@@ -82,3 +82,14 @@ def test_momentum_closed_form_against_a_numpy_run():
     closed = momentum_unrolled().xreplace({symbol("t"): t, symbol("beta"): sp.Float(b)}).doit()
     closed = closed.xreplace({indexed_base("m")[0]: m0} | {indexed_base("nabla_l")[q]: float(grads[q]) for q in range(t + 1)})
     assert float(closed) == np_approx(m)
+
+
+def test_sums_equal_decides_identities_of_sums_for_symbolic_I():
+    from losslab.symbolic.certificates import sums_equal
+
+    I, i, j = symbol("I"), symbol("i"), symbol("j")
+    x = indexed_base("x")
+    double = sp.Sum(sp.Sum((x[i] - x[j]) ** 2, (j, 1, I)), (i, 1, I))
+    assert sums_equal(double, 2 * I * sp.Sum(x[i] ** 2, (i, 1, I)) - 2 * sp.Sum(x[i], (i, 1, I)) ** 2)
+    assert not sums_equal(double, 2 * I * sp.Sum(x[i] ** 2, (i, 1, I)) - sp.Sum(x[i], (i, 1, I)) ** 2)
+    assert sums_equal(sp.Sum(2 * x[i], (i, 1, I)), 2 * sp.Sum(x[j], (j, 1, I)))  # bound index names do not matter

@@ -6,7 +6,6 @@ import re
 
 import numpy as np
 
-from ._sums import pretty_latex, split_double_sum
 from .result import BookContext, Check, ProblemResult, check_close
 from .seed import derivative_verdict, seed_section
 
@@ -18,59 +17,33 @@ STATEMENT = (
 )
 
 
-def symbolic_hessian():
-    """SymPy: the Hessian of L = sum_{i=1}^I (phi_0 + phi_1 x_i - y_i)^2, its trace and determinant, and the
-    certificate det H = 2 sum_i sum_j (x_i - x_j)^2 for a symbolic number of points I."""
-    import sympy as sp
-
-    p0, p1 = sp.symbols("phi_0 phi_1", real=True)
-    i, j, I = sp.symbols("i j I", integer=True, positive=True)
-    x, y = sp.IndexedBase("x", real=True), sp.IndexedBase("y", real=True)
-    loss = sp.Sum((p0 + p1 * x[i] - y[i]) ** 2, (i, 1, I))
-    hess = sp.Matrix(2, 2, lambda a, b: sp.factor_terms(sp.diff(loss, (p0, p1)[a], (p0, p1)[b]).doit()))
-    trace = sp.factor_terms(hess.trace())
-    det = sp.expand(hess.det())
-    lagrange = 2 * split_double_sum((x[i] - x[j]) ** 2, i, j, I, i)  # 2 sum_i sum_j (x_i - x_j)^2, expanded
-    certificate = sp.simplify(det - sp.expand(lagrange)) == 0
-    nonneg = sp.Sum(sp.Sum((x[i] - x[j]) ** 2, (j, 1, I)), (i, 1, I)).is_nonnegative
-    depends_on_phi = any(e.has(p0) or e.has(p1) for e in hess)
-    return {
-        "hessian": hess,
-        "trace": trace,
-        "det": det,
-        "certificate": bool(certificate),
-        "double_sum_nonnegative": bool(nonneg),
-        "depends_on_phi": depends_on_phi,
-        "symbols": (p0, p1, i, j, I, x, y),
-    }
-
-
-def hessian_latex(hess) -> str:
-    entries = [[pretty_latex(hess[a, b]) for b in range(2)] for a in range(2)]
-    return r"\mathbf{H} = \begin{bmatrix} " + entries[0][0] + " & " + entries[0][1] + r" \\ " + entries[1][0] + " & " + entries[1][1] + r" \end{bmatrix}"
-
-
 def solve(ctx: BookContext) -> ProblemResult:
     import sympy as sp
 
     from ..data import Dataset
     from ..objective import Objective, make_objective
     from ..models import linear
+    from ..symbolic.certificates import linear_least_squares_certificate
+    from ..symbolic.derive import derive
+    from ..symbolic.printing import book_latex
 
-    sym = symbolic_hessian()
-    hess, trace, det = sym["hessian"], sym["trace"], sym["det"]
-    p0, p1, i, j, I, x, y = sym["symbols"]
+    d = derive("linear")
+    hess = d.hessian
+    cert = linear_least_squares_certificate()  # the proof, for symbolic I
+    hessian_ok, trace_ok, det_identity_ok, det_nonneg_ok, det_zero_ok = (ok for _, ok in cert.steps)
+    depends_on_phi = any(e.has(p) for e in hess for p in d.params)
     checks: list[Check] = []
-    expected = sp.Matrix([[2 * I, 2 * sp.Sum(x[i], (i, 1, I))], [2 * sp.Sum(x[i], (i, 1, I)), 2 * sp.Sum(x[i] ** 2, (i, 1, I))]])
     checks.append(Check("SymPy Hessian = [[2I, 2 sum x_i], [2 sum x_i, 2 sum x_i^2]], independent of phi",
-                        all(sp.simplify(e) == 0 for e in (hess - expected)) and not sym["depends_on_phi"], sp.sstr(hess)))
-    checks.append(Check("certificate: det H = 4(I sum x_i^2 - (sum x_i)^2) = 2 sum_i sum_j (x_i - x_j)^2 (symbolic I)", sym["certificate"], sp.sstr(det)))
-    checks.append(Check("SymPy: sum_i sum_j (x_i - x_j)^2 is non-negative for real x", sym["double_sum_nonnegative"], "is_nonnegative"))
+                        hessian_ok and not depends_on_phi, sp.sstr(hess)))
+    checks.append(Check("SymPy: tr H = 2I + 2 sum x_i^2 > 0 (symbolic I)", trace_ok, cert.details["trace"]))
+    checks.append(Check("certificate: det H = 4(I sum x_i^2 - (sum x_i)^2) = 2 sum_i sum_j (x_i - x_j)^2 (symbolic I)", det_identity_ok, cert.details["det"]))
+    checks.append(Check("SymPy: sum_i sum_j (x_i - x_j)^2 is non-negative for real x", det_nonneg_ok, "is_nonnegative"))
+    checks.append(Check("certificate: det H = 0 exactly when all x_i are equal", det_zero_ok, "equal x -> 0, distinct x -> > 0"))
 
     obj = make_objective("linear", "book:linear")
     phi = np.array([0.6, -0.2])
     h_auto = np.asarray(obj.hessian(phi))
-    h_formula = np.asarray(sp.lambdify((), expected.subs(I, 12).doit().subs({x[k + 1]: float(v) for k, v in enumerate(obj.data.x)}), "numpy")())
+    h_formula = d.hessian_numeric(phi, obj.data.x, obj.data.y)
     checks.append(check_close("formula on the book's 12 points vs autodiff Hessian", h_formula, h_auto, rtol=1e-12, atol=1e-12))
     eig = np.linalg.eigvalsh(h_auto)
     xv = np.asarray(obj.data.x)
@@ -107,10 +80,11 @@ def solve(ctx: BookContext) -> ProblemResult:
         if refuted
         else ""
     )
-    h_latex = hessian_latex(hess)
+    h_latex = r"\mathbf{H} = " + book_latex(hess)
+    trace_latex = book_latex(hess.trace())
     summary = (
         f"$${h_latex}$$ the same at every $\\phi$ (the loss is quadratic). "
-        f"$\\mathrm{{tr}}\\,\\mathbf{{H}} = {pretty_latex(trace)} > 0$ and "
+        f"$\\mathrm{{tr}}\\,\\mathbf{{H}} = {trace_latex} > 0$ and "
         "$\\det\\mathbf{H} = 4\\left(I\\sum_i x_i^2 - (\\sum_i x_i)^2\\right) = 2\\sum_{i}\\sum_{j}(x_i-x_j)^2 \\ge 0$. "
         "So both eigenvalues are $\\ge 0$: **the loss is convex** for any data; it is **strictly convex** (both eigenvalues $>0$, unique minimum) "
         "if and only if at least two $x_i$ differ. "
@@ -132,7 +106,7 @@ def solve(ctx: BookContext) -> ProblemResult:
         statement=STATEMENT,
         answer={
             "hessian": h_latex,
-            "trace": pretty_latex(trace),
+            "trace": trace_latex,
             "determinant": r"4\left(I\sum_i x_i^2 - (\sum_i x_i)^2\right) = 2\sum_{i,j}(x_i-x_j)^2",
             "convex": True,
             "strictly_convex_condition": "at least two distinct x_i",

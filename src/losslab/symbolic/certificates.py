@@ -29,6 +29,7 @@ from .printing import Sig, book_latex
 __all__ = [
     "Certificate",
     "linearize_sums",
+    "sums_equal",
     "linear_least_squares_certificate",
     "logistic_certificate",
     "momentum_certificate",
@@ -89,6 +90,11 @@ def linearize_sums(expr):
     return expr
 
 
+def sums_equal(a, b) -> bool:
+    """Are ``a`` and ``b`` (sums over 1..I, symbolic I) identical? Decided on their linearised forms."""
+    return sp.expand(linearize_sums(a) - linearize_sums(b)) == 0
+
+
 def _canonical_sums(expr):
     """Every single-index sum gets the same bound index name."""
     return expr.replace(
@@ -106,13 +112,13 @@ def linear_least_squares_certificate() -> Certificate:
     H = d.hessian
     steps = []
     expected = sp.ImmutableMatrix([[2 * I, 2 * sp.Sum(x[i], (i, 1, I))], [2 * sp.Sum(x[i], (i, 1, I)), 2 * sp.Sum(x[i] ** 2, (i, 1, I))]])
-    same_h = all(sp.expand(linearize_sums(a) - linearize_sums(b)) == 0 for a, b in zip(H, expected))
+    same_h = all(sums_equal(a, b) for a, b in zip(H, expected))
     steps.append((r"\mathbf{H} = \begin{bmatrix} 2I & 2\sum_i x_i \\ 2\sum_i x_i & 2\sum_i x_i^2 \end{bmatrix} for every \phi (symbolic I)", same_h))
     trace = H.trace()
     steps.append((r"\mathrm{tr}\,\mathbf{H} = 2I + 2\sum_i x_i^2 > 0 \text{ since } I \geq 1", bool(sp.simplify(linearize_sums(trace)).is_positive) or _positive_trace(trace)))
     det = sp.expand(linearize_sums(H.det()))
     double = 2 * sp.Sum(sp.Sum((x[i] - x[j]) ** 2, (j, 1, I)), (i, 1, I))
-    identity = sp.expand(det - linearize_sums(double)) == 0
+    identity = sums_equal(det, double)
     steps.append((r"\det \mathbf{H} = 4\left(I \sum_i x_i^2 - \left(\sum_i x_i\right)^2\right) = 2 \sum_i \sum_j (x_i - x_j)^2", identity))
     nonneg = bool(sp.Sum((x[i] - x[j]) ** 2, (j, 1, I), (i, 1, I)).is_nonnegative) and bool(((x[i] - x[j]) ** 2).is_nonnegative)
     steps.append((r"(x_i - x_j)^2 \geq 0 \Rightarrow \det \mathbf{H} \geq 0", nonneg))
