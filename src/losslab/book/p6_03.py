@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._sums import pretty_latex
 from .result import BookContext, Check, ProblemResult, check_close
 from .seed import derivative_verdict
 
@@ -23,42 +22,34 @@ DL_DPHI1 = (
 Z_DEF = r"z_i = \phi_0 + 0.06\,\phi_1 x_i"
 
 
-def symbolic_gradient():
-    """SymPy: d/dphi_j of sum_i (sin z_i exp(-z_i^2/32) - y_i)^2 with z_i = phi_0 + 0.06 phi_1 x_i (0.06 kept exact as 3/50)."""
+def book_form_matches(d) -> bool:
+    """Are the summands of the symbolic layer's dL/dphi_0, dL/dphi_1 equal to the book-form expressions above?"""
     import sympy as sp
 
-    p0, p1 = sp.symbols("phi_0 phi_1", real=True)
-    i, I = sp.symbols("i I", integer=True, positive=True)
-    x, y = sp.IndexedBase("x"), sp.IndexedBase("y")
+    from ..symbolic.latex import indexed_base, symbol
+
+    p0, p1, i = symbol("phi_0"), symbol("phi_1"), symbol("i")
+    x, y = indexed_base("x"), indexed_base("y")
     z = p0 + sp.Rational(3, 50) * p1 * x[i]
     f = sp.sin(z) * sp.exp(-(z**2) / 32)
-    loss = sp.Sum((f - y[i]) ** 2, (i, 1, I))
-    d0, d1 = sp.diff(loss, p0), sp.diff(loss, p1)
-    # the book-form claims, to be proven equal to SymPy's result term by term
     common = 2 * (f - y[i]) * (sp.cos(z) - z / 16 * sp.sin(z)) * sp.exp(-(z**2) / 32)
-    ok0 = sp.simplify(d0.function - common) == 0
-    ok1 = sp.simplify(d1.function - sp.Rational(3, 50) * x[i] * common) == 0
-    return {"d0": d0, "d1": d1, "ok": bool(ok0 and ok1), "symbols": (p0, p1, i, x, y)}
+    g0, g1 = d.example_grad
+    return sp.simplify(g0 - common) == 0 and sp.simplify(g1 - sp.Rational(3, 50) * x[i] * common) == 0
 
 
 def solve(ctx: BookContext) -> ProblemResult:
-    import sympy as sp
-
     from ..objective import make_objective
     from ..plots.book import derivative_check_figure
+    from ..symbolic.derive import derive
 
-    sym = symbolic_gradient()
-    p0, p1, i, x, y = sym["symbols"]
+    d = derive("gabor")  # L = sum_i (sin z_i exp(-z_i^2/32) - y_i)^2, z_i = phi_0 + 0.06 phi_1 x_i (0.06 exact as 3/50)
     checks: list[Check] = []
-    checks.append(Check("SymPy: summands equal the book-form expressions (dL/dphi_1 = 0.06 x_i times the phi_0 summand)", sym["ok"], "simplify(difference) == 0"))
+    checks.append(Check("SymPy: summands equal the book-form expressions (dL/dphi_1 = 0.06 x_i times the phi_0 summand)", book_form_matches(d), "simplify(difference) == 0"))
     obj = make_objective("gabor", "book:gabor")
     xv, yv = np.asarray(obj.data.x), np.asarray(obj.data.y)
-    xs, ys = sp.symbols("xs ys")
-    f0 = sp.lambdify((p0, p1, xs, ys), sym["d0"].function.subs({x[i]: xs, y[i]: ys}), "numpy")
-    f1 = sp.lambdify((p0, p1, xs, ys), sym["d1"].function.subs({x[i]: xs, y[i]: ys}), "numpy")
     rng = np.random.default_rng(ctx.seed)
     points = [np.array([0.6, -0.2]), np.array([-1.5, 8.5]), *np.column_stack([rng.uniform(-10, 10, 6), rng.uniform(2.5, 22.5, 6)])]
-    derived = np.array([[np.sum(f0(p[0], p[1], xv, yv)), np.sum(f1(p[0], p[1], xv, yv))] for p in points])
+    derived = np.array([d.grad(p, xv, yv) for p in points])
     auto = np.array([np.asarray(obj.grad(p)) for p in points])
     analytic = np.array([np.asarray(obj.analytic_grad(p)) for p in points])
     checks.append(check_close("derived formula vs autodiff (8 points on the Gabor data)", derived, auto, rtol=1e-11, atol=1e-11))
@@ -84,11 +75,12 @@ def solve(ctx: BookContext) -> ProblemResult:
         "The second is the first with an extra factor $0.06\\,x_i$ inside the sum ($\\partial z_i/\\partial\\phi_1 = 0.06x_i$). "
         f"Checked against autodiff at 8 parameter vectors (largest difference {np.max(np.abs(derived - auto)):.1e})."
     )
+    d0_raw = d.latex()["dL/dphi_0"]
     derivation = (
         "By the chain rule, $\\partial L/\\partial\\phi_j = \\sum_i 2(f[x_i,\\phi]-y_i)\\,\\frac{df}{dz}(z_i)\\,\\frac{\\partial z_i}{\\partial\\phi_j}$ with"
         "$$\\frac{df}{dz} = \\cos z\\,e^{-z^2/32} + \\sin z\\cdot\\left(-\\frac{2z}{32}\\right)e^{-z^2/32} = \\left(\\cos z - \\frac{z}{16}\\sin z\\right)e^{-z^2/32},$$"
         "and $\\partial z_i/\\partial\\phi_0 = 1$, $\\partial z_i/\\partial\\phi_1 = 0.06x_i$. SymPy's own derivative of $L$ (with $0.06=3/50$ exact) "
-        f"simplifies to these forms; its raw output for $\\partial L/\\partial\\phi_0$ is ${pretty_latex(sym['d0'])}$."
+        f"simplifies to these forms; its raw output for $\\partial L/\\partial\\phi_0$ is ${d0_raw}$."
     )
     wrong_phi1 = any(c.verdict == "incorrect" and "phi_1" in c.latex for c in claims)
     seed_notes = notes
