@@ -25,19 +25,25 @@ CURVES = [(0.0, 1.0), (0.0, 3.0), (0.0, 0.3), (0.0, -1.0), (2.0, 1.0), (-2.0, 1.
 
 
 def symbolic_derivatives():
-    """SymPy: d l_i / d phi_j for l_i = -y log sig(z) - (1-y) log(1 - sig(z)), simplified; returns (d0, d1, residual check)."""
+    """The symbolic layer's logistic derivation checked against the book's forms: d l_i / d phi = (s_i - y_i) [1, x_i],
+    d2 l_i / d phi_0^2 = s_i (1 - s_i) with s_i = sig[phi_0 + phi_1 x_i]; returns (d0, d1, whether all three hold)."""
     import sympy as sp
 
-    p0, p1, x, y = sp.symbols("phi_0 phi_1 x y", real=True)
-    z = p0 + p1 * x
-    sig = 1 / (1 + sp.exp(-z))
-    loss = -y * sp.log(sig) - (1 - y) * sp.log(1 - sig)
-    d0 = sp.simplify(sp.diff(loss, p0))
-    d1 = sp.simplify(sp.diff(loss, p1))
-    zero0 = sp.simplify(d0 - (sig - y))
-    zero1 = sp.simplify(d1 - (sig - y) * x)
-    hess = sp.simplify(sp.diff(loss, p0, 2) - sig * (1 - sig))
-    return d0, d1, zero0 == 0 and zero1 == 0 and hess == 0
+    from ..symbolic.derive import derive
+    from ..symbolic.latex import indexed_base, symbol
+    from ..symbolic.printing import Sig
+
+    d = derive("logistic")
+    i = symbol("i")
+    x, y = indexed_base("x"), indexed_base("y")
+    s = Sig(symbol("phi_0") + symbol("phi_1") * x[i])
+    d0, d1 = d.example_grad
+    ok = (
+        sp.simplify(d0 - (s - y[i])) == 0
+        and sp.simplify(d1 - (s - y[i]) * x[i]) == 0
+        and sp.simplify(d.example_hessian[0, 0] - s * (1 - s)) == 0
+    )
+    return d0, d1, bool(ok)
 
 
 def _landscape(obj, range0, range1, resolution):
@@ -56,6 +62,8 @@ def solve(ctx: BookContext) -> ProblemResult:
     from ..objective import Objective
     from ..models import logistic
     from ..plots.book import heatmap_figure, logistic_data_figure, sigmoid_family_figure
+    from ..symbolic.certificates import logistic_certificate
+    from .p6_07 import newton_path
 
     checks: list[Check] = []
     figures: list[str] = []
@@ -79,6 +87,8 @@ def solve(ctx: BookContext) -> ProblemResult:
     obj = Objective(logistic(), data)
     d0, d1, sym_ok = symbolic_derivatives()
     checks.append(Check("SymPy: dl/dphi_0 = sig - y, dl/dphi_1 = (sig - y) x, d2l/dphi_0^2 = sig(1 - sig)", bool(sym_ok), f"SymPy gives {d0} and {d1}"))
+    cert = logistic_certificate()
+    checks.append(Check("certificate: H = sum_i s_i(1 - s_i) [1, x_i]^T [1, x_i] is positive semi-definite (losslab.symbolic)", cert.holds, repr(cert)))
     xd, yd = np.asarray(data.x), np.asarray(data.y)
     rng = np.random.default_rng(ctx.seed + 1)
     worst = 0.0
@@ -96,9 +106,7 @@ def solve(ctx: BookContext) -> ProblemResult:
     checks.append(Check("loss = -log Bernoulli likelihood", bool(checks_ok), "losslab's BCE vs -log prod s^y (1-s)^(1-y) in NumPy"))
 
     # the minimum by Newton's method on the engine's exact gradient and Hessian
-    phi = np.zeros(2)
-    for _ in range(30):
-        phi = phi - np.linalg.solve(np.asarray(obj.hessian(phi)), np.asarray(obj.grad(phi)))
+    phi = newton_path(obj, np.zeros(2), 30)[-1]
     grad_norm = float(np.linalg.norm(obj.grad(phi)))
     checks.append(Check("maximum-likelihood fit: gradient vanishes", grad_norm < 1e-9, f"phi_hat = ({phi[0]:.4f}, {phi[1]:.4f}), |grad| = {grad_norm:.1e}"))
     figures.append(str(logistic_data_figure(xd, yd, (float(phi[0]), float(phi[1])), ctx.figure_path("p6_04_data.png"))))
@@ -165,7 +173,7 @@ def solve(ctx: BookContext) -> ProblemResult:
             "dL_dphi0": DL_DPHI0_LATEX,
             "dL_dphi1": DL_DPHI1_LATEX,
             "hessian": HESSIAN_LATEX,
-            "convex": bool(scan_min >= -1e-12 and sym_ok),
+            "convex": bool(scan_min >= -1e-12 and sym_ok and cert.holds),
             "min_eigenvalue_scan": scan_min,
             "phi_hat": phi,
             "data_seed": ctx.seed,
