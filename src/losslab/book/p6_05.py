@@ -30,37 +30,15 @@ def derivative_latex() -> dict[str, str]:
     return out
 
 
-def symbolic_derivatives():
-    """SymPy: the ten derivatives of the per-example loss (f - y)^2 with a = Max(0, .), ReLU'(0) := 0."""
-    import sympy as sp
-
-    phi = sp.symbols("phi_0:4", real=True)
-    th = sp.symbols("theta_10 theta_11 theta_20 theta_21 theta_30 theta_31", real=True)
-    x, y = sp.symbols("x y", real=True)
-    h = [th[2 * k] + th[2 * k + 1] * x for k in range(3)]
-    f = phi[0] + sum(phi[k + 1] * sp.Max(0, h[k]) for k in range(3))
-    loss = (f - y) ** 2
-    params = list(phi) + list(th)
-    # d/dz Max(0, z) is Heaviside(z); fix its value at 0 to 0 (I[z > 0], as jax.nn.relu)
-    derivs = [sp.diff(loss, p).replace(sp.Heaviside, lambda *args: sp.Heaviside(args[0], 0)) for p in params]
-    fn = sp.lambdify((params, x, y), derivs, modules=[{"Heaviside": lambda z, h0: np.heaviside(z, h0)}, "numpy"])
-    return params, derivs, fn
-
-
 def solve(ctx: BookContext) -> ProblemResult:
-    import jax
-    import jax.numpy as jnp
-
     from ..objective import make_objective
     from ..plots.book import derivative_check_figure
+    from ..symbolic.derive import derive
 
     obj = make_objective("shallow", "book:shallow")
     xv, yv = np.asarray(obj.data.x), np.asarray(obj.data.y)
-    params_sym, derivs, fn = symbolic_derivatives()
-
-    def derived_grad(p):
-        per_example = np.array([np.broadcast_to(np.asarray(d, dtype=float), xv.shape) for d in fn(list(p), xv, yv)])
-        return per_example.sum(axis=1)
+    # SymPy's derivation with a = Max(0, .) and a'[z] = I[z > 0] (0 at 0, like jax.nn.relu and torch.relu)
+    sym = derive("shallow")
 
     checks: list[Check] = []
     loss_check = float(obj.value(CHECK_PARAMS))
@@ -75,16 +53,13 @@ def solve(ctx: BookContext) -> ProblemResult:
     h_at = [kink[4] + kink[5] * xv[3], kink[6] + kink[7] * xv[5], kink[8] + kink[9] * xv[7]]
     checks.append(Check("kink point: three hidden units exactly 0 at a data point", all(v == 0.0 for v in h_at), f"h = {h_at}"))
     points.append(kink)
-    derived = np.array([derived_grad(p) for p in points])
+    derived = np.array([sym.grad(p, xv, yv) for p in points])
     auto = np.array([np.asarray(obj.grad(p)) for p in points])
     core = np.array([np.asarray(obj.analytic_grad(p)) for p in points])
     checks.append(check_close("SymPy-derived gradient vs autodiff (7 points, incl. the kink point)", derived, auto, rtol=1e-11, atol=1e-11))
     checks.append(check_close("SymPy-derived gradient vs losslab.derivatives.shallow_example_grads", derived, core, rtol=1e-11, atol=1e-11))
     # at the kink the convention matters: with ReLU'(0) = 1 the theta derivatives would differ
-    fn_one = lambda p: np.array(  # noqa: E731
-        [np.broadcast_to(np.asarray(d, dtype=float), xv.shape) for d in symbolic_derivatives_with(1.0)(list(p), xv, yv)]
-    ).sum(axis=1)
-    differs = float(np.max(np.abs(fn_one(kink) - auto[-1])))
+    differs = float(np.max(np.abs(sym.grad(kink, xv, yv, relu_at_zero=1.0) - auto[-1])))
     checks.append(Check("the convention is visible: ReLU'(0) = 1 would give a different gradient at the kink point", differs > 1e-6, f"max |difference| = {differs:.3g}"))
     # away from kinks: central finite differences
     h = 1e-6
@@ -106,7 +81,6 @@ def solve(ctx: BookContext) -> ProblemResult:
         checks.append(check_close("vs torch autograd (torch.relu'(0) = 0), incl. the kink point", derived[-1], torch_grad(kink), rtol=1e-11, atol=1e-11))
     except ImportError:
         pass
-    del jax, jnp
 
     latex = derivative_latex()
     figures = [
@@ -151,11 +125,3 @@ def solve(ctx: BookContext) -> ProblemResult:
         derivation=derivation,
     )
 
-
-def symbolic_derivatives_with(at_zero: float):
-    """The same derivatives with ReLU'(0) := ``at_zero`` (to show that the convention matters at a kink)."""
-    import sympy as sp
-
-    params, derivs, _ = symbolic_derivatives()
-    x, y = sp.symbols("x y", real=True)
-    return sp.lambdify((params, x, y), derivs, modules=[{"Heaviside": lambda z, h0: np.heaviside(z, at_zero)}, "numpy"])
