@@ -31,14 +31,13 @@ def polish(obj, points: np.ndarray, steps: int) -> np.ndarray:
 
 
 def numpy_gd(x, y, start, rate, steps):
-    """Independent of the engine: plain NumPy GD on the Gabor loss with its derivative written out."""
+    """Independent of the engine (and of JAX): plain NumPy GD with the gradient derived by losslab.symbolic."""
+    from ..symbolic.derive import derive
+
+    d = derive("gabor")
     p = np.array(start, dtype=float)
     for _ in range(steps):
-        z = p[0] + 0.06 * p[1] * x
-        env = np.exp(-(z**2) / 32.0)
-        r = np.sin(z) * env - y
-        dz = (np.cos(z) - z / 16.0 * np.sin(z)) * env
-        p = p - rate * np.array([np.sum(2 * r * dz), np.sum(2 * r * dz * 0.06 * x)])
+        p = p - rate * d.grad(p, x, y)
     return p
 
 
