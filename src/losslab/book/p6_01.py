@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .result import BookContext, Check, ProblemResult, check_close
+from .result import BookContext, Check, ProblemResult, check_close, gradients_three_ways
 from .seed import derivative_verdict
 
 TITLE = "Derivatives of the least-squares loss (linear model)"
@@ -33,12 +33,9 @@ def solve(ctx: BookContext) -> ProblemResult:
     checks.append(Check("SymPy: dL/dphi_1 = 2 sum_i x_i (phi_0 + phi_1 x_i - y_i)", sums_equal(d1, expected1), sp.sstr(d1)))
 
     obj = make_objective("linear", "book:linear")
-    xv, yv = np.asarray(obj.data.x), np.asarray(obj.data.y)
     rng = np.random.default_rng(ctx.seed)
     points = [np.array([0.6, -0.2]), *rng.normal(0, 2, (4, 2))]
-    derived = np.array([d.grad(p, xv, yv) for p in points])
-    autodiff = np.array([np.asarray(obj.grad(p)) for p in points])
-    analytic = np.array([np.asarray(obj.analytic_grad(p)) for p in points])
+    derived, autodiff, analytic = gradients_three_ways(d, obj, points)
     h = 1e-6
     fd = np.array([[(float(obj.value(p + h * e)) - float(obj.value(p - h * e))) / (2 * h) for e in np.eye(2)] for p in points])
     checks.append(check_close("derived formula vs autodiff on the linear data (5 points)", derived, autodiff, rtol=1e-12, atol=1e-12))

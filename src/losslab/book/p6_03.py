@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .result import BookContext, Check, ProblemResult, check_close
+from .result import BookContext, Check, ProblemResult, check_close, gradients_three_ways
 from .seed import derivative_verdict
 
 TITLE = "Derivatives of the Gabor model's least-squares loss"
@@ -46,12 +46,9 @@ def solve(ctx: BookContext) -> ProblemResult:
     checks: list[Check] = []
     checks.append(Check("SymPy: summands equal the book-form expressions (dL/dphi_1 = 0.06 x_i times the phi_0 summand)", book_form_matches(d), "simplify(difference) == 0"))
     obj = make_objective("gabor", "book:gabor")
-    xv, yv = np.asarray(obj.data.x), np.asarray(obj.data.y)
     rng = np.random.default_rng(ctx.seed)
     points = [np.array([0.6, -0.2]), np.array([-1.5, 8.5]), *np.column_stack([rng.uniform(-10, 10, 6), rng.uniform(2.5, 22.5, 6)])]
-    derived = np.array([d.grad(p, xv, yv) for p in points])
-    auto = np.array([np.asarray(obj.grad(p)) for p in points])
-    analytic = np.array([np.asarray(obj.analytic_grad(p)) for p in points])
+    derived, auto, analytic = gradients_three_ways(d, obj, points)
     checks.append(check_close("derived formula vs autodiff (8 points on the Gabor data)", derived, auto, rtol=1e-11, atol=1e-11))
     checks.append(check_close("derived formula vs losslab.derivatives.gabor_example_grads", derived, analytic, rtol=1e-11, atol=1e-11))
     loss_check = float(obj.value([0.6, -0.2]))

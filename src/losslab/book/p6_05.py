@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .result import BookContext, Check, ProblemResult, check_close
+from .result import BookContext, Check, ProblemResult, check_close, gradients_three_ways
 from .seed import derivative_verdict
 
 TITLE = "Derivatives of the shallow ReLU network's loss"
@@ -53,9 +53,7 @@ def solve(ctx: BookContext) -> ProblemResult:
     h_at = [kink[4] + kink[5] * xv[3], kink[6] + kink[7] * xv[5], kink[8] + kink[9] * xv[7]]
     checks.append(Check("kink point: three hidden units exactly 0 at a data point", all(v == 0.0 for v in h_at), f"h = {h_at}"))
     points.append(kink)
-    derived = np.array([sym.grad(p, xv, yv) for p in points])
-    auto = np.array([np.asarray(obj.grad(p)) for p in points])
-    core = np.array([np.asarray(obj.analytic_grad(p)) for p in points])
+    derived, auto, core = gradients_three_ways(sym, obj, points)
     checks.append(check_close("SymPy-derived gradient vs autodiff (7 points, incl. the kink point)", derived, auto, rtol=1e-11, atol=1e-11))
     checks.append(check_close("SymPy-derived gradient vs losslab.derivatives.shallow_example_grads", derived, core, rtol=1e-11, atol=1e-11))
     # at the kink the convention matters: with ReLU'(0) = 1 the theta derivatives would differ

@@ -119,3 +119,17 @@ def check_close(name: str, computed, reference, *, rtol: float = 1e-9, atol: flo
     ok = bool(np.allclose(a, b, rtol=rtol, atol=atol)) and math.isfinite(diff)
     prefix = f"{what}: " if what else ""
     return Check(name, ok, f"{prefix}max |difference| = {diff:.3g} (rtol {rtol:g}, atol {atol:g})")
+
+
+def gradients_three_ways(derivation, objective, points):
+    """At each of ``points``: (SymPy-derived gradient from losslab.symbolic, autodiff, the core's hand-derived gradient).
+
+    Three independent routes to dL/dphi on the objective's data, each of shape (len(points), P).
+    """
+    import numpy as np
+
+    x, y = np.asarray(objective.data.x), np.asarray(objective.data.y)
+    derived = np.array([derivation.grad(p, x, y) for p in points])
+    autodiff = np.array([np.asarray(objective.grad(p)) for p in points])
+    analytic = np.array([np.asarray(objective.analytic_grad(p)) for p in points])
+    return derived, autodiff, analytic
