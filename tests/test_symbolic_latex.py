@@ -176,3 +176,15 @@ def test_ordinary_d_notation_is_a_derivative_only_when_both_parts_start_with_d()
     assert parse_expression(r"\frac{\mathrm{d} L}{\mathrm{d} \phi_1}").variables == (phi1,)
     assert parse_expression(r"\frac{d}{2}") == symbol("d") / 2
     assert parse_expression(r"\frac{d x}{y}") == symbol("d") * symbol("x") / symbol("y")
+
+
+def test_single_token_arguments_of_scripts_and_frac():
+    x, beta = symbol("x"), symbol("beta")
+    assert parse_expression(r"\frac12") == sp.Rational(1, 2)
+    assert parse_expression(r"x^23") == 3 * x**2  # only the first digit is the superscript
+    assert parse_expression(r"\frac{1}{x}") == 1 / x
+    assert parse_expression(r"\beta^\beta") == beta**beta
+    with pytest.raises(ParseError, match=r"expected \{\.\.\}"):
+        parse_expression(r"\frac\beta2")
+    with pytest.raises(ParseError, match="expected a superscript or subscript"):
+        parse_expression(r"x^+")

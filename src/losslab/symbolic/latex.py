@@ -299,7 +299,11 @@ class _Parser:
             self.leave()
 
     def script(self) -> sp.Expr:
-        """The argument of ^ or _ : a braced group or a single token."""
+        """The argument of ^ or _ : a braced group or a single token (digit, letter, Greek letter, \\infty)."""
+        return self._braced_or_single("expected a superscript or subscript", commands=True)
+
+    def _braced_or_single(self, message: str, *, commands: bool) -> sp.Expr:
+        """{..} or one token; ``commands`` also allows a Greek letter or \\infty as the single token."""
         if self.at_op("{"):
             self.i += 1
             value = self.expr()
@@ -307,19 +311,19 @@ class _Parser:
             return value
         t = self.next()
         if t.kind == "num":
-            # x^23 in LaTeX means x^2 3: only the first digit is the script
+            # x^23 in LaTeX means x^2 3 (and \frac12 means 1/2): only the first digit is the argument
             if len(t.value) > 1 and "." not in t.value:
                 self.toks.insert(self.i, Token("num", t.value[1:], t.pos + 1))
                 return sp.Integer(int(t.value[0]))
             return _number(t.value)
         if t.kind == "letter":
             return symbol(t.value)
-        if t.kind == "cmd" and t.value in GREEK:
+        if commands and t.kind == "cmd" and t.value in GREEK:
             return symbol(GREEK_ALIAS.get(t.value, t.value))
-        if t.kind == "cmd" and t.value == "infty":
+        if commands and t.kind == "cmd" and t.value == "infty":
             return sp.oo
         self.i -= 1
-        raise self.error("expected a superscript or subscript")
+        raise self.error(message)
 
     def subscript_raw(self) -> tuple[str, sp.Expr | None]:
         """After '_': ('10', None) for digits, or ('', expr) for an index expression."""
@@ -384,23 +388,8 @@ class _Parser:
         return sp.Function(name, real=True)(*args)
 
     def group_argument(self) -> sp.Expr:
-        """A required {..} argument (of \\frac, \\sqrt)."""
-        if self.at_op("{"):
-            self.i += 1
-            value = self.expr()
-            self.expect("}")
-            return value
-        # \frac12 : single tokens
-        t = self.next()
-        if t.kind == "num":
-            if len(t.value) > 1 and "." not in t.value:
-                self.toks.insert(self.i, Token("num", t.value[1:], t.pos + 1))
-                return sp.Integer(int(t.value[0]))
-            return _number(t.value)
-        if t.kind == "letter":
-            return symbol(t.value)
-        self.i -= 1
-        raise self.error("expected {..}")
+        """A required {..} argument (of \\frac, \\sqrt), or a single digit or letter (\\frac12)."""
+        return self._braced_or_single("expected {..}", commands=False)
 
     def atom(self) -> sp.Expr:
         t = self.next()
