@@ -125,25 +125,32 @@ def classify_function(fn: Callable, lo: float, hi: float, *, resolution: int = 4
     return Classification(tuple(points), convex, reason, lo, hi)
 
 
-def classify_expression(text: str, lo: float, hi: float, **options) -> Classification:
-    """Classify f(x) given as book-notation LaTeX, e.g. ``"0.1 x^4 - x^2 + 0.3 x"`` or ``"x^2 + \\exp[x/2]"``.
+def compile_expression(text: str, modules: str = "jax", *, owner: str = "classify_expression") -> Callable:
+    """f(x) from book-notation LaTeX as a function of x (JAX or NumPy).
 
     The text is parsed by losslab's own safe parser (:func:`losslab.symbolic.parse_expression`: nothing is
-    evaluated) and must depend on ``x`` only; it is then compiled to a JAX function.
+    evaluated) and must depend on ``x`` only.
     """
     import sympy as sp
 
     from ..symbolic import parse_expression
 
     if not isinstance(text, str) or not text.strip():
-        raise LosslabError(f"The 'text' parameter of classify_expression must be a formula in x, e.g. 'x^4 - x^2'. Got {text!r} instead.")
+        raise LosslabError(f"The 'text' parameter of {owner} must be a formula in x, e.g. 'x^4 - x^2'. Got {text!r} instead.")
     expr = parse_expression(text)
-    x = sp.Symbol("x")
     others = sorted(str(s) for s in expr.free_symbols if s.name != "x")
     if others:
-        raise LosslabError(f"The 'text' parameter of classify_expression must depend on x only. Got the symbols {others} instead.")
-    x = next(iter(expr.free_symbols), x)
-    fn = sp.lambdify(x, expr, modules="jax")
+        raise LosslabError(f"The 'text' parameter of {owner} must depend on x only. Got the symbols {others} instead.")
+    x = next(iter(expr.free_symbols), sp.Symbol("x"))
+    return sp.lambdify(x, expr, modules=modules)
+
+
+def classify_expression(text: str, lo: float, hi: float, **options) -> Classification:
+    """Classify f(x) given as book-notation LaTeX, e.g. ``"0.1 x^4 - x^2 + 0.3 x"`` or ``"x^2 + \\exp[x/2]"``.
+
+    The text is parsed by losslab's own safe parser (see :func:`compile_expression`), then compiled to a JAX function.
+    """
+    fn = compile_expression(text, "jax")
     return classify_function(lambda t: fn(t) + 0.0 * t, lo, hi, **options)
 
 
@@ -259,11 +266,7 @@ def solve(ctx: BookContext) -> ProblemResult:
         import jax.numpy as jnp
 
         fvals = np.asarray(demo["fn"](jnp.asarray(grid)))
-        import sympy as sp
-
-        from ..symbolic import parse_expression
-
-        parsed = sp.lambdify(sp.Symbol("x"), parse_expression(demo["text"]), "numpy")(grid)
+        parsed = np.broadcast_to(compile_expression(demo["text"], "numpy")(grid), grid.shape)
         checks.append(check_close(f"parsed '{demo['text']}' = {name} on a grid", parsed, fvals, rtol=1e-12, atol=1e-12))
         demos.append({"label": demo["label"], "x": grid, "f": fvals, "points": [p.to_dict() for p in cls.points], "convex": cls.convex})
         # independent: the exact real roots of the polynomial f' (numpy) vs the points found
