@@ -93,3 +93,11 @@ def test_sums_equal_decides_identities_of_sums_for_symbolic_I():
     assert sums_equal(double, 2 * I * sp.Sum(x[i] ** 2, (i, 1, I)) - 2 * sp.Sum(x[i], (i, 1, I)) ** 2)
     assert not sums_equal(double, 2 * I * sp.Sum(x[i] ** 2, (i, 1, I)) - sp.Sum(x[i], (i, 1, I)) ** 2)
     assert sums_equal(sp.Sum(2 * x[i], (i, 1, I)), 2 * sp.Sum(x[j], (j, 1, I)))  # bound index names do not matter
+
+
+def test_certificates_are_plain_json():
+    import json
+
+    for cert in (linear_least_squares_certificate(), logistic_certificate(), momentum_certificate()):
+        d = json.loads(json.dumps(cert.to_dict()))  # no SymPy booleans leak into the steps
+        assert d["holds"] is True and all(s["verified"] is True for s in d["steps"])

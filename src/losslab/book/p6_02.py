@@ -30,7 +30,7 @@ def solve(ctx: BookContext) -> ProblemResult:
     d = derive("linear")
     hess = d.hessian
     cert = linear_least_squares_certificate()  # the proof, for symbolic I
-    hessian_ok, trace_ok, det_identity_ok, det_nonneg_ok, det_zero_ok = (ok for _, ok in cert.steps)
+    hessian_ok, trace_ok, det_identity_ok, det_nonneg_ok, det_zero_ok = (bool(ok) for _, ok in cert.steps)
     depends_on_phi = any(e.has(p) for e in hess for p in d.params)
     checks: list[Check] = []
     checks.append(Check("SymPy Hessian = [[2I, 2 sum x_i], [2 sum x_i, 2 sum x_i^2]], independent of phi",

@@ -123,8 +123,8 @@ def linear_least_squares_certificate() -> Certificate:
     nonneg = bool(sp.Sum((x[i] - x[j]) ** 2, (j, 1, I), (i, 1, I)).is_nonnegative) and bool(((x[i] - x[j]) ** 2).is_nonnegative)
     steps.append((r"(x_i - x_j)^2 \geq 0 \Rightarrow \det \mathbf{H} \geq 0", nonneg))
     # zero exactly when all x_i are equal: each square vanishes iff x_i = x_j; check on concrete data too
-    concrete_equal = _det_at([0.7] * 5) == 0
-    concrete_spread = _det_at([0.7, 0.7, 0.7, 0.7, 0.71]) > 0
+    concrete_equal = bool(_det_at([0.7] * 5) == 0)
+    concrete_spread = bool(_det_at([0.7, 0.7, 0.7, 0.7, 0.71]) > 0)
     steps.append((r"\det \mathbf{H} = 0 \iff x_i = x_j \ \forall i, j \text{ (every square vanishes); checked: equal } x \Rightarrow 0, \text{ distinct} \Rightarrow > 0", concrete_equal and concrete_spread))
     statement = (r"L[\phi] = \sum_{i=1}^I (\phi_0 + \phi_1 x_i - y_i)^2 \text{ is convex: } \mathrm{tr}\,\mathbf{H} > 0,\ "
                  r"\det \mathbf{H} = 2 \sum_{i=1}^I \sum_{j=1}^I (x_i - x_j)^2 \geq 0 \text{, strictly convex unless all } x_i \text{ are equal}")
