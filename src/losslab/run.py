@@ -345,8 +345,6 @@ def run(
     if static:  # a schedule is part of the compiled function
         opt_key = build_optimizer(opt_key, static["learning_rate"], **{k: float(v) for k, v in traced.items()})
         traced = {}
-        if "learning_rate" in static:
-            label = label
     engine = _engine_for(objective, opt_key, steps, batch_size is None, spec, progress, max(int(progress_every), 1),
                          hp_keys=tuple(sorted(traced)))
     records, n_updates, div_at, conv = engine(init, traced, jnp.asarray(tol, jnp.float64), jnp.asarray(idx), jnp.asarray(mask))

@@ -277,10 +277,10 @@ def adam(learning_rate, *, beta=0.9, gamma=0.99, eps=1e-8) -> optax.GradientTran
         a = alpha(state.count)
         t1 = state.count + 1
         m = _tmap(lambda m_t, g: beta * m_t + (1.0 - beta) * g, state.m, grads)  # 6.15
-        v = _tmap(lambda v_t, g: gamma * v_t + (1.0 - gamma) * g * g, state.v, grads)  # 6.15
+        v = _tmap(lambda v_t, g: gamma * v_t + (1.0 - gamma) * g**2, state.v, grads)  # 6.15
         m_tilde = _tmap(lambda m1: m1 / (1.0 - beta**t1), m)  # 6.16
         v_tilde = _tmap(lambda v1: v1 / (1.0 - gamma**t1), v)  # 6.16
-        updates = _tmap(lambda mt, vt: -a * mt / (jnp.sqrt(vt) + eps), m_tilde, v_tilde)  # 6.17
+        updates = _tmap(lambda mt, vt: -a * (mt / (jnp.sqrt(vt) + eps)), m_tilde, v_tilde)  # 6.17
         return updates, AdamState(count=t1, m=m, v=v)
 
     return _named(

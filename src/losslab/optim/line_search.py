@@ -56,10 +56,9 @@ class LineSearchResult(NamedTuple):
     converged: bool = True
 
     def __repr__(self) -> str:
-        return (
-            f"LineSearchResult(step={self.step:.10g}, iterations={max(len(self.brackets) - 1, 0)}, "
-            f"evaluations={self.evaluations}, converged={self.converged})"
-        )
+        iterations = f"iterations={len(self.brackets) - 1}, " if self.brackets else ""
+        return f"LineSearchResult(step={self.step:.10g}, {iterations}evaluations={self.evaluations}, converged={self.converged})"
+
 
 
 # -- notebook 6.1 ------------------------------------------------------------------
