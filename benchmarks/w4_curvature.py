@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from common import best_of, finish, record, rel_diff, sync_torch, torch_device
+from common import best_of, best_torch, finish, record, rel_diff, sync_torch, torch_device
 
 
 def bench(quick: bool = False, device: str = "cpu") -> list[dict]:
@@ -74,8 +74,9 @@ def bench(quick: bool = False, device: str = "cpu") -> list[dict]:
             sync_torch(device)
             return gr
 
-        s, tg = best_of(t_grad, repeats=reps)
-        rows.append(record(name, "PyTorch gradient (autograd)", s, 1, unit="gradients/s", agree=rel_diff(tg.cpu().numpy(), g)))
+        s, tg, n = best_torch(lambda: best_of(t_grad, repeats=reps), device)
+        rows.append(record(name, "PyTorch gradient (autograd)", s, 1, unit="gradients/s", agree=rel_diff(tg.cpu().numpy(), g),
+                           note=f"best with {n} torch thread(s)"))
         tv = torch.tensor(np.asarray(v), device=dev)
 
         def t_hvp(vec=tv):
@@ -84,9 +85,9 @@ def bench(quick: bool = False, device: str = "cpu") -> list[dict]:
             sync_torch(device)
             return hvec
 
-        s, th = best_of(t_hvp, repeats=reps)
+        s, th, n = best_torch(lambda: best_of(t_hvp, repeats=reps), device)
         rows.append(record(name, "PyTorch HVP (double backward)", s, 1, unit="HVPs/s",
-                           agree=rel_diff(th.cpu().numpy(), hv), note=f"compare: losslab HVP"))
+                           agree=rel_diff(th.cpu().numpy(), hv), note=f"best with {n} torch thread(s)"))
 
         def t_power():
             gen = torch.Generator(device=dev).manual_seed(0)
@@ -99,9 +100,10 @@ def bench(quick: bool = False, device: str = "cpu") -> list[dict]:
                 vec = w / w.norm()
             return lam
 
-        s, lam = best_of(t_power, repeats=1)
+        s, lam, n = best_torch(lambda: best_of(t_power, repeats=1, warmup=0), device)
         rows.append(record(name, "PyTorch top eigenvalue, power iteration (20 double-backward HVPs)", s, 1,
-                           unit="eigenvalues/s", agree=rel_diff(lam, pw.eigenvalues[0]), note=f"lambda = {lam:.6g}"))
+                           unit="eigenvalues/s", agree=rel_diff(lam, pw.eigenvalues[0]),
+                           note=f"lambda = {lam:.6g}; best with {n} torch thread(s)"))
     except ImportError:
         rows.append(record(name, "PyTorch", None, 1, unit="HVPs/s", note="skipped: torch not installed"))
     # speedups: HVP rows against losslab HVP, eigenvalue rows against losslab power iteration, gradients against gradient
