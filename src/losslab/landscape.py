@@ -647,5 +647,6 @@ def gabor_value_and_grad(params, x, y):
     e = jnp.exp(-(z * z) / 32.0)
     r = s * e - y
     w = 2.0 * r * e * (c - z * s / 16.0)
-    grad = jnp.stack([jnp.sum(w, axis=-1), 0.06 * jnp.sum(w * x, axis=-1)], axis=-1)
+    # both sums in one product: XLA would otherwise recompute w inside each reduction
+    grad = w @ jnp.stack([jnp.ones_like(x), 0.06 * x], axis=1)
     return jnp.sum(r * r, axis=-1), grad
