@@ -86,3 +86,39 @@ def best_torch(timed: Callable, device: str = "cpu"):
     finally:
         torch.set_num_threads(before)
     return best
+
+
+def race(entries: dict, rounds: int = 3, *, warmup: bool = True) -> dict:
+    """Time several implementations round-robin (one call each per round, after one warm-up each),
+    so a change in machine load hits all of them alike. Returns {name: (best seconds, last result)}.
+
+    ``entries`` maps a name to ``fn`` or to ``(fn, torch_threads)``; with a thread count the
+    PyTorch thread pool is set to it around each call.
+    """
+    def call(entry):
+        fn, threads = entry if isinstance(entry, tuple) else (entry, None)
+        if threads is None:
+            return fn()
+        import torch
+
+        before = torch.get_num_threads()
+        torch.set_num_threads(threads)
+        try:
+            return fn()
+        finally:
+            torch.set_num_threads(before)
+
+    out = {name: [np.inf, call(entry) if warmup else None] for name, entry in entries.items()}
+    for _ in range(rounds):
+        for name, entry in entries.items():
+            start = time.perf_counter()
+            res = call(entry)
+            out[name][0] = min(out[name][0], time.perf_counter() - start)
+            out[name][1] = res
+    return {k: (v[0], v[1]) for k, v in out.items()}
+
+
+def best_threads(results: dict, prefix: str):
+    """Among race results named ``prefix + " @<n>"``, the fastest: (seconds, result, n)."""
+    cands = [(v[0], v[1], int(k.rsplit("@", 1)[1])) for k, v in results.items() if k.startswith(prefix + " @")]
+    return min(cands, key=lambda c: c[0])
