@@ -200,3 +200,25 @@ def test_book_nesterov_look_ahead_points_are_optax_nesterov_iterates(beta):
     grad = jax.grad(lambda p: obj.loss_on(p, obj.x, obj.y))
     ref = optax_trajectory(optax.sgd(alpha * (1 - beta), momentum=beta, nesterov=True), grad, p0, 120)
     np.testing.assert_allclose(psi, ref, rtol=1e-10, atol=1e-12)
+
+
+def test_minibatch_adam_is_eq_6_18():
+    """v takes the square of the batch-summed gradient (errata), not the sum of per-example squares."""
+    obj = random_objective(13, n=20)
+    p0, alpha, beta, gamma, eps, steps = np.array([0.2, 8.0]), 0.05, 0.9, 0.99, 1e-8, 100
+    idx, mask = Sampler(20, 6, seed=5).batches(steps)
+    phi, m, v = p0.copy(), np.zeros(2), np.zeros(2)
+    ref, wrong_v = [phi.copy()], None
+    for t in range(steps):
+        per_example = np.asarray(obj.example_grads(phi))[idx[t][mask[t]]]
+        g = per_example.sum(axis=0)  # sum_{i in B_t} dl_i/dphi
+        if t == 0:
+            wrong_v = (1 - gamma) * (per_example**2).sum(axis=0)
+        m = beta * m + (1 - beta) * g
+        v = gamma * v + (1 - gamma) * g**2
+        phi = phi - alpha * (m / (1 - beta ** (t + 1))) / (np.sqrt(v / (1 - gamma ** (t + 1))) + eps)
+        ref.append(phi.copy())
+    result = run(obj, "adam", p0, steps=steps, batch_size=6, seed=5, learning_rate=alpha, beta=beta, gamma=gamma, eps=eps)
+    np.testing.assert_allclose(result.params, np.array(ref), rtol=1e-10, atol=1e-12)
+    g0 = np.asarray(obj.example_grads(p0))[idx[0][mask[0]]].sum(axis=0)
+    assert not np.allclose(wrong_v, (1 - gamma) * g0**2)  # the pre-errata reading is a different rule

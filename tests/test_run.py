@@ -182,3 +182,14 @@ def test_bad_init_and_optimizer(linear):
         run(linear, "rmsprop", [1.0, 2.0], steps=2, learning_rate=0.1)
     with pytest.raises(LosslabError, match="'beta' parameter of run_many must be a number or 2 numbers"):
         run_many(linear, "momentum", np.zeros((3, 2)), steps=2, learning_rates=[0.1, 0.2], beta=[0.1, 0.2, 0.3])
+
+
+@pytest.mark.parametrize("batch_size,replace,drop_last", [(5, False, False), (5, False, True), (5, True, False), (None, False, False)])
+def test_per_step_epochs_follow_epochs_for(linear, batch_size, replace, drop_last):
+    from losslab.sampler import epochs_for
+
+    r = run(linear, "sgd", [1.6, -0.5], steps=23, batch_size=batch_size, replace=replace, drop_last=drop_last, learning_rate=0.01)
+    expected = [epochs_for(t, 12, batch_size, replace=replace, drop_last=drop_last).epochs for t in range(24)]
+    assert r.epoch.tolist() == expected
+    final = epochs_for(23, 12, batch_size, replace=replace, drop_last=drop_last)
+    assert (r.epochs, r.examples_seen) == (final.epochs, final.examples_seen)

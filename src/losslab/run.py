@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import math
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import jax
 import jax.numpy as jnp
@@ -35,7 +35,7 @@ import optax
 from jax import lax
 
 from .errors import LosslabError, check_int, check_number
-from .optim.book import gradient_point
+from .optim.book import _find_lookahead, gradient_point
 from .optim.line_search import LineSearch, make_line_search, search_step
 from .optim.registry import BOOK_NAMES, OPTIMIZER_NAMES, build_optimizer, validate_hparams
 from .sampler import Sampler, epochs_for
@@ -72,7 +72,6 @@ class RunResult:
     batch_size: int | None = None
     n_examples: int = 0
     seed: int = 0
-    extra: dict = field(default_factory=dict)
 
     @property
     def final_params(self) -> np.ndarray:
@@ -193,6 +192,7 @@ def _make_engine(objective, optimizer, steps: int, full_batch: bool, spec: LineS
         alpha = (rate if callable(rate) else (lambda count: rate)) if rate is not None else None
         params0 = jnp.asarray(init, jnp.float64)
         state0 = tx.init(params0)
+        looks_ahead = _has_lookahead(state0)
         # one extra (unused) batch row so step T can be scanned like the others
         idx_all = jnp.concatenate([idx, idx[:1] if idx.shape[0] else jnp.zeros((1, idx.shape[1]), idx.dtype)])
         mask_all = jnp.concatenate([mask, mask[:1] if mask.shape[0] else jnp.ones((1, mask.shape[1]), bool)])
@@ -215,12 +215,14 @@ def _make_engine(objective, optimizer, steps: int, full_batch: bool, spec: LineS
             conv = conv | converged_now
             stop = done | bad | converged_now | (t == steps)
             if spec is not None:
-                g = batch_grad(params, b_idx, b_mask)
+                g = g_full if full_batch else batch_grad(params, b_idx, b_mask)
                 step = search_step(spec, lambda s: batch_loss(params - s * g, b_idx, b_mask))
                 new_params, new_state = params - step * g, state
             else:
-                point = gradient_point(params, state)
-                g = batch_grad(point, b_idx, b_mask)
+                if full_batch and not looks_ahead:  # the gradient at phi_t on all data: already computed
+                    g = g_full
+                else:
+                    g = batch_grad(gradient_point(params, state), b_idx, b_mask)
                 updates, new_state = tx.update(g, state, params)
                 new_params = optax.apply_updates(params, updates)
                 if alpha is not None:
@@ -241,6 +243,10 @@ def _make_engine(objective, optimizer, steps: int, full_batch: bool, spec: LineS
         return records, n_updates, div_at, conv
 
     return engine
+
+
+def _has_lookahead(state) -> bool:
+    return _find_lookahead(state) is not None
 
 
 def _engine_for(objective, optimizer, steps, full_batch, spec, progress=None, every=1, many=False, hp_keys=()):
@@ -354,7 +360,7 @@ def run(
     taken = int(n_updates)
     end = div_at if diverged else taken
     count = sampler.count(taken)
-    epoch = np.array([sampler.count(t).epochs for t in range(end + 1)], dtype=np.int64) if end < 20000 else _epochs_vector(sampler, end)
+    epoch = _epochs_vector(sampler, end)
     return RunResult(
         params=params[: end + 1], loss=loss[: end + 1], grad_norm=gnorm[: end + 1], step_size=step[: end + 1],
         epoch=epoch, diverged=diverged, diverged_at=div_at if diverged else None, converged=bool(conv),
@@ -364,7 +370,8 @@ def run(
 
 
 def _epochs_vector(sampler: Sampler, end: int) -> np.ndarray:
-    t = np.arange(end + 1)
+    """Epochs completed after t = 0..end iterations (the arithmetic of :func:`epochs_for`, vectorised)."""
+    t = np.arange(end + 1, dtype=np.int64)
     if sampler.batch_size is None:
         return t
     if sampler.replace:

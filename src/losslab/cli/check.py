@@ -1,9 +1,94 @@
-"""The `losslab check` command(s). Not built yet: registers nothing, so `losslab --help` does not list it."""
+"""``losslab check SHEET``: verdicts on the derivative claims of a solution sheet.
+
+Exit status: 0 when every claim that could be checked is correct, 1 when any
+claim is incorrect, 2 for bad input (unreadable, binary, empty or too large).
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
+
+from ..errors import LosslabError
+
+
+def read_sheet(path: Path) -> str:
+    """The sheet's text, or a LosslabError saying why it cannot be read."""
+    from ..symbolic.sheet import MAX_SHEET_BYTES
+
+    if not path.exists():
+        raise LosslabError(f"The 'sheet' argument must be an existing file. Got {str(path)!r} instead.")
+    if not path.is_file():
+        raise LosslabError(f"The 'sheet' argument must be a file, not a directory. Got {str(path)!r} instead.")
+    size = path.stat().st_size
+    if size > MAX_SHEET_BYTES:
+        raise LosslabError(
+            f"The 'sheet' file is too large: at most {MAX_SHEET_BYTES // 1000} kB. Got {size / 1e6:.1f} MB instead."
+        )
+    try:
+        data = path.read_bytes()
+    except OSError as err:
+        raise LosslabError(f"The 'sheet' file {str(path)!r} cannot be read: {err.strerror}.") from None
+    if b"\x00" in data:
+        raise LosslabError(f"The 'sheet' file must be text (Markdown/LaTeX). Got a binary file {str(path)!r} instead.")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise LosslabError(f"The 'sheet' file must be UTF-8 text. Got undecodable bytes in {str(path)!r} instead.") from None
+    if not text.strip():
+        raise LosslabError(f"The 'sheet' file {str(path)!r} is empty: nothing to check.")
+    return text
+
+
+def check(
+    sheet: Path = typer.Argument(..., help="Markdown/LaTeX solution sheet ($$ display math $$, problems under headings)."),
+    json: bool = typer.Option(False, "--json", help="Print a JSON list of claims instead of the report."),
+) -> None:
+    """Check every derivative claim of a hand-written solution sheet: correct, incorrect (why) or not checked (why)."""
+    from ..symbolic.checker import check_sheet
+
+    results = check_sheet(read_sheet(sheet))
+    if json:
+        from ._common import print_json
+
+        print_json([r.to_dict() for r in results])
+    else:
+        _report(results, sheet)
+    if any(r.verdict == "incorrect" for r in results):
+        raise typer.Exit(1)
+
+
+def _report(results, sheet: Path) -> None:
+    from rich.console import Console
+    from rich.markup import escape
+
+    console = Console(highlight=False, soft_wrap=True)
+    style = {"correct": "bold green", "incorrect": "bold red", "not checked": "bold yellow"}
+    mark = {"correct": "✓", "incorrect": "✗", "not checked": "?"}
+    if not results:
+        console.print(f"No derivative claims found in {escape(str(sheet))}.")
+        return
+    current = None
+    for r in results:
+        if r.problem != current:
+            current = r.problem
+            console.print(f"\n[bold]Problem {escape(r.problem or '(no heading)')}[/]")
+        console.print(f"  [{style[r.verdict]}]{mark[r.verdict]} {r.verdict}[/]  line {r.line}: {escape(_clip(r.latex))}")
+        console.print(f"      {escape(r.reason)}")
+        if r.verdict == "incorrect" and r.truth_latex:
+            console.print(f"      truth: {escape(_clip(r.truth_latex, 400))}")
+    counts = {v: sum(r.verdict == v for r in results) for v in style}
+    console.print(
+        f"\n{len(results)} claims: [green]{counts['correct']} correct[/], [red]{counts['incorrect']} incorrect[/], "
+        f"[yellow]{counts['not checked']} not checked[/]"
+    )
+
+
+def _clip(text: str, width: int = 110) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 3] + "..."
 
 
 def register(app: typer.Typer) -> None:
-    pass
+    app.command("check")(check)

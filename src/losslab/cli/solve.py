@@ -1,9 +1,136 @@
-"""The `losslab solve` command(s). Not built yet: registers nothing, so `losslab --help` does not list it."""
+"""``losslab solve 6.N|all``: the chapter's problems, answered, checked and compared with the seed sheet;
+``losslab book --out DIR``: all of them as one offline HTML page with figures.
+
+Exit status: 0 when every check passed, 1 when any check failed, 2 on bad input.
+``--json`` prints one JSON object for a single problem and a JSON list of objects for several (``all``).
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
+
+DEFAULT_OUT = "losslab_out"
 
 
 def register(app: typer.Typer) -> None:
-    pass
+    app.command("solve")(solve)
+    app.command("book")(book)
+
+
+def solve(
+    problem: str = typer.Argument(..., help="A problem number 6.1 ... 6.11 (or just 1 ... 11), several separated by commas, or 'all'."),
+    out: Path = typer.Option(Path(DEFAULT_OUT), "--out", help="Folder for the figures."),
+    small: bool = typer.Option(False, "--small", help="Smaller sweeps and a 10,401-parameter MLP for 6.11 (CI)."),
+    seed: int = typer.Option(0, "--seed", min=0, help="Seed for the random data (6.4) and random test points."),
+    json_output: bool = typer.Option(False, "--json", help="JSON: one object for one problem, a list for several."),
+) -> None:
+    """Solve problems of Chapter 6: the answer in words and formulas, its checks, and where the seed sheet disagrees."""
+    import time
+
+    from rich.console import Console
+
+    from ..book import BookContext, parse_problems, solve_many
+    from ._common import print_json
+
+    problems = parse_problems(problem)
+    ctx = BookContext(out_dir=out, small=small, seed=seed)
+    console = Console(stderr=json_output)
+    start = time.perf_counter()
+    if json_output:
+        results = solve_many(problems, ctx)
+        dicts = [r.to_dict() for r in results]
+        print_json(dicts[0] if len(dicts) == 1 else dicts)
+    else:
+        results = solve_many(problems, ctx, on_done=lambda r: _print_result(console, r))
+        if len(results) > 1:
+            _print_summary(console, results, time.perf_counter() - start)
+    if not all(r.passed for r in results):
+        raise typer.Exit(1)
+
+
+def book(
+    out: Path = typer.Option(Path("book_out"), "--out", help="Folder for index.html and figures/."),
+    small: bool = typer.Option(False, "--small", help="Smaller sweeps and MLP (for CI)."),
+    seed: int = typer.Option(0, "--seed", min=0, help="Seed for the random data (6.4) and random test points."),
+    problems: str = typer.Option("all", "--problems", help="Which problems, e.g. 6.1,6.9 (default all)."),
+) -> None:
+    """Write OUT/index.html: every problem with its derivation (rendered math), figures, checks and the verdict on the seed sheet."""
+    import time
+
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from ..book import BookContext, parse_problems, solve, write_report
+
+    names = parse_problems(problems)
+    ctx = BookContext(out_dir=out, small=small, seed=seed)
+    console = Console()
+    results = []
+    start = time.perf_counter()
+    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(),
+                  console=console, transient=False) as progress:
+        task = progress.add_task("solving", total=len(names) + 1)
+        for name in names:
+            progress.update(task, description=f"problem {name}")
+            results.append(solve(name, ctx))
+            progress.advance(task)
+        progress.update(task, description="writing index.html")
+        path = write_report(results, out)
+        progress.advance(task)
+    _print_summary(console, results, time.perf_counter() - start)
+    console.print(f"wrote [bold]{path}[/] and {sum(len(r.figures) for r in results)} figures in {Path(out) / 'figures'}")
+    if not all(r.passed for r in results):
+        raise typer.Exit(1)
+
+
+def _short(value) -> str:
+    import numpy as np
+
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}: {_short(v)}" for k, v in value.items()) + "}"
+    if hasattr(value, "shape") and getattr(value, "size", 0) > 8:
+        arr = np.asarray(value)
+        return f"array{arr.shape} [{', '.join(f'{v:.6g}' for v in arr.ravel()[:4])}, ...]"
+    if hasattr(value, "tolist"):
+        value = value.tolist()
+    if isinstance(value, float):
+        return f"{value:.10g}"
+    if isinstance(value, (list, tuple)) and len(value) > 8:
+        return f"[{', '.join(_short(v) for v in value[:4])}, ... ({len(value)} items)]"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_short(v) for v in value) + "]"
+    return str(value)
+
+
+def _print_result(console, result) -> None:
+    from rich.markup import escape
+    from rich.panel import Panel
+    from rich.table import Table
+
+    status = "[green]all checks pass[/]" if result.passed else "[bold red]CHECK FAILED[/]"
+    console.rule(f"[bold]Problem {result.problem}[/]: {escape(result.title)}  ({status}, {result.seconds:.1f} s)")
+    console.print(escape(result.summary), soft_wrap=False, highlight=False)
+    answer = Table("answer", "value", show_header=True, header_style="bold", expand=False)
+    for key, value in result.answer.items():
+        answer.add_row(key, escape(_short(value)))
+    console.print(answer)
+    checks = Table("", "check", "detail", show_header=True, header_style="bold")
+    for c in result.checks:
+        checks.add_row("[green]pass[/]" if c.passed else "[bold red]FAIL[/]", escape(c.name), escape(c.detail))
+    console.print(checks)
+    colour = {"agrees": "green", "disagrees": "red", "no answer": "yellow"}[result.seed_verdict]
+    console.print(Panel(escape(result.seed_notes), title=f"seed sheet: [{colour}]{result.seed_verdict}[/]", title_align="left"))
+    for fig in result.figures:
+        console.print(f"figure: {fig}", highlight=False)
+
+
+def _print_summary(console, results, seconds: float) -> None:
+    from rich.table import Table
+
+    table = Table("problem", "title", "checks", "seed sheet", "time", title=f"{len(results)} problems in {seconds:.1f} s", header_style="bold")
+    for r in results:
+        n_ok = sum(c.passed for c in r.checks)
+        table.add_row(r.problem, r.title, f"[{'green' if r.passed else 'red'}]{n_ok}/{len(r.checks)}[/]", r.seed_verdict, f"{r.seconds:.1f} s")
+    console.print(table)

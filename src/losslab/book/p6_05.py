@@ -1,0 +1,161 @@
+"""Problem 6.5: the ten derivatives of the least-squares loss of the shallow ReLU network (eq. 3.1)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .result import BookContext, Check, ProblemResult, check_close
+from .seed import derivative_verdict
+
+TITLE = "Derivatives of the shallow ReLU network's loss"
+STATEMENT = (
+    "Compute the derivatives of the least squares loss with respect to the ten parameters of the simple neural network of eq. 3.1, "
+    "$$f[x,\\phi] = \\phi_0 + \\phi_1 a[\\theta_{10}+\\theta_{11}x] + \\phi_2 a[\\theta_{20}+\\theta_{21}x] + \\phi_3 a[\\theta_{30}+\\theta_{31}x].$$ "
+    "Think carefully about what the derivative of the ReLU function $a[\\bullet]$ will be."
+)
+
+NAMES = ("phi_0", "phi_1", "phi_2", "phi_3", "theta_10", "theta_11", "theta_20", "theta_21", "theta_30", "theta_31")
+LATEX_NAMES = ("\\phi_0", "\\phi_1", "\\phi_2", "\\phi_3", "\\theta_{10}", "\\theta_{11}", "\\theta_{20}", "\\theta_{21}", "\\theta_{30}", "\\theta_{31}")
+CHECK_PARAMS = np.array([-0.3, 2.0, -1.0, 7.0, 0.3, -1.0, -1.0, 2.0, -0.5, 0.65])  # notebook 3.1's check value 9.385
+
+
+def derivative_latex() -> dict[str, str]:
+    """dL/dparam for the ten parameters, with h_{ik} = theta_k0 + theta_k1 x_i and r_i = f[x_i, phi] - y_i."""
+    out = {"phi_0": r"\frac{\partial L}{\partial \phi_0} = 2\sum_i r_i"}
+    for k in (1, 2, 3):
+        out[f"phi_{k}"] = rf"\frac{{\partial L}}{{\partial \phi_{k}}} = 2\sum_i r_i\,a[h_{{i{k}}}]"
+    for k in (1, 2, 3):
+        out[f"theta_{k}0"] = rf"\frac{{\partial L}}{{\partial \theta_{{{k}0}}}} = 2\sum_i r_i\,\phi_{k}\,\mathbb{{I}}[h_{{i{k}}}>0]"
+        out[f"theta_{k}1"] = rf"\frac{{\partial L}}{{\partial \theta_{{{k}1}}}} = 2\sum_i r_i\,\phi_{k}\,x_i\,\mathbb{{I}}[h_{{i{k}}}>0]"
+    return out
+
+
+def symbolic_derivatives():
+    """SymPy: the ten derivatives of the per-example loss (f - y)^2 with a = Max(0, .), ReLU'(0) := 0."""
+    import sympy as sp
+
+    phi = sp.symbols("phi_0:4", real=True)
+    th = sp.symbols("theta_10 theta_11 theta_20 theta_21 theta_30 theta_31", real=True)
+    x, y = sp.symbols("x y", real=True)
+    h = [th[2 * k] + th[2 * k + 1] * x for k in range(3)]
+    f = phi[0] + sum(phi[k + 1] * sp.Max(0, h[k]) for k in range(3))
+    loss = (f - y) ** 2
+    params = list(phi) + list(th)
+    # d/dz Max(0, z) is Heaviside(z); fix its value at 0 to 0 (I[z > 0], as jax.nn.relu)
+    derivs = [sp.diff(loss, p).replace(sp.Heaviside, lambda *args: sp.Heaviside(args[0], 0)) for p in params]
+    fn = sp.lambdify((params, x, y), derivs, modules=[{"Heaviside": lambda z, h0: np.heaviside(z, h0)}, "numpy"])
+    return params, derivs, fn
+
+
+def solve(ctx: BookContext) -> ProblemResult:
+    import jax
+    import jax.numpy as jnp
+
+    from ..objective import make_objective
+    from ..plots.book import derivative_check_figure
+
+    obj = make_objective("shallow", "book:shallow")
+    xv, yv = np.asarray(obj.data.x), np.asarray(obj.data.y)
+    params_sym, derivs, fn = symbolic_derivatives()
+
+    def derived_grad(p):
+        per_example = np.array([np.broadcast_to(np.asarray(d, dtype=float), xv.shape) for d in fn(list(p), xv, yv)])
+        return per_example.sum(axis=1)
+
+    checks: list[Check] = []
+    loss_check = float(obj.value(CHECK_PARAMS))
+    checks.append(Check("published check value L = 9.385 (notebook 3.1 parameters)", abs(loss_check - 9.385) < 5e-4, f"L = {loss_check:.6f}"))
+    rng = np.random.default_rng(ctx.seed)
+    points = [CHECK_PARAMS, *rng.normal(0, 1.5, (5, 10))]
+    # points with hidden units exactly at 0 for some data point: theta_k0 = -theta_k1 x_i, exact in floating point
+    kink = CHECK_PARAMS.copy()
+    kink[4], kink[5] = -xv[3], 1.0  # unit 1 at 0 for x_3
+    kink[6], kink[7] = -2.0 * xv[5], 2.0  # unit 2 at 0 for x_5
+    kink[8], kink[9] = -0.5 * xv[7], 0.5  # unit 3 at 0 for x_7
+    h_at = [kink[4] + kink[5] * xv[3], kink[6] + kink[7] * xv[5], kink[8] + kink[9] * xv[7]]
+    checks.append(Check("kink point: three hidden units exactly 0 at a data point", all(v == 0.0 for v in h_at), f"h = {h_at}"))
+    points.append(kink)
+    derived = np.array([derived_grad(p) for p in points])
+    auto = np.array([np.asarray(obj.grad(p)) for p in points])
+    core = np.array([np.asarray(obj.analytic_grad(p)) for p in points])
+    checks.append(check_close("SymPy-derived gradient vs autodiff (7 points, incl. the kink point)", derived, auto, rtol=1e-11, atol=1e-11))
+    checks.append(check_close("SymPy-derived gradient vs losslab.derivatives.shallow_example_grads", derived, core, rtol=1e-11, atol=1e-11))
+    # at the kink the convention matters: with ReLU'(0) = 1 the theta derivatives would differ
+    fn_one = lambda p: np.array(  # noqa: E731
+        [np.broadcast_to(np.asarray(d, dtype=float), xv.shape) for d in symbolic_derivatives_with(1.0)(list(p), xv, yv)]
+    ).sum(axis=1)
+    differs = float(np.max(np.abs(fn_one(kink) - auto[-1])))
+    checks.append(Check("the convention is visible: ReLU'(0) = 1 would give a different gradient at the kink point", differs > 1e-6, f"max |difference| = {differs:.3g}"))
+    # away from kinks: central finite differences
+    h = 1e-6
+    p = points[1]
+    fd = np.array([(float(obj.value(p + h * e)) - float(obj.value(p - h * e))) / (2 * h) for e in np.eye(10)])
+    checks.append(check_close("vs central finite differences (a point away from kinks)", derived[1], fd, rtol=1e-6, atol=1e-6))
+    # torch's autograd as another independent reference, when installed
+    try:
+        import torch
+
+        def torch_grad(pv):
+            t = torch.tensor(pv, dtype=torch.float64, requires_grad=True)
+            xt, yt = torch.tensor(xv), torch.tensor(yv)
+            hid = torch.relu(t[4:].reshape(3, 2)[:, 0][None, :] + t[4:].reshape(3, 2)[:, 1][None, :] * xt[:, None])
+            loss = ((t[0] + hid @ t[1:4] - yt) ** 2).sum()
+            loss.backward()
+            return t.grad.numpy()
+
+        checks.append(check_close("vs torch autograd (torch.relu'(0) = 0), incl. the kink point", derived[-1], torch_grad(kink), rtol=1e-11, atol=1e-11))
+    except ImportError:
+        pass
+    del jax, jnp
+
+    latex = derivative_latex()
+    figures = [
+        str(
+            derivative_check_figure(
+                list(NAMES), derived.T, auto.T, ctx.figure_path("p6_05_gradient_check.png"),
+                title="Problem 6.5: the ten derived derivatives vs autodiff (7 points incl. ReLU units exactly at 0)",
+            )
+        )
+    ]
+    verdict, notes, _ = derivative_verdict("6.5")
+    checks.append(Check("seed sheet judged by losslab.symbolic.check_sheet", verdict is not None, notes))
+    summary = (
+        "With $h_{ik}=\\theta_{k0}+\\theta_{k1}x_i$ and the residual $r_i = f[x_i,\\phi]-y_i$, the loss $L=\\sum_i r_i^2$ has "
+        "$\\partial L/\\partial\\psi = 2\\sum_i r_i\\,\\partial f[x_i,\\phi]/\\partial\\psi$ and\n\n"
+        + "\n".join(f"- ${v}$" for v in latex.values())
+        + "\n\nThe ReLU $a[z]=\\max(0,z)$ has derivative $\\mathbb{I}[z>0]$: 0 for $z<0$, 1 for $z>0$; at $z=0$ it is not differentiable and any value in "
+        "$[0,1]$ is a subgradient; losslab (like `jax.nn.relu` and `torch.relu`) uses **0 at 0**, and the checks include points where a hidden unit is exactly 0."
+    )
+    derivation = (
+        "$f$ is linear in $\\phi_0,\\dots,\\phi_3$: $\\partial f/\\partial\\phi_0=1$, $\\partial f/\\partial\\phi_k = a[h_{k}]$. "
+        "For the hidden-unit parameters the chain rule gives $\\partial f/\\partial\\theta_{k0} = \\phi_k\\,a'[h_k]$ and "
+        "$\\partial f/\\partial\\theta_{k1} = \\phi_k\\,a'[h_k]\\,x$, with $a'[z] = \\mathbb{I}[z>0]$. Finally "
+        "$\\partial (f-y)^2/\\partial\\psi = 2(f-y)\\,\\partial f/\\partial\\psi$ and the loss sums over $i$. "
+        "SymPy derives the same from $a=\\mathrm{Max}(0,\\cdot)$ (its derivative is a Heaviside step, here fixed to 0 at 0)."
+    )
+    return ProblemResult(
+        problem="6.5",
+        title=TITLE,
+        statement=STATEMENT,
+        answer={"derivatives": latex, "relu_derivative_at_0": 0.0, "max_abs_error_vs_autodiff": float(np.max(np.abs(derived - auto)))},
+        summary=summary,
+        checks=checks,
+        figures=figures,
+        seed_verdict=verdict or "no answer",
+        seed_notes=(
+            notes
+            if verdict != "agrees"
+            else "The sheet's ten derivatives of $f$ and its ReLU derivative $\\mathbb{I}[z>0]$ are right (it leaves the value at 0 implicit). "
+            "Its outer formula writes $y$ where it means $y_i$, so the checker leaves that line unchecked. Checker: " + notes
+        ),
+        derivation=derivation,
+    )
+
+
+def symbolic_derivatives_with(at_zero: float):
+    """The same derivatives with ReLU'(0) := ``at_zero`` (to show that the convention matters at a kink)."""
+    import sympy as sp
+
+    params, derivs, _ = symbolic_derivatives()
+    x, y = sp.symbols("x y", real=True)
+    return sp.lambdify((params, x, y), derivs, modules=[{"Heaviside": lambda z, h0: np.heaviside(z, at_zero)}, "numpy"])

@@ -1,0 +1,155 @@
+"""Problem 6.10: the momentum term as a weighted sum of past gradients, and its weights."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .result import BookContext, Check, ProblemResult, check_close
+from .seed import derivative_verdict
+
+TITLE = "Momentum as a weighted sum of past gradients"
+STATEMENT = (
+    "Show that the momentum term $\\mathbf{m}_t$ (eq. 6.11) is an infinite weighted sum of the gradients at the previous "
+    "iterations and derive an expression for the coefficients (weights) of that sum. "
+    "$$\\mathbf{m}_{t+1} \\leftarrow \\beta \\mathbf{m}_t + (1 - \\beta) \\sum_{i \\in \\mathcal{B}_t} \\frac{\\partial l_i[\\phi_t]}{\\partial \\phi}$$"
+)
+
+WEIGHTS_LATEX = (
+    r"\mathbf{m}_{t+1} = \beta^{t+1}\mathbf{m}_0 + \sum_{k=0}^{t} (1-\beta)\,\beta^{t-k}\,\mathbf{g}_k,"
+    r"\qquad w_k = (1-\beta)\,\beta^{t-k}"
+)
+
+
+def momentum_weights(beta: float, t: int) -> np.ndarray:
+    """w_k = (1 - beta) beta^(t - k), k = 0..t: the weight of the gradient g_k in m_{t+1} (oldest first)."""
+    k = np.arange(t + 1)
+    return (1.0 - beta) * beta ** (t - k)
+
+
+def unrolled(beta: float, m0: np.ndarray, grads: np.ndarray) -> np.ndarray:
+    """The closed form beta^(t+1) m_0 + sum_k w_k g_k for grads g_0..g_t (rows)."""
+    t = grads.shape[0] - 1
+    return beta ** (t + 1) * m0 + momentum_weights(beta, t) @ grads
+
+
+def recurrence(beta: float, m0: np.ndarray, grads: np.ndarray) -> np.ndarray:
+    """Eq. 6.11 run step by step: m <- beta m + (1 - beta) g."""
+    m = np.array(m0, dtype=np.float64)
+    for g in grads:
+        m = beta * m + (1.0 - beta) * g
+    return m
+
+
+def symbolic_coefficients(t: int):
+    """Unroll eq. 6.11 t+1 times in SymPy and read off each gradient's coefficient (exact)."""
+    import sympy as sp
+
+    beta, m0 = sp.symbols("beta m_0")
+    g = sp.symbols(f"g_0:{t + 1}")
+    m = m0
+    for k in range(t + 1):
+        m = sp.expand(beta * m + (1 - beta) * g[k])
+    coeffs = [sp.factor(m.coeff(g[k])) for k in range(t + 1)]
+    return beta, m0, m, coeffs
+
+
+def solve(ctx: BookContext) -> ProblemResult:
+    import sympy as sp
+
+    from ..optim import make_optimizer  # the engine's momentum (eq. 6.11)
+
+    checks: list[Check] = []
+    # exact: every coefficient of the unrolled recurrence equals (1 - beta) beta^(t - k); m_0's is beta^(t+1)
+    t_sym = 6
+    beta_s, m0_s, m_expr, coeffs = symbolic_coefficients(t_sym)
+    exact = all(sp.simplify(c - (1 - beta_s) * beta_s ** (t_sym - k)) == 0 for k, c in enumerate(coeffs))
+    exact_m0 = sp.simplify(m_expr.coeff(m0_s) - beta_s ** (t_sym + 1)) == 0
+    checks.append(Check("SymPy: unrolled recurrence, coefficient of g_k", bool(exact), f"t = {t_sym}: coefficients = (1-beta) beta^(t-k) exactly"))
+    checks.append(Check("SymPy: coefficient of m_0 is beta^(t+1)", bool(exact_m0), f"t = {t_sym}: {sp.sstr(m_expr.coeff(m0_s))}"))
+
+    # numerical: closed form vs a run of the recurrence, random gradients in 5 dimensions, m_0 != 0
+    rng = np.random.default_rng(ctx.seed)
+    beta, steps, dim = 0.9, 200, 5
+    grads = rng.standard_normal((steps, dim))
+    m0 = rng.standard_normal(dim)
+    closed = unrolled(beta, m0, grads)
+    run = recurrence(beta, m0, grads)
+    max_abs_error = float(np.max(np.abs(closed - run)))
+    checks.append(check_close("closed form vs the recurrence (200 steps, m_0 != 0)", closed, run, rtol=1e-12, atol=1e-12))
+
+    # the engine's optimiser: updates are -alpha m_{t+1}; recover m_{t+1} and compare
+    alpha = 0.1
+    opt = make_optimizer("momentum", learning_rate=alpha, beta=beta)
+    import jax.numpy as jnp
+
+    state = opt.init(jnp.zeros(dim))
+    params = jnp.zeros(dim)
+    engine_m = None
+    for g in grads:
+        updates, state = opt.update(jnp.asarray(g), state, params)
+        engine_m = -np.asarray(updates) / alpha
+    closed0 = unrolled(beta, np.zeros(dim), grads)
+    checks.append(check_close("losslab.optim momentum (m_0 = 0) vs closed form", engine_m, closed0, rtol=1e-10, atol=1e-12))
+
+    weight_sum = float(momentum_weights(beta, steps - 1).sum())
+    checks.append(check_close("weights sum to 1 - beta^(t+1)", weight_sum, 1 - beta**steps, rtol=1e-12))
+
+    # the seed's formula: (1 - beta) sum_{i=0}^t beta^i g_{t-i}  (no m_0 term)
+    seed_formula = (1 - beta) * sum(beta**i * grads[steps - 1 - i] for i in range(steps))
+    seed_matches_m0_zero = bool(np.allclose(seed_formula, recurrence(beta, np.zeros(dim), grads), rtol=1e-12, atol=1e-12))
+    # a short run shows the omitted term: t = 4, m_0 != 0
+    short = grads[:5]
+    seed_short = (1 - beta) * sum(beta**i * short[4 - i] for i in range(5))
+    seed_gap_m0 = float(np.max(np.abs(seed_short - recurrence(beta, m0, short))))
+    verdict, checker_notes, _ = derivative_verdict("6.10")
+    checks.append(Check("seed sheet judged by losslab.symbolic.check_sheet", verdict is not None, checker_notes))
+
+    figures = []
+    from ..plots.book import momentum_weights_figure
+
+    figures.append(str(momentum_weights_figure({b: momentum_weights(b, 30) for b in (0.6, 0.9)}, ctx.figure_path("p6_10_momentum_weights.png"))))
+
+    summary = (
+        "Unrolling eq. 6.11 gives $" + WEIGHTS_LATEX + "$ where $\\mathbf{g}_k$ is the (batch) gradient at iteration $k$. "
+        "The weights decay geometrically with the age $t-k$ of the gradient: an exponentially weighted moving average. "
+        f"They sum to $1-\\beta^{{t+1}}$ (not 1), which is why Adam divides by $1-\\beta^{{t+1}}$ (eq. 6.16). "
+        f"For $t\\to\\infty$ the sum becomes the infinite series $\\sum_{{j\\ge 0}}(1-\\beta)\\beta^j \\mathbf{{g}}_{{t-j}}$ "
+        f"and the $\\mathbf{{m}}_0$ term vanishes. Closed form vs a 200-step run: max error {max_abs_error:.2e}."
+    )
+    derivation = (
+        "Write $\\mathbf{g}_t = \\sum_{i\\in\\mathcal{B}_t} \\partial l_i[\\phi_t]/\\partial\\phi$. Substituting the recurrence into itself,"
+        "$$\\mathbf{m}_{t+1} = \\beta\\mathbf{m}_t + (1-\\beta)\\mathbf{g}_t = \\beta^2\\mathbf{m}_{t-1} + (1-\\beta)(\\mathbf{g}_t + \\beta\\mathbf{g}_{t-1})$$"
+        "and after $t+1$ substitutions (induction on $t$):"
+        "$$\\mathbf{m}_{t+1} = \\beta^{t+1}\\mathbf{m}_0 + (1-\\beta)\\sum_{k=0}^{t}\\beta^{t-k}\\mathbf{g}_k .$$"
+        "Induction step: if it holds for $t$, then $\\beta\\mathbf{m}_{t+1} + (1-\\beta)\\mathbf{g}_{t+1} = "
+        "\\beta^{t+2}\\mathbf{m}_0 + (1-\\beta)\\sum_{k=0}^{t+1}\\beta^{t+1-k}\\mathbf{g}_k$. "
+        "The weights sum to $(1-\\beta)\\sum_{j=0}^{t}\\beta^j = 1-\\beta^{t+1}$.\n\n"
+        "It is a finite sum of the $t+1$ gradients seen so far plus the initial term $\\beta^{t+1}\\mathbf{m}_0$; it is an "
+        "\"infinite weighted sum\" only in the limit (or if the recursion is imagined to have started infinitely long ago), "
+        "when $\\beta^{t+1}\\mathbf{m}_0\\to 0$ for $0\\le\\beta<1$."
+    )
+    seed_notes = (
+        "The sheet's formula $\\mathbf{m}_{t+1} = (1-\\beta)\\sum_{i=0}^t\\beta^i\\nabla l_{t-i}$ and its weights $(1-\\beta)\\beta^i$ are right "
+        f"when $\\mathbf{{m}}_0 = 0$ (numerically equal to the recurrence: {seed_matches_m0_zero}); it omits the term "
+        f"$\\beta^{{t+1}}\\mathbf{{m}}_0$ (after 5 steps from a random $\\mathbf{{m}}_0$ it is off by {seed_gap_m0:.2e}). It writes a finite sum but calls it infinite: the sum is finite at every $t$ and becomes an infinite series only as "
+        "$t\\to\\infty$. It does not note that the weights sum to $1-\\beta^{t+1}$. Checker: " + checker_notes
+    )
+    return ProblemResult(
+        problem="6.10",
+        title=TITLE,
+        statement=STATEMENT,
+        answer={
+            "weights": WEIGHTS_LATEX,
+            "max_abs_error": max_abs_error,
+            "weight_sum": weight_sum,
+            "beta": beta,
+            "steps": steps,
+            "seed_formula_matches_when_m0_zero": seed_matches_m0_zero,
+        },
+        summary=summary,
+        checks=checks,
+        figures=figures,
+        seed_verdict=verdict or ("agrees" if seed_matches_m0_zero and seed_gap_m0 < 1e-12 else "disagrees"),
+        seed_notes=seed_notes,
+        derivation=derivation,
+    )

@@ -1,0 +1,172 @@
+"""The FastAPI app behind ``losslab serve``: a static page and a small JSON API.
+
+Endpoints::
+
+    GET  /                    the page (static/index.html)
+    GET  /static/plotly.min.js  plotly.js from the installed ``plotly`` package (no CDN)
+    GET  /api/objectives      the objectives, their ranges/starts, the optimisers, the limits
+    POST /api/landscape       {objective, data?, range0, range1?, resolution <= 400} -> loss grid
+    POST /api/run             {objective, data?, start, optimizers: 1..4 x {name, lr, beta, gamma,
+                              batch_size, steps <= 5000, seed, line_search, max_dist}} -> trajectories
+    POST /api/linesearch      {objective, data?, point, max_dist, thresh, max_iter, direction} -> brackets
+    POST /api/fit             {objective, data?, params: 1..4 vectors} -> model outputs over the data
+    POST /api/upload          multipart CSV file (<= 1 MB, numbers only) -> {data: "upload:ID", n, ...}
+
+Every bad request is answered with status 422 and ``{"detail": "<sentence>"}``,
+the sentence naming the parameter, what is expected and what was received.
+Nothing a user sends is evaluated as code; uploads are parsed as numbers and
+kept in memory (starlette spools a large multipart body to a temporary file).
+"""
+
+from __future__ import annotations
+
+import importlib.resources
+import json
+from pathlib import Path
+
+from fastapi import FastAPI, File, Request, UploadFile
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+
+from ..errors import LosslabError
+from . import service
+from .schemas import MAX_UPLOAD_BYTES, FitRequest, LandscapeRequest, LineSearchRequest, RunRequest
+
+__all__ = ["create_app", "app", "plotly_js_path", "describe_validation_errors"]
+
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+
+try:  # orjson is several times faster on a 400 x 400 grid; plain json is the fallback
+    import orjson
+
+    def _dumps(content) -> bytes:
+        return orjson.dumps(content)
+except ImportError:  # pragma: no cover - depends on the environment
+    def _dumps(content) -> bytes:
+        return json.dumps(content, allow_nan=False, separators=(",", ":")).encode()
+
+
+class FastJSON(JSONResponse):
+    """JSON without FastAPI's per-element encoder pass (the bodies are plain lists of floats)."""
+
+    def render(self, content) -> bytes:
+        return _dumps(content)
+
+
+def plotly_js_path() -> Path:
+    """plotly.min.js as shipped inside the installed ``plotly`` Python package."""
+    path = importlib.resources.files("plotly") / "package_data" / "plotly.min.js"
+    with importlib.resources.as_file(path) as real:
+        if not Path(real).is_file():  # pragma: no cover - a broken plotly install
+            raise FileNotFoundError(f"plotly.min.js not found in the installed plotly package (looked at {real})")
+        return Path(real)
+
+
+# ---------------------------------------------------------------- errors a person can act on
+def _where(loc: tuple) -> tuple[str, str]:
+    """('body', 'optimizers', 1, 'lr') -> ("'lr'", ' of optimiser 2')."""
+    parts = [p for p in loc if p != "body"]
+    owner = ""
+    if len(parts) >= 2 and parts[0] == "optimizers" and isinstance(parts[1], int):
+        owner = f" of optimiser {parts[1] + 1}"
+        parts = parts[2:]
+    elif len(parts) >= 2 and parts[0] in ("params", "start", "point", "range0", "range1") and isinstance(parts[1], int):
+        owner = f" (entry {parts[1] + 1})"
+        parts = parts[:1]
+    name = ".".join(str(p) for p in parts) if parts else "request"
+    return f"'{name}'", owner
+
+
+def _show(value) -> str:
+    text = json.dumps(value) if not isinstance(value, str) else repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def describe_validation_errors(errors: list[dict]) -> str:
+    """Pydantic's error list as sentences in the house style."""
+    sentences = []
+    for err in errors:
+        kind = err.get("type", "")
+        name, owner = _where(tuple(err.get("loc", ())))
+        msg = str(err.get("msg", "is invalid"))
+        if kind == "missing":
+            sentences.append(f"The {name} parameter{owner} is required. Got nothing instead.")
+        elif kind == "extra_forbidden":
+            sentences.append(f"The {name} parameter{owner} is not known; remove it.")
+        elif kind == "json_invalid":
+            sentences.append("The request body must be valid JSON. Got malformed JSON instead.")
+        else:
+            if msg.startswith("Value error, "):
+                msg = msg[len("Value error, "):]
+                sentences.append(f"The {name} parameter{owner} is invalid: {msg}.")
+                continue
+            if msg.startswith("Input should be "):
+                msg = "must be " + msg[len("Input should be "):]
+            elif msg.startswith("String should match pattern"):
+                msg = "must be empty, 'upload:ID' (from an upload) or 'logistic:SEED'" if name == "'data'" else \
+                    "must be a lower-case name such as 'adam'"
+            else:
+                msg = "must satisfy: " + msg[0].lower() + msg[1:]
+            sentences.append(f"The {name} parameter{owner} {msg}. Got {_show(err.get('input'))} instead.")
+    return " ".join(sentences) or "The request is invalid."
+
+
+def _simplify(errors: list[dict]) -> list[dict]:
+    return [{"loc": [p for p in e.get("loc", ()) if p != "body"], "type": e.get("type"), "msg": str(e.get("msg"))} for e in errors]
+
+
+# ---------------------------------------------------------------- the app
+def create_app() -> FastAPI:
+    app = FastAPI(title="losslab", description="Chapter 6 optimiser explorer", docs_url="/api/docs", redoc_url=None)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError):
+        errors = list(exc.errors())
+        return JSONResponse(status_code=422, content={"detail": describe_validation_errors(errors), "errors": _simplify(errors)})
+
+    @app.exception_handler(LosslabError)
+    async def _losslab_error(request: Request, exc: LosslabError):
+        return JSONResponse(status_code=422, content={"detail": str(exc)})
+
+    @app.get("/", include_in_schema=False)
+    def page() -> FileResponse:
+        return FileResponse(STATIC_DIR / "index.html", media_type="text/html")
+
+    @app.get("/static/plotly.min.js", include_in_schema=False)
+    def plotly_js() -> FileResponse:
+        return FileResponse(plotly_js_path(), media_type="text/javascript")
+
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+
+    @app.get("/api/objectives")
+    def objectives() -> Response:
+        return FastJSON(service.catalog())
+
+    @app.post("/api/landscape")
+    def landscape(req: LandscapeRequest) -> Response:
+        return FastJSON(service.landscape(req))
+
+    @app.post("/api/run")
+    def run(req: RunRequest) -> Response:
+        return FastJSON(service.run(req))
+
+    @app.post("/api/linesearch")
+    def linesearch(req: LineSearchRequest) -> Response:
+        return FastJSON(service.line_search(req))
+
+    @app.post("/api/fit")
+    def fit(req: FitRequest) -> Response:
+        return FastJSON(service.fit(req))
+
+    @app.post("/api/upload")
+    async def upload(file: UploadFile = File(...)) -> Response:
+        # read one byte past the limit: enough to refuse without holding a huge body in memory
+        raw = await file.read(MAX_UPLOAD_BYTES + 1)
+        await file.close()
+        return FastJSON(service.store_upload(raw, file.filename or "upload.csv"))
+
+    return app
+
+
+app = create_app()

@@ -1,0 +1,85 @@
+"""What the page offers: the objectives (with the notebooks' ranges and starts) and the optimisers.
+
+Each entry names engine objects only; nothing here computes a loss.
+Ranges, starts and settings are those of the companion notebooks
+(shared/reference/chapter6.md, "Notebook experiments").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+__all__ = ["ObjectiveEntry", "OBJECTIVES", "OPTIMIZERS", "DEFAULT_OBJECTIVE"]
+
+
+def _opt(name: str, lr: float, steps: int, *, beta: float = 0.9, gamma: float = 0.99, batch_size: int | None = None,
+         seed: int = 0, line_search: bool = False, max_dist: float = 0.1) -> dict:
+    return {"name": name, "lr": lr, "beta": beta, "gamma": gamma, "batch_size": batch_size, "steps": steps,
+            "seed": seed, "line_search": line_search, "max_dist": max_dist}
+
+
+@dataclass(frozen=True)
+class ObjectiveEntry:
+    key: str
+    label: str
+    kind: str  # "model" (a model fitted to data) or "function" (a notebook's closed-form loss)
+    dims: int
+    range0: tuple[float, float]
+    range1: tuple[float, float] | None
+    start: tuple[float, ...]
+    optimizers: tuple[dict, ...]
+    param_names: tuple[str, ...] = ("phi_0", "phi_1")
+    model: str | None = None
+    data_name: str | None = None
+    description: str = ""
+    resolution: int = 120
+    log_color: bool = False
+    extra: dict = field(default_factory=dict)
+
+
+OBJECTIVES: dict[str, ObjectiveEntry] = {
+    e.key: e
+    for e in (
+        ObjectiveEntry(
+            "linear", "linear model, book data (notebook 6.2)", "model", 2, (0.0, 2.0), (-1.0, 1.0), (1.6, -0.5),
+            (_opt("gd", 0.1, 10, line_search=True, max_dist=0.1), _opt("gd", 0.01, 100), _opt("momentum", 0.02, 100, beta=0.6)),
+            model="linear", data_name="book:linear", description="eq. 6.4 + least squares (eq. 6.5), 12 points",
+            log_color=True,
+        ),
+        ObjectiveEntry(
+            "gabor", "Gabor model, book data (notebooks 6.3/6.4)", "model", 2, (-10.0, 10.0), (2.5, 22.5), (-1.5, 6.5),
+            (_opt("sgd", 0.6, 81, batch_size=5), _opt("momentum", 0.6, 81, beta=0.6, batch_size=5),
+             _opt("nesterov", 0.6, 81, beta=0.6, batch_size=5)),
+            model="gabor", data_name="book:gabor", description="eq. 6.8 + least squares, 30 points",
+        ),
+        ObjectiveEntry(
+            "logistic", "logistic regression, seeded data (problem 6.4)", "model", 2, (-4.0, 4.0), (-4.0, 6.0), (-3.0, -3.0),
+            (_opt("gd", 0.05, 100), _opt("adam", 0.1, 100)),
+            model="logistic", data_name="logistic:0", description="sig[phi_0 + phi_1 x] + binary cross-entropy, 20 points",
+            log_color=True,
+        ),
+        ObjectiveEntry(
+            "nb6_5", "notebook 6.5 function", "function", 2, (-1.5, 1.5), (-1.0, 1.0), (-0.7, -0.9),
+            (_opt("gd", 0.08, 200), _opt("normalized", 0.08, 40), _opt("adam", 0.05, 60, beta=0.9, gamma=0.99)),
+            description="L = 1 - exp(-2 phi_1^2) exp(-(phi_0 - 0.7)^2 / 8)",
+        ),
+        ObjectiveEntry(
+            "nb6_1", "notebook 6.1 one-dimensional function", "function", 1, (0.0, 1.0), None, (0.05,),
+            (_opt("gd", 0.01, 50), _opt("gd", 0.1, 10, line_search=True, max_dist=1.0)),
+            param_names=("phi",), resolution=400,
+            description="L = 1 - 0.5 exp(-(phi-0.65)^2/0.1) - 0.45 exp(-(phi-0.35)^2/0.02)",
+        ),
+    )
+}
+
+DEFAULT_OBJECTIVE = "gabor"
+
+# name -> (label, hyperparameters the page shows, whether the line search applies)
+OPTIMIZERS: dict[str, tuple[str, tuple[str, ...], bool]] = {
+    "gd": ("gradient descent (6.3)", ("lr", "steps"), True),
+    "sgd": ("SGD (6.10)", ("lr", "batch_size", "steps", "seed"), False),
+    "momentum": ("momentum (6.11)", ("lr", "beta", "batch_size", "steps", "seed"), False),
+    "nesterov": ("Nesterov (6.12)", ("lr", "beta", "batch_size", "steps", "seed"), False),
+    "normalized": ("normalised gradients (6.13-6.14)", ("lr", "batch_size", "steps", "seed"), False),
+    "adam": ("Adam (6.15-6.18)", ("lr", "beta", "gamma", "batch_size", "steps", "seed"), False),
+}

@@ -1,0 +1,91 @@
+"""`losslab check SHEET [--json]`: report, JSON, exit status; bad input gives a message and exit 2."""
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from losslab.cli import app, main
+
+SHEETS = Path(__file__).parent / "sheets"
+runner = CliRunner()
+
+
+def test_json_on_the_seed_sheet_and_exit_1():
+    result = runner.invoke(app, ["check", str(SHEETS / "seed_sheet.md"), "--json"])
+    assert result.exit_code == 1, result.output
+    claims = json.loads(result.stdout)
+    assert len(claims) == 27
+    assert set(claims[0]) == {"problem", "line", "latex", "verdict", "reason", "truth"}
+    verdicts = [c["verdict"] for c in claims]
+    assert verdicts.count("incorrect") == 4 and verdicts.count("not checked") == 2 and verdicts.count("correct") == 21
+    first = claims[0]
+    assert first["problem"] == "6.1" and first["line"] == 13 and first["verdict"] == "incorrect"
+
+
+def test_report_on_correct_sheet_exits_0():
+    result = runner.invoke(app, ["check", str(SHEETS / "equivalent_forms.md")])
+    assert result.exit_code == 0, result.output
+    assert "22 claims: 22 correct, 0 incorrect, 0 not checked" in result.stdout
+
+
+def test_report_names_the_mistake_and_the_truth():
+    result = runner.invoke(app, ["check", str(SHEETS / "planted_mistakes.md")])
+    assert result.exit_code == 1
+    assert "missing sum over j" in result.stdout and "truth:" in result.stdout
+
+
+def run_cli(capsys, monkeypatch, *args):
+    """The console script's main() in-process: (exit status, stderr)."""
+    monkeypatch.setattr(sys, "argv", ["losslab", *args])
+    with pytest.raises(SystemExit) as stop:
+        main()
+    return stop.value.code, capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (b"", "is empty"),
+        (b"\x89PNG\r\n\x1a\n\x00\x00\x00IHDR", "binary file"),
+        (b"\xff\xfe\xfa bad", "UTF-8"),
+        (b"x" * (10 * 1024 * 1024), "too large"),
+    ],
+    ids=["empty", "binary", "not-utf8", "10MB"],
+)
+def test_bad_files_exit_2_with_a_message(tmp_path, capsys, monkeypatch, content, message):
+    sheet = tmp_path / "sheet.md"
+    sheet.write_bytes(content)
+    code, err = run_cli(capsys, monkeypatch, "check", str(sheet))
+    assert code == 2
+    assert message in " ".join(err.split()) and "Traceback" not in err
+
+
+def test_missing_file_exits_2(tmp_path, capsys, monkeypatch):
+    code, err = run_cli(capsys, monkeypatch, "check", str(tmp_path / "nope.md"))
+    assert code == 2 and "must be an existing file" in " ".join(err.split())
+
+
+def test_main_exit_status_1_on_incorrect_claims(capsys, monkeypatch):
+    code, _ = run_cli(capsys, monkeypatch, "check", str(SHEETS / "planted_mistakes.md"), "--json")
+    assert code == 1
+
+
+def test_hostile_latex_is_reported_not_crashed(tmp_path):
+    sheet = tmp_path / "hostile.md"
+    deep = "(" * 500 + "x" + ")" * 500
+    sheet.write_text(
+        "## Problem 1\n$$L = \\sum_i (\\phi_0 x_i - y_i)^2$$\n"
+        f"$$\\frac{{\\partial L}}{{\\partial \\phi_0}} = {deep}$$\n"
+        "$$\\frac{\\partial L}{\\partial \\phi_0} = \\frac{1}{2$$\n"
+        "$$\\frac{\\partial L}{\\partial \\phi_0} = \\foo{x}$$\n"
+        "$$\\frac{\\partial L}{\\partial \\phi_0} = __import__('os').system('true')$$\n"
+    )
+    result = runner.invoke(app, ["check", str(sheet), "--json"])
+    assert result.exit_code == 0, result.output
+    claims = json.loads(result.stdout)
+    assert [c["verdict"] for c in claims] == ["not checked"] * 4
+    assert "nested too deeply" in claims[0]["reason"]
+    assert "unknown command \\foo" in claims[2]["reason"]

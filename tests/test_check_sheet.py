@@ -1,0 +1,206 @@
+"""check_sheet on the seed sheet, on equivalent correct forms and on planted mistakes."""
+
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from losslab.errors import LosslabError
+from losslab.symbolic import check_sheet
+
+SHEETS = Path(__file__).parent / "sheets"
+
+
+@pytest.fixture(scope="module")
+def seed():
+    return check_sheet((SHEETS / "seed_sheet.md").read_text())
+
+
+@pytest.fixture(scope="module")
+def equivalent():
+    return check_sheet((SHEETS / "equivalent_forms.md").read_text())
+
+
+@pytest.fixture(scope="module")
+def planted():
+    return check_sheet((SHEETS / "planted_mistakes.md").read_text())
+
+
+def by_problem(results, problem):
+    return [r for r in results if r.problem == problem]
+
+
+def test_seed_6_1_both_derivatives_miss_the_sum(seed):
+    rs = by_problem(seed, "6.1")
+    assert [r.verdict for r in rs] == ["incorrect", "incorrect"]
+    for r in rs:
+        assert "missing sum over i" in r.reason and "one term l_i" in r.reason
+        assert r"\sum_{i=1}^{I}" in r.truth_latex
+
+
+def test_seed_6_2_hessian_with_stated_renaming_is_correct(seed):
+    rs = by_problem(seed, "6.2")
+    assert len(rs) == 8  # H of derivatives, four entries, H matrix, trace, det
+    assert all(r.verdict == "correct" for r in rs), [r.reason for r in rs]
+    assert "phi_0, phi_1" in rs[0].reason  # phi = phi_0, theta = phi_1 as the sheet says
+
+
+def test_seed_6_3_phi0_correct_phi1_wrong(seed):
+    r0, r1 = by_problem(seed, "6.3")
+    assert r0.verdict == "correct"
+    assert r1.verdict == "incorrect" and "differs from the true value" in r1.reason
+    assert "the claim gives" in r1.reason and "the truth is" in r1.reason
+
+
+def test_seed_6_5_chain_rule_with_unindexed_y_and_ten_output_derivatives(seed):
+    rs = by_problem(seed, "6.5")
+    assert len(rs) == 11
+    first, rest = rs[0], rs[1:]
+    assert first.verdict == "not checked"
+    assert "y has no index" in first.reason and "read as y_i the claim would be correct" in first.reason
+    assert all(r.verdict == "correct" for r in rest)
+
+
+def test_seed_6_10_momentum(seed):
+    rs = by_problem(seed, "6.10")
+    assert [r.verdict for r in rs] == ["correct", "correct", "not checked", "incorrect"]
+    assert "\\dots" in rs[2].reason
+    assert "missing the initial-momentum term beta^{t+1} m_0" in rs[3].reason
+    assert r"\beta^{t+1} \mathbf{m}_0" in rs[3].truth_latex
+
+
+def test_every_equivalent_form_is_accepted(equivalent):
+    assert len(equivalent) == 22
+    wrong = [(r.problem, r.line, r.reason) for r in equivalent if r.verdict != "correct"]
+    assert not wrong
+
+
+def test_every_planted_mistake_is_caught(planted):
+    assert len(planted) == 12
+    assert all(r.verdict == "incorrect" for r in planted), [(r.line, r.verdict, r.reason) for r in planted]
+    reasons = {r.line: r.reason for r in planted}
+    assert "missing sum over j" in reasons[9]
+    assert "wrong sign" in reasons[13]
+    assert "0.5 times the truth" in reasons[17]
+    assert "entry (1, 1)" in reasons[23]
+    assert "0.06" in reasons[35]  # missing chain-rule factor 0.06, named
+
+
+def test_planted_relu_mistakes_each_caught(planted):
+    relu = by_problem(planted, "6.5")
+    assert len(relu) == 4 and all(r.verdict == "incorrect" for r in relu)
+    assert all(r"\mathbb{I}" in r.truth_latex for r in relu)
+
+
+def test_unknown_symbols_are_reported_not_guessed():
+    sheet = "## Problem 1\n$$L = \\sum_i (\\phi_0 + \\phi_1 x_i - y_i)^2$$\n$$\\frac{\\partial L}{\\partial \\phi_0} = 2 \\sum_i (\\phi_0 + \\phi_1 x_i - y_i) + \\gamma$$\n"
+    (r,) = check_sheet(sheet)
+    assert r.verdict == "not checked" and "unknown symbol(s) gamma" in r.reason
+
+
+def test_missing_definition_is_not_checked():
+    (r,) = check_sheet("## Problem 2\n$$\\frac{\\partial L}{\\partial \\phi_0} = 2$$\n")
+    assert r.verdict == "not checked" and "no definition of L" in r.reason
+
+
+def test_undefined_function_is_not_checked():
+    sheet = "## Problem 3\n$$L = \\sum_i (g[x_i] - y_i)^2$$\n$$\\frac{\\partial L}{\\partial \\phi_0} = 0$$\n"
+    (r,) = check_sheet(sheet)
+    assert r.verdict == "not checked" and "no definition of the function g" in r.reason
+
+
+def test_unreadable_claim_is_not_checked_with_the_parse_error():
+    (r,) = check_sheet("## Problem 4\n$$\\frac{\\partial L}{\\partial \\phi_0} = \\frac{1}{2$$\n")
+    assert r.verdict == "not checked" and "could not read the LaTeX" in r.reason
+
+
+@pytest.mark.parametrize("text, message", [("", "empty"), ("   \n", "empty"), ("a\x00b", "NUL"), ("x" * 1_100_000, "too large"), ("$$ a = b", "never closed")])
+def test_bad_sheets_raise_a_clear_error(text, message):
+    with pytest.raises(LosslabError, match=message):
+        check_sheet(text)
+
+
+def test_renaming_must_be_stated_else_not_checked():
+    stated = "## Problem 6.2\n$$L = \\sum_{i=1}^I (\\phi_0 + \\phi_1 x_i - y_i)^2$$\nwhere  $\\phi = \\phi_0$  and  $\\theta = \\phi_1$ :\n$$\\frac{\\partial^2 L}{\\partial \\theta^2} = 2 \\sum_{i=1}^I x_i^2$$\n"
+    unstated = stated.replace("where  $\\phi = \\phi_0$  and  $\\theta = \\phi_1$ :", "Now the Hessian:")
+    (r,) = check_sheet(stated)
+    assert r.verdict == "correct"
+    (r,) = check_sheet(unstated)
+    assert r.verdict == "not checked" and "theta is not a variable of L" in r.reason and "phi_0, phi_1" in r.reason
+
+
+def test_expansion_blowup_is_not_attempted_symbolically():
+    from losslab.symbolic.checker import MAX_EXPANDED_TERMS, _expanded_terms
+    from losslab.symbolic.latex import parse_expression
+
+    big = parse_expression(r"(\phi_0 + \phi_1 + x_i + y_i + \phi_0 \phi_1)^{32}")
+    assert _expanded_terms(big) > MAX_EXPANDED_TERMS
+    assert _expanded_terms(parse_expression(r"(a + b)^2 (c + d)")) == 6
+    sheet = (
+        "## Problem 1\n$$L = \\sum_i (\\phi_0 + \\phi_1 x_i - y_i)^2$$\n"
+        "$$\\frac{\\partial L}{\\partial \\phi_0} = 2 \\sum_i (\\phi_0 + \\phi_1 x_i - y_i) + (\\phi_0 + \\phi_1 + \\phi_0\\phi_1 + 1)^{32} - (\\phi_0 + \\phi_1 + \\phi_0\\phi_1 + 1)^{32}$$\n"
+    )
+    (r,) = check_sheet(sheet)
+    assert r.verdict == "correct"
+
+
+def test_ordinary_d_derivative_claims_are_checked():
+    sheet = "## Problem 1\n$$L = \\sum_i (\\phi_0 + \\phi_1 x_i - y_i)^2$$\n$$\\frac{dL}{d\\phi_1} = 2 \\sum_i x_i (\\phi_0 + \\phi_1 x_i - y_i)$$\n"
+    (r,) = check_sheet(sheet)
+    assert r.verdict == "correct"
+
+
+def test_check_sheet_works_in_a_worker_thread():
+    import threading
+
+    out = {}
+    sheet = (SHEETS / "planted_mistakes.md").read_text().split("### Problem 6.2")[0]
+    worker = threading.Thread(target=lambda: out.setdefault("r", check_sheet(sheet)))
+    worker.start()
+    worker.join(120)
+    assert [r.verdict for r in out["r"]] == ["incorrect"] * 3
+
+
+_MUTATIONS = ["}", "{", "(", ")", "[", "]", "_", "^", "\\", "x_i", "\\sum_i", "-", "2", "\\partial", "$$", "\n", "&", "\\\\", "y"]
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(st.integers(0, 10**6), st.sampled_from(_MUTATIONS), st.booleans()), min_size=1, max_size=4))
+def test_mutated_sheets_give_verdicts_or_a_clear_error(edits):
+    base = (
+        "## Problem 6.1\n$$L = \\sum_{i=1}^I (\\phi_0 + \\phi_1 x_i - y_i)^2$$\n"
+        "$$\\frac{\\partial L}{\\partial \\phi_1} = 2 \\sum_i x_i(\\phi_0 + \\phi_1 x_i - y_i)$$\n"
+    )
+    chars = list(base)
+    for where, piece, insert in edits:
+        k = where % len(chars)
+        if insert:
+            chars.insert(k, piece)
+        else:
+            del chars[k]
+    try:
+        results = check_sheet("".join(chars))
+    except LosslabError:
+        return
+    for r in results:
+        assert r.verdict in ("correct", "incorrect", "not checked") and r.reason
+
+
+def test_gradient_vector_claim():
+    head = "## Problem 6.4\n$$L = -\\sum_{i=1}^I \\left( y_i \\log[\\text{sig}[\\phi_0 + \\phi_1 x_i]] + (1 - y_i)\\log[1 - \\text{sig}[\\phi_0 + \\phi_1 x_i]] \\right)$$\n"
+    right = head + "$$\\frac{\\partial L}{\\partial \\phi} = \\begin{bmatrix} \\sum_i (\\text{sig}[\\phi_0 + \\phi_1 x_i] - y_i) \\\\ \\sum_i (\\text{sig}[\\phi_0 + \\phi_1 x_i] - y_i) x_i \\end{bmatrix}$$\n"
+    wrong = head + "$$\\frac{\\partial L}{\\partial \\phi} = \\begin{bmatrix} \\sum_i (\\text{sig}[\\phi_0 + \\phi_1 x_i] - y_i) & \\sum_i (\\text{sig}[\\phi_0 + \\phi_1 x_i] - y_i) \\end{bmatrix}$$\n"
+    (r,) = check_sheet(right)
+    assert r.verdict == "correct" and "phi_0, phi_1" in r.reason
+    (r,) = check_sheet(wrong)
+    assert r.verdict == "incorrect" and "entry (2, 1)" in r.reason
+
+
+def test_plain_x_model_derivatives_second_derivative_and_index_slip():
+    results = check_sheet((SHEETS / "relu_plain_x.md").read_text())
+    assert [r.verdict for r in results] == ["correct", "not checked", "correct", "incorrect", "not checked"]
+    assert "written in x_i but the left-hand side in x; read without the index the claim would be correct" in results[1].reason
+    assert "Dirac delta" in results[2].reason
+    assert r"\mathbb{I}" in results[3].truth_latex
+    assert "phi_4 is not a variable of f" in results[4].reason
