@@ -68,6 +68,10 @@ def main(argv=None) -> int:
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     parser.add_argument("--markdown", action="store_true", help="print a Markdown table (for benchmarks/README.md)")
     parser.add_argument("--device", choices=("cpu", "gpu"), default="cpu")
+    parser.add_argument("--host-devices", type=int, default=os.cpu_count() or 1,
+                        help="on CPU, show JAX N devices (XLA_FLAGS=--xla_force_host_platform_device_count=N; "
+                             "default: one per core) so sharded landscapes and sweeps use every core, as the "
+                             "PyTorch peers use every thread; 1 = JAX's default single CPU device")
     args = parser.parse_args(argv)
     chosen = [w.upper() for w in args.workloads] or list(WORKLOADS)
     unknown = [w for w in chosen if w not in WORKLOADS]
@@ -75,6 +79,9 @@ def main(argv=None) -> int:
         parser.error(f"unknown workload(s) {unknown}; choose from {list(WORKLOADS)}")
     # must be decided before JAX is imported
     os.environ.setdefault("JAX_PLATFORMS", "cuda" if args.device == "gpu" else "cpu")
+    if args.device == "cpu" and args.host_devices > 1:
+        flags = os.environ.get("XLA_FLAGS", "")
+        os.environ["XLA_FLAGS"] = f"{flags} --xla_force_host_platform_device_count={args.host_devices}".strip()
     # PyTorch's OpenMP threads otherwise spin after each parallel region, stealing the
     # cores from whatever is timed next (measured: a 4k-parameter JAX gradient 5x slower)
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
