@@ -57,3 +57,68 @@ def sync_torch(device: str) -> None:
         import torch
 
         torch.cuda.synchronize()
+
+
+def torch_thread_counts() -> list[int]:
+    """Thread counts to try for PyTorch peers: 1 and all cores. On a CPU shared with other
+    processes, PyTorch's intra-op threads can be far slower than one thread (measured here:
+    sin 1.1e9/s on 1 thread vs 8.7e7/s on 2), so each peer gets its best setting."""
+    import os
+
+    return sorted({1, os.cpu_count() or 1})
+
+
+def best_torch(timed: Callable, device: str = "cpu"):
+    """Run ``timed() -> (seconds, result)`` under each thread count; (best seconds, result, threads)."""
+    import torch
+
+    if device == "gpu":
+        s, out = timed()
+        return s, out, torch.get_num_threads()
+    before = torch.get_num_threads()
+    best = (np.inf, None, before)
+    try:
+        for n in torch_thread_counts():
+            torch.set_num_threads(n)
+            s, out = timed()
+            if s < best[0]:
+                best = (s, out, n)
+    finally:
+        torch.set_num_threads(before)
+    return best
+
+
+def race(entries: dict, rounds: int = 3, *, warmup: bool = True) -> dict:
+    """Time several implementations round-robin (one call each per round, after one warm-up each),
+    so a change in machine load hits all of them alike. Returns {name: (best seconds, last result)}.
+
+    ``entries`` maps a name to ``fn`` or to ``(fn, torch_threads)``; with a thread count the
+    PyTorch thread pool is set to it around each call.
+    """
+    def call(entry):
+        fn, threads = entry if isinstance(entry, tuple) else (entry, None)
+        if threads is None:
+            return fn()
+        import torch
+
+        before = torch.get_num_threads()
+        torch.set_num_threads(threads)
+        try:
+            return fn()
+        finally:
+            torch.set_num_threads(before)
+
+    out = {name: [np.inf, call(entry) if warmup else None] for name, entry in entries.items()}
+    for _ in range(rounds):
+        for name, entry in entries.items():
+            start = time.perf_counter()
+            res = call(entry)
+            out[name][0] = min(out[name][0], time.perf_counter() - start)
+            out[name][1] = res
+    return {k: (v[0], v[1]) for k, v in out.items()}
+
+
+def best_threads(results: dict, prefix: str):
+    """Among race results named ``prefix + " @<n>"``, the fastest: (seconds, result, n)."""
+    cands = [(v[0], v[1], int(k.rsplit("@", 1)[1])) for k, v in results.items() if k.startswith(prefix + " @")]
+    return min(cands, key=lambda c: c[0])

@@ -5,13 +5,14 @@ losslab: ``curvature.make_hvp`` (forward-over-reverse) against one gradient
 (``jax.grad``, jitted); ``power_iteration`` and Lanczos with 20 products each.
 PyTorch: the gradient by autograd, the HVP by double-backward
 (``grad(grad(L) . v)``), power iteration with 20 double-backward products.
+All are timed round-robin (see ``common.race``) so load changes hit every one alike.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from common import best_of, finish, record, rel_diff, sync_torch, torch_device
+from common import race, best_threads, record, rel_diff, sync_torch, torch_device, torch_thread_counts
 
 
 def bench(quick: bool = False, device: str = "cpu") -> list[dict]:
@@ -30,21 +31,16 @@ def bench(quick: bool = False, device: str = "cpu") -> list[dict]:
     P = model.n_params
     name = f"W4 curvature (MLP {'-'.join(map(str, widths))}, {P:,} params, {points} points)"
     rows = []
-    reps = 3 if quick else 5
-
     grad = jax.jit(jax.grad(obj.loss_on))
-    g_secs, g = best_of(lambda: grad(params, obj.x, obj.y).block_until_ready(), repeats=reps)
-    rows.append(record(name, "losslab gradient (jax.grad, reference)", g_secs, 1, unit="gradients/s", agree=0.0))
     hvp = make_hvp(obj, params)
-    h_secs, hv = best_of(lambda: hvp(v).block_until_ready(), repeats=reps)
-    rows.append(record(name, "losslab HVP (forward-over-reverse)", h_secs, 1, unit="HVPs/s", agree=0.0,
-                       note=f"HVP / gradient time = {h_secs / g_secs:.2f}"))
-    p_secs, pw = best_of(lambda: power_iteration(obj, params, 1, iters=20, tol=0.0), repeats=1)
-    rows.append(record(name, "losslab top eigenvalue, power iteration (20 HVPs)", p_secs, 1, unit="eigenvalues/s",
-                       agree=0.0, note=f"lambda = {pw.eigenvalues[0]:.6g}"))
-    l_secs, lz = best_of(lambda: top_eigenvalues(obj, params, 1, iters=20, return_vectors=False), repeats=1)
-    rows.append(record(name, "losslab top eigenvalue, Lanczos (20 HVPs)", l_secs, 1, unit="eigenvalues/s",
-                       agree=rel_diff(lz.eigenvalues[0], pw.eigenvalues[0]), note=f"lambda = {lz.eigenvalues[0]:.6g}"))
+    entries = {
+        "lgrad": lambda: np.asarray(grad(params, obj.x, obj.y)),
+        "lhvp": lambda: np.asarray(hvp(v)),
+    }
+    power = {
+        "lpower": lambda: power_iteration(obj, params, 1, iters=20, tol=0.0),
+        "llanczos": lambda: top_eigenvalues(obj, params, 1, iters=20, return_vectors=False),
+    }
     try:
         import torch
 
@@ -68,25 +64,18 @@ def bench(quick: bool = False, device: str = "cpu") -> list[dict]:
             return torch.mean((h[:, 0] - y) ** 2)
 
         theta = flat.clone().requires_grad_(True)
+        tv = torch.tensor(np.asarray(v), device=dev)
 
         def t_grad():
             (gr,) = torch.autograd.grad(loss_fn(theta), theta)
             sync_torch(device)
-            return gr
-
-        s, tg = best_of(t_grad, repeats=reps)
-        rows.append(record(name, "PyTorch gradient (autograd)", s, 1, unit="gradients/s", agree=rel_diff(tg.cpu().numpy(), g)))
-        tv = torch.tensor(np.asarray(v), device=dev)
+            return gr.cpu().numpy()
 
         def t_hvp(vec=tv):
             (gr,) = torch.autograd.grad(loss_fn(theta), theta, create_graph=True)
             (hvec,) = torch.autograd.grad(gr @ vec, theta)
             sync_torch(device)
             return hvec
-
-        s, th = best_of(t_hvp, repeats=reps)
-        rows.append(record(name, "PyTorch HVP (double backward)", s, 1, unit="HVPs/s",
-                           agree=rel_diff(th.cpu().numpy(), hv), note=f"compare: losslab HVP"))
 
         def t_power():
             gen = torch.Generator(device=dev).manual_seed(0)
@@ -99,13 +88,43 @@ def bench(quick: bool = False, device: str = "cpu") -> list[dict]:
                 vec = w / w.norm()
             return lam
 
-        s, lam = best_of(t_power, repeats=1)
-        rows.append(record(name, "PyTorch top eigenvalue, power iteration (20 double-backward HVPs)", s, 1,
-                           unit="eigenvalues/s", agree=rel_diff(lam, pw.eigenvalues[0]), note=f"lambda = {lam:.6g}"))
+        threads = [None] if device == "gpu" else torch_thread_counts()
+        for n in threads:
+            entries[f"tgrad @{n or 0}"] = (t_grad, n)
+            entries[f"thvp @{n or 0}"] = ((lambda: t_hvp().cpu().numpy()), n)
+        have_torch = True
     except ImportError:
+        have_torch = False
+    got = race(entries, rounds=3 if quick else 5)
+    g_secs, g = got["lgrad"]
+    h_secs, hv = got["lhvp"]
+    rows.append(record(name, "losslab gradient (jax.grad, reference)", g_secs, 1, unit="gradients/s", agree=0.0))
+    rows.append(record(name, "losslab HVP (forward-over-reverse)", h_secs, 1, unit="HVPs/s", agree=0.0,
+                       note=f"HVP / gradient time = {h_secs / g_secs:.2f}"))
+    if have_torch:
+        tg_secs, tg, n_g = best_threads(got, "tgrad")
+        th_secs, th, n_h = best_threads(got, "thvp")
+        power["tpower"] = (t_power, n_h or None)
+    pw_got = race(power, rounds=2 if quick else 1, warmup=False)
+    p_secs, pw = pw_got["lpower"]
+    l_secs, lz = pw_got["llanczos"]
+    rows.append(record(name, "losslab top eigenvalue, power iteration (20 HVPs)", p_secs, 1, unit="eigenvalues/s",
+                       agree=0.0, note=f"lambda = {pw.eigenvalues[0]:.6g}"))
+    rows.append(record(name, "losslab top eigenvalue, Lanczos (20 HVPs)", l_secs, 1, unit="eigenvalues/s",
+                       agree=rel_diff(lz.eigenvalues[0], pw.eigenvalues[0]), note=f"lambda = {lz.eigenvalues[0]:.6g}"))
+    if have_torch:
+        rows.append(record(name, "PyTorch gradient (autograd)", tg_secs, 1, unit="gradients/s", agree=rel_diff(tg, g),
+                           note=f"best with {n_g} torch thread(s)"))
+        rows.append(record(name, "PyTorch HVP (double backward)", th_secs, 1, unit="HVPs/s", agree=rel_diff(th, hv),
+                           note=f"best with {n_h} torch thread(s)"))
+        t_secs, lam = pw_got["tpower"]
+        rows.append(record(name, "PyTorch top eigenvalue, power iteration (20 double-backward HVPs)", t_secs, 1,
+                           unit="eigenvalues/s", agree=rel_diff(lam, pw.eigenvalues[0]),
+                           note=f"lambda = {lam:.6g}; {n_h} torch thread(s)"))
+    else:
         rows.append(record(name, "PyTorch", None, 1, unit="HVPs/s", note="skipped: torch not installed"))
-    # speedups: HVP rows against losslab HVP, eigenvalue rows against losslab power iteration, gradients against gradient
-    finish(rows, "losslab HVP (forward-over-reverse)")
+    # speedups: gradient rows against the losslab gradient, HVP rows against the losslab HVP,
+    # eigenvalue rows against losslab power iteration
     base = {"gradient": g_secs, "HVP": h_secs, "eigenvalue": p_secs}
     for r in rows:
         kind = "eigenvalue" if "eigenvalue" in r["implementation"] else ("HVP" if "HVP" in r["implementation"] else "gradient")

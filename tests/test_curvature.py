@@ -142,3 +142,16 @@ def test_bad_input_is_refused(small_mlp):
         hutchinson_trace(obj, params, samples=1)
     with pytest.raises(LosslabError, match="'dim' parameter"):
         top_eigenvalues(lambda v: v, k=1)
+
+
+def test_lanczos_restarts_after_an_invariant_subspace():
+    # start vector e_0 of a diagonal matrix: the Krylov space is 1-D, yet k = 3 is asked
+    d = jnp.array([5.0, -2.0, 3.0, 1.0, 4.0])
+    mv = lambda v: d * v  # noqa: E731
+    alphas, betas, V = lanczos(mv, jnp.eye(5)[0], 5)
+    assert len(alphas) == 5 and betas[0] == 0.0
+    np.testing.assert_allclose(np.asarray(V) @ np.asarray(V).T, np.eye(5), atol=1e-12)
+    shallow = make_objective("shallow")
+    zero = np.zeros(10)  # dead ReLUs: a low-rank Hessian
+    res = top_eigenvalues(shallow, zero, 3, iters=10)
+    np.testing.assert_allclose(res.eigenvalues, np.linalg.eigvalsh(np.asarray(shallow.hessian(zero)))[::-1][:3], atol=1e-10)

@@ -68,3 +68,24 @@ def test_bad_options_exit_2(monkeypatch, capsys, args, message):
         main()
     assert exc.value.code == 2
     assert message in capsys.readouterr().err.replace("\n", " ")
+
+
+def test_landscape_command_json_and_figure(tmp_path):
+    fig = tmp_path / "land.png"
+    res = runner.invoke(app, ["landscape", "--model", "linear", "--range0", "-1,2", "--range1", "-1,1",
+                              "--resolution", "4", "--min-eigenvalue", "--out", str(fig), "--json"])
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.stdout)
+    obj = make_objective("linear")
+    i, j = 2, 1
+    expected = float(obj.value([out["phi0"][i], out["phi1"][j]]))
+    assert out["loss"][j][i] == pytest.approx(expected, rel=1e-13)
+    assert out["convex_fraction"] == 1.0 and fig.stat().st_size > 3000
+
+
+def test_landscape_command_refuses_huge_grid(monkeypatch, capsys):
+    monkeypatch.setattr("sys.argv", ["losslab", "landscape", "--resolution", "30000"])
+    with pytest.raises(SystemExit) as exc:
+        main()
+    assert exc.value.code == 2
+    assert "needs 6.7 GiB, limit 4.0 GiB" in capsys.readouterr().err.replace("\n", " ")

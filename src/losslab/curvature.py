@@ -193,7 +193,17 @@ def lanczos(matvec: Callable, v0, iters: int, *, progress: Progress = None, tol:
         if not np.isfinite(b):
             raise LosslabError("The Hessian-vector product returned a non-finite value (the loss is not finite at these params).")
         if b <= tol * max(scale, 1e-300):
-            break  # invariant subspace: the Ritz values are exact eigenvalues
+            # invariant subspace: its Ritz values are exact eigenvalues. Restart with a random
+            # vector orthogonal to it (T gets a zero off-diagonal) so k > its dimension still works.
+            fresh = jax.random.normal(jax.random.PRNGKey(1000 + j), (dim,), dtype=jnp.float64)
+            _, w, norm = _lanczos_orth(V, fresh, j, jnp.asarray(0.0))  # projects out V[:j+1]
+            if float(norm) <= 1e-12 * float(jnp.linalg.norm(fresh)):
+                break  # V already spans everything
+            b, beta = 0.0, jnp.asarray(0.0)
+            w = w / norm
+            betas.append(0.0)
+            V = _lanczos_set(V, j + 1, w)
+            continue
         betas.append(b)
         V = _lanczos_set(V, j + 1, w / beta)
     k = len(alphas)

@@ -278,13 +278,16 @@ def _gabor_rows_fn(n_terms: int):
             t, ac, half = args
             u = ac + b
             g = jnp.exp(-(u * u) / 32.0)  # e^{-(a_c+b)^2/32}
-            c, s = jnp.cos(u), jnp.sin(u)
+            s, c = sincos(jnp.where(jnp.abs(u) < _SINCOS_MAX, u, 0.0))  # g is exactly 0 beyond
             g2 = g * g
-            # b-side moments (J, N): sum_k c_k e^{i w (a_c+b) - (a_c+b)^2/s} xi_k^n, times (beta_j/beta_max)^n
-            m_a = (g2 @ k_ones) * pow_beta  # w=0, s=16
-            c2, s2 = c * c - s * s, 2.0 * c * s  # e^{2iu}
-            m_b = jax.lax.complex(g2 * c2, g2 * s2) @ k_ones.astype(jnp.complex128) * pow_beta  # w=2, s=16
-            m_c = jax.lax.complex(g * c, g * s) @ k_y.astype(jnp.complex128) * pow_beta  # w=1, s=32
+            gc, gs = g * c, g * s
+            # b-side moments (J, N): sum_k c_k e^{i w (a_c+b) - (a_c+b)^2/s} xi_k^n, as real GEMMs
+            j = b.shape[0]
+            ones_part = jnp.concatenate([g2, gc * gc - gs * gs, 2.0 * gc * gs], axis=0) @ k_ones  # w=0 and w=2, s=16
+            y_part = jnp.concatenate([gc, gs], axis=0) @ k_y  # w=1, s=32
+            m_a = ones_part[:j] * pow_beta
+            m_b = jax.lax.complex(ones_part[j : 2 * j], ones_part[2 * j :]) * pow_beta
+            m_c = jax.lax.complex(y_part[:j], y_part[j:]) * pow_beta
             # phi_0 side (B, N): e^{i w t - (2 a_c t + t^2)/s} (-sigma tau)^n / n!
             tau = t / half
             sig16 = 2.0 * half * x_max * beta_max / 16.0
@@ -298,7 +301,7 @@ def _gabor_rows_fn(n_terms: int):
             # L = Re[ T_a / 2 - T_b / 2 + 2 i T_c ] + sum y^2
             lhs = jnp.concatenate([0.5 * a_a, -0.5 * a_b, 2j * a_c], axis=1)
             rhs = jnp.concatenate([m_a.astype(jnp.complex128), m_b, m_c], axis=1)
-            return jnp.real(lhs @ rhs.T)  # (B, J)
+            return jnp.real(lhs) @ jnp.real(rhs).T - jnp.imag(lhs) @ jnp.imag(rhs).T  # (B, J)
 
         out = jax.lax.map(block, (t_blocks, centres, halves))  # (nb, B, J)
         return jnp.transpose(out.reshape(-1, out.shape[-1])) + jnp.sum(y * y)  # (J, nb*B)
@@ -644,5 +647,6 @@ def gabor_value_and_grad(params, x, y):
     e = jnp.exp(-(z * z) / 32.0)
     r = s * e - y
     w = 2.0 * r * e * (c - z * s / 16.0)
-    grad = jnp.stack([jnp.sum(w, axis=-1), 0.06 * jnp.sum(w * x, axis=-1)], axis=-1)
+    # both sums in one product: XLA would otherwise recompute w inside each reduction
+    grad = w @ jnp.stack([jnp.ones_like(x), 0.06 * x], axis=1)
     return jnp.sum(r * r, axis=-1), grad

@@ -12,6 +12,7 @@ from ._common import parse_floats, parse_ints, print_json
 
 def register(app: typer.Typer) -> None:
     app.command("hessian")(hessian)
+    app.command("landscape")(landscape)
 
 
 def _synthetic(widths, points: int, seed: int):
@@ -126,3 +127,55 @@ def hessian(
         table.add_row("density figure", density)
     table.add_row("seconds", f"{result['seconds']:.2f}")
     console.print(table)
+
+
+def landscape(
+    model: str = typer.Option("gabor", help="Any two-parameter model: linear, gabor, logistic."),
+    data: Optional[str] = typer.Option(None, help="Data set (default: the model's book data)."),
+    range0: str = typer.Option("-10,10", "--range0", help="phi_0 range lo,hi."),
+    range1: str = typer.Option("2.5,22.5", "--range1", help="phi_1 range lo,hi."),
+    resolution: int = typer.Option(201, help="Grid points per axis (G: G x G evaluations of the loss)."),
+    chunk: Optional[int] = typer.Option(None, help="Grid rows evaluated at once per device (default: automatic)."),
+    method: str = typer.Option("auto", help="auto, direct or separable (exact factorised Gabor form)."),
+    reduction: str = typer.Option("sum", help="sum (the book's eq. 6.5) or mean."),
+    min_eigenvalue: bool = typer.Option(False, "--min-eigenvalue", help="Also map the smallest Hessian eigenvalue."),
+    out: Optional[str] = typer.Option(None, help="Write the heatmap/contour figure to this PNG path."),
+    json_output: bool = typer.Option(False, "--json", help="Print one JSON object (grid axes, loss, minimum)."),
+) -> None:
+    """The loss of a two-parameter model on a G x G grid (chunked, split over all devices)."""
+    import time
+
+    from rich.console import Console
+
+    from ..landscape import grid2d, min_eigenvalue_map
+    from ..objective import make_objective
+
+    r0 = tuple(parse_floats("--range0", range0))
+    r1 = tuple(parse_floats("--range1", range1))
+    obj = make_objective(model, data, reduction=reduction)
+    start = time.perf_counter()
+    land = grid2d(obj, r0, r1, resolution, chunk, method=method)
+    seconds = time.perf_counter() - start
+    p0, p1, lo = land.argmin()
+    result = {"objective": repr(obj), "method": land.method, "resolution": resolution, "seconds": seconds,
+              "argmin": [p0, p1], "min_loss": lo, "phi0": land.phi0, "phi1": land.phi1, "loss": land.loss}
+    emap = None
+    if min_eigenvalue:
+        emap = min_eigenvalue_map(obj, r0, r1, resolution, chunk)
+        result["min_eigenvalue"] = emap.min_eigenvalue
+        result["convex_fraction"] = float(emap.convex.mean())
+    if out:
+        from ..plots.landscape import plot_landscape
+
+        plot_landscape(land, title=f"{obj.model.name} loss, {obj.data.name}").savefig(out, dpi=120)
+        result["figure"] = out
+    if json_output:
+        print_json(result)
+        return
+    console = Console(emoji=False, highlight=False)
+    console.print(land)
+    console.print(f"{resolution * resolution * obj.n_examples:,} model evaluations in {seconds:.3f} s ({land.method})")
+    if emap is not None:
+        console.print(emap)
+    if out:
+        console.print(f"figure: {out}")

@@ -35,6 +35,14 @@ def _trajectories(trajectories) -> list[tuple[str, np.ndarray]]:
     return out
 
 
+def _tex(name: str) -> str:
+    """'phi_0' -> '$\\phi_{0}$' (Greek names as mathtext), anything else unchanged."""
+    head, _, sub = name.partition("_")
+    if head in ("phi", "theta", "beta", "omega", "psi") and sub:
+        return f"$\\{head}_{{{sub}}}$"
+    return name
+
+
 def plot_landscape(
     landscape,
     trajectories=None,
@@ -58,8 +66,8 @@ def plot_landscape(
         ax.plot(t[:, 0], t[:, 1], ".-", ms=3, lw=1.2, label=label)
         ax.plot(t[-1, 0], t[-1, 1], "*", ms=10, color=ax.lines[-1].get_color())
     names = getattr(landscape, "names", ("phi_0", "phi_1"))
-    ax.set_xlabel(f"${names[0]}$" if "_" in names[0] else names[0])
-    ax.set_ylabel(f"${names[1]}$" if "_" in names[1] else names[1])
+    ax.set_xlabel(_tex(names[0]))
+    ax.set_ylabel(_tex(names[1]))
     ax.set_xlim(extent[0], extent[1])
     ax.set_ylim(extent[2], extent[3])
     if trajectories is not None:

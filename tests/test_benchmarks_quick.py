@@ -1,0 +1,35 @@
+"""benchmarks/run.py --quick runs every workload and all implementations agree numerically.
+(No timing assertions: speed is measured by the benchmark scripts, not tests.)"""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_quick_benchmarks_run_and_agree():
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(ROOT / "src") + os.pathsep + env.get("PYTHONPATH", "")
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "run.py"), "--quick", "--json"],
+        capture_output=True, text=True, env=env, timeout=600, cwd=ROOT,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rows = json.loads(proc.stdout)
+    assert {r["workload"].split()[0] for r in rows} == {"W1", "W2", "W3", "W4"}
+    for r in rows:
+        assert {"workload", "implementation", "seconds", "rate", "speedup_of_losslab"} <= set(r)
+        if r["seconds"] is None:
+            assert r["note"].startswith("skipped"), r
+            continue
+        assert r["seconds"] > 0 and r["rate"] > 0
+        # eigenvalues after 20 iterations from different start vectors agree less tightly
+        tol = 1e-4 if "eigenvalue" in r["implementation"] else 1e-9
+        assert r["max_rel_diff"] is not None and r["max_rel_diff"] < tol, r
+    for w in ("W1", "W2", "W3", "W4"):
+        mine = [r for r in rows if r["workload"].startswith(w)]
+        assert any(r["implementation"].startswith("losslab") and r["speedup_of_losslab"] == 1.0 for r in mine)
+        assert sum(not r["implementation"].startswith("losslab") and r["seconds"] is not None for r in mine) >= 1
