@@ -75,8 +75,14 @@ def test_four_devices_equal_one(tmp_path):
     for key in ("direct", "separable", "eig", "slice", "sweep"):
         a, b = np.array(four[key]), np.array(one[key])
         assert a.shape == b.shape
-        # the same per-row arithmetic on every device: bit-identical on CPU
-        np.testing.assert_array_equal(a, b, err_msg=key)
+        if key == "eig":
+            # Hessians through the Gabor model's vectorised sine are compiled for a
+            # per-device batch of another shape, and XLA's vectorised loop rounds the
+            # last bits differently: equal to float64 round-off, not bit for bit.
+            np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-13, err_msg=key)
+        else:
+            # the same per-row arithmetic on every device: bit-identical on CPU
+            np.testing.assert_array_equal(a, b, err_msg=key)
 
 
 def test_sweep_matches_run_many():
@@ -115,7 +121,8 @@ def test_vectorised_sincos_and_gabor_kernel():
     import jax.numpy as jnp
 
     from losslab import make_objective
-    from losslab.landscape import gabor_value_and_grad, sincos
+    from losslab.landscape import gabor_value_and_grad
+    from losslab.numerics import sincos
 
     z = np.concatenate([np.random.default_rng(1).uniform(-1e5, 1e5, 20000), np.linspace(-10, 10, 2001),
                         np.arange(-40, 41) * np.pi / 2])

@@ -174,12 +174,26 @@ def _batch_loss_fn(objective, full_batch: bool):
     return loss
 
 
-def _make_engine(objective, optimizer, steps: int, full_batch: bool, spec: LineSearch | None, progress, every: int):
-    """engine(init, hp, tol, idx, mask) -> records; ``optimizer`` a name or a GradientTransformation."""
+def _make_engine(objective, optimizer, steps: int, full_batch: bool, spec: LineSearch | None, progress, every: int,
+                 stopping: bool = True):
+    """engine(init, hp, tol, idx, mask) -> records; ``optimizer`` a name or a GradientTransformation.
+
+    With ``stopping=False`` (no tolerance, one run) the loop body carries no stop logic:
+    divergence cannot change what is recorded up to the first bad step, so it is found
+    afterwards from the records, which keeps the compiled loop as lean as a hand-written one.
+    """
     full_loss = lambda p: objective.loss_on(p, objective.x, objective.y)  # noqa: E731
     full_vg = jax.value_and_grad(full_loss)
     batch_loss = _batch_loss_fn(objective, full_batch)
     batch_grad = jax.grad(batch_loss)
+
+    def diverging(params, loss):
+        return (
+            ~jnp.isfinite(loss)
+            | ~jnp.all(jnp.isfinite(params), axis=-1)
+            | (jnp.abs(loss) > OVERFLOW)
+            | (jnp.max(jnp.abs(params), axis=-1) > OVERFLOW)
+        )
 
     def engine(init, hp, tol, idx, mask):
         _TRACES["count"] += 1
@@ -197,38 +211,39 @@ def _make_engine(objective, optimizer, steps: int, full_batch: bool, spec: LineS
         idx_all = jnp.concatenate([idx, idx[:1] if idx.shape[0] else jnp.zeros((1, idx.shape[1]), idx.dtype)])
         mask_all = jnp.concatenate([mask, mask[:1] if mask.shape[0] else jnp.ones((1, mask.shape[1]), bool)])
 
-        def body(carry, xs):
-            params, state, done, n_updates, div_at, conv = carry
-            t, b_idx, b_mask = xs
+        def advance(params, state, g_full, t, b_idx, b_mask):
+            """(phi_{t+1}, state_{t+1}, step size used to leave phi_t)."""
+            if spec is not None:
+                g = g_full if full_batch else batch_grad(params, b_idx, b_mask)
+                step = search_step(spec, lambda s: batch_loss(params - s * g, b_idx, b_mask))
+                return params - step * g, state, step
+            if full_batch and not looks_ahead:  # the gradient at phi_t on all data: already computed
+                g = g_full
+            else:
+                g = batch_grad(gradient_point(params, state), b_idx, b_mask)
+            updates, new_state = tx.update(g, state, params)
+            if alpha is not None:
+                step = jnp.asarray(alpha(state.count if hasattr(state, "count") else t), jnp.float64)
+            else:  # an arbitrary transformation: the effective rate |update| / |g|
+                step = jnp.sqrt(jnp.sum(updates * updates)) / jnp.maximum(jnp.sqrt(jnp.sum(g * g)), 1e-300)
+            return optax.apply_updates(params, updates), new_state, step
+
+        def observe(params, t):
             if progress is not None:
                 lax.cond(t % every == 0, lambda: jax.debug.callback(progress, t), lambda: None)
             loss, g_full = full_vg(params)
-            gnorm = jnp.sqrt(jnp.sum(g_full * g_full))
-            bad = (
-                ~jnp.isfinite(loss)
-                | ~jnp.all(jnp.isfinite(params))
-                | (jnp.abs(loss) > OVERFLOW)
-                | (jnp.max(jnp.abs(params)) > OVERFLOW)
-            )
+            return loss, g_full, jnp.sqrt(jnp.sum(g_full * g_full))
+
+        def body(carry, xs):
+            params, state, done, n_updates, div_at, conv = carry
+            t, b_idx, b_mask = xs
+            loss, g_full, gnorm = observe(params, t)
+            bad = diverging(params, loss)
             div_at = jnp.where(bad & ~done, t, div_at)
             converged_now = (gnorm <= tol) & ~bad & ~done
             conv = conv | converged_now
             stop = done | bad | converged_now | (t == steps)
-            if spec is not None:
-                g = g_full if full_batch else batch_grad(params, b_idx, b_mask)
-                step = search_step(spec, lambda s: batch_loss(params - s * g, b_idx, b_mask))
-                new_params, new_state = params - step * g, state
-            else:
-                if full_batch and not looks_ahead:  # the gradient at phi_t on all data: already computed
-                    g = g_full
-                else:
-                    g = batch_grad(gradient_point(params, state), b_idx, b_mask)
-                updates, new_state = tx.update(g, state, params)
-                new_params = optax.apply_updates(params, updates)
-                if alpha is not None:
-                    step = jnp.asarray(alpha(state.count if hasattr(state, "count") else t), jnp.float64)
-                else:  # an arbitrary transformation: the effective rate |update| / |g|
-                    step = jnp.sqrt(jnp.sum(updates * updates)) / jnp.maximum(jnp.sqrt(jnp.sum(g * g)), 1e-300)
+            new_params, new_state, step = advance(params, state, g_full, t, b_idx, b_mask)
             keep = lambda old, new: jnp.where(stop, old, new)  # noqa: E731
             params_next = keep(params, new_params)
             state_next = jax.tree_util.tree_map(keep, state, new_state)
@@ -236,11 +251,25 @@ def _make_engine(objective, optimizer, steps: int, full_batch: bool, spec: LineS
             carry = (params_next, state_next, stop, n_updates + (~stop).astype(jnp.int32), div_at, conv)
             return carry, record
 
-        carry0 = (params0, state0, jnp.asarray(False), jnp.asarray(0, jnp.int32), jnp.asarray(-1, jnp.int32), jnp.asarray(False))
+        def lean_body(carry, xs):
+            params, state = carry
+            t, b_idx, b_mask = xs
+            loss, g_full, gnorm = observe(params, t)
+            new_params, new_state, step = advance(params, state, g_full, t, b_idx, b_mask)
+            return (new_params, new_state), (params, loss, gnorm, step)
+
         ts = jnp.arange(steps + 1, dtype=jnp.int32)
-        carry, records = lax.scan(body, carry0, (ts, idx_all, mask_all))
-        _, _, _, n_updates, div_at, conv = carry
-        return records, n_updates, div_at, conv
+        if stopping:
+            carry0 = (params0, state0, jnp.asarray(False), jnp.asarray(0, jnp.int32), jnp.asarray(-1, jnp.int32), jnp.asarray(False))
+            carry, records = lax.scan(body, carry0, (ts, idx_all, mask_all))
+            _, _, _, n_updates, div_at, conv = carry
+            return records, n_updates, div_at, conv
+        _, (params, loss, gnorm, step) = lax.scan(lean_body, (params0, state0), (ts, idx_all, mask_all))
+        bad = diverging(params, loss)
+        div_at = jnp.where(jnp.any(bad), jnp.argmax(bad), -1).astype(jnp.int32)
+        n_updates = jnp.where(div_at >= 0, div_at, steps).astype(jnp.int32)
+        step = jnp.where(ts >= n_updates, jnp.nan, step)  # no step leaves the last recorded point
+        return (params, loss, gnorm, step), n_updates, div_at, jnp.asarray(False)
 
     return engine
 
@@ -249,14 +278,15 @@ def _has_lookahead(state) -> bool:
     return _find_lookahead(state) is not None
 
 
-def _engine_for(objective, optimizer, steps, full_batch, spec, progress=None, every=1, many=False, hp_keys=()):
+def _engine_for(objective, optimizer, steps, full_batch, spec, progress=None, every=1, many=False, hp_keys=(),
+                stopping=True):
     key = (id(objective), optimizer if isinstance(optimizer, str) else id(optimizer), steps, full_batch, spec,
-           id(progress) if progress else None, every, many, hp_keys)
+           id(progress) if progress else None, every, many, hp_keys, stopping)
     hit = _CACHE.get(key)
     if hit is not None and hit[0] is objective and (isinstance(optimizer, str) or hit[1] is optimizer):
         _CACHE.move_to_end(key)
         return hit[2]
-    engine = _make_engine(objective, optimizer, steps, full_batch, spec, progress, every)
+    engine = _make_engine(objective, optimizer, steps, full_batch, spec, progress, every, stopping)
     if many:
         # inner vmap over starts, outer over hyperparameter settings
         over_starts = jax.vmap(engine, in_axes=(0, None, None, None, None))
@@ -312,7 +342,8 @@ def _resolve(optimizer, line_search, line_search_options, hparams):
 
 def _split_static(values: dict):
     """Numbers become traced float64 scalars; a schedule (callable) stays a Python value."""
-    traced = {k: jnp.asarray(v, jnp.float64) for k, v in values.items() if not callable(v)}
+    # NumPy scalars, not jnp arrays: jit takes them directly, without one dispatch each
+    traced = {k: np.float64(v) for k, v in values.items() if not callable(v)}
     static = {k: v for k, v in values.items() if callable(v)}
     return traced, static
 
@@ -352,9 +383,10 @@ def run(
         opt_key = build_optimizer(opt_key, static["learning_rate"], **{k: float(v) for k, v in traced.items()})
         traced = {}
     engine = _engine_for(objective, opt_key, steps, batch_size is None, spec, progress, max(int(progress_every), 1),
-                         hp_keys=tuple(sorted(traced)))
-    records, n_updates, div_at, conv = engine(init, traced, jnp.asarray(tol, jnp.float64), jnp.asarray(idx), jnp.asarray(mask))
-    params, loss, gnorm, step = (np.asarray(r) for r in records)
+                         hp_keys=tuple(sorted(traced)), stopping=tol >= 0)
+    # one transfer back for everything: each separate int()/np.asarray() would wait on its own
+    records, n_updates, div_at, conv = jax.device_get(engine(init, traced, np.float64(tol), idx, mask))
+    params, loss, gnorm, step = records
     div_at = int(div_at)
     diverged = div_at >= 0
     taken = int(n_updates)
@@ -385,7 +417,7 @@ def _check_init(objective, init) -> jnp.ndarray:
         raise LosslabError(f"The 'init' parameter of run must have {objective.n_params} entries. Got shape {array.shape} instead.")
     if not np.all(np.isfinite(array)):
         raise LosslabError(f"The 'init' parameter of run must be finite. Got {array.tolist()} instead.")
-    return jnp.asarray(array)
+    return array
 
 
 def run_many(
