@@ -73,7 +73,7 @@ def test_main_exit_status_1_on_incorrect_claims(capsys, monkeypatch):
     assert code == 1
 
 
-def test_hostile_latex_is_reported_not_crashed(tmp_path):
+def test_hostile_latex_is_reported_not_crashed(tmp_path, capsys, monkeypatch):
     sheet = tmp_path / "hostile.md"
     deep = "(" * 500 + "x" + ")" * 500
     sheet.write_text(
@@ -84,8 +84,17 @@ def test_hostile_latex_is_reported_not_crashed(tmp_path):
         "$$\\frac{\\partial L}{\\partial \\phi_0} = __import__('os').system('true')$$\n"
     )
     result = runner.invoke(app, ["check", str(sheet), "--json"])
-    assert result.exit_code == 0, result.output
-    claims = json.loads(result.stdout)
+    claims = json.loads(result.stdout)  # every claim is reported first ...
+    code, err = run_cli(capsys, monkeypatch, "check", str(sheet))  # ... then bad LaTeX is a bad-input exit
+    assert code == 2 and "claim(s) could not be read (line 3, 4, 5, 6)" in " ".join(err.split())
+    assert "Traceback" not in err
     assert [c["verdict"] for c in claims] == ["not checked"] * 4
     assert "nested too deeply" in claims[0]["reason"]
     assert "unknown command \\foo" in claims[2]["reason"]
+
+
+def test_a_sheet_without_claims_exits_2(tmp_path, capsys, monkeypatch):
+    sheet = tmp_path / "prose.md"
+    sheet.write_text("## Problem 6.9\nFive epochs, I think.\n")
+    code, err = run_cli(capsys, monkeypatch, "check", str(sheet))
+    assert code == 2 and "No derivative claims found" in err

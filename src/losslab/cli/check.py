@@ -1,7 +1,10 @@
 """``losslab check SHEET``: verdicts on the derivative claims of a solution sheet.
 
 Exit status: 0 when every claim that could be checked is correct, 1 when any
-claim is incorrect, 2 for bad input (unreadable, binary, empty or too large).
+claim is incorrect, 2 for bad input: a file that is unreadable, binary, empty or
+too large, a sheet with no claim in it, or a claim whose LaTeX cannot be read
+(unbalanced braces, an unknown macro, nesting too deep) — the report still
+lists every claim first.
 """
 
 from __future__ import annotations
@@ -57,6 +60,14 @@ def check(
         _report(results, sheet)
     if any(r.verdict == "incorrect" for r in results):
         raise typer.Exit(1)
+    if not results:
+        raise LosslabError(f"No derivative claims found in {str(sheet)!r}: nothing was checked.")
+    unreadable = [r for r in results if r.unreadable]
+    if unreadable:
+        lines = ", ".join(str(r.line) for r in unreadable)
+        raise LosslabError(
+            f"{len(unreadable)} claim(s) could not be read (line {lines}); fix the LaTeX and check again."
+        )
 
 
 def _report(results, sheet: Path) -> None:
@@ -67,7 +78,6 @@ def _report(results, sheet: Path) -> None:
     style = {"correct": "bold green", "incorrect": "bold red", "not checked": "bold yellow"}
     mark = {"correct": "✓", "incorrect": "✗", "not checked": "?"}
     if not results:
-        console.print(f"No derivative claims found in {escape(str(sheet))}.")
         return
     current = None
     for r in results:

@@ -64,6 +64,7 @@ class ClaimResult:
     verdict: str
     reason: str
     truth_latex: str = ""
+    unreadable: bool = False  # the LaTeX itself could not be read (bad input, not a verdict on maths)
 
     def __repr__(self) -> str:
         return f"ClaimResult(problem={self.problem!r}, line={self.line}, verdict={self.verdict!r}, latex={self.latex[:40]!r})"
@@ -71,6 +72,7 @@ class ClaimResult:
     def to_dict(self) -> dict:
         d = asdict(self)
         d["truth"] = d.pop("truth_latex")
+        del d["unreadable"]
         return d
 
 
@@ -521,7 +523,9 @@ def check_sheet(text: str) -> list[ClaimResult]:
                 continue
             except ParseError as err:
                 if _CLAIM_HINT.search(eq.latex):
-                    results.append(ClaimResult(problem.number, eq.line, eq.latex, "not checked", f"could not read the LaTeX: {err}"))
+                    results.append(
+                        ClaimResult(problem.number, eq.line, eq.latex, "not checked", f"could not read the LaTeX: {err}", unreadable=True)
+                    )
                 continue
             if len(sides) < 2:
                 continue
