@@ -171,3 +171,40 @@ def test_float32_on_request_and_float64_by_default():
     assert obj32.value([0.6, -0.2]).dtype == jnp.float32
     assert obj32.grad([0.6, -0.2]).dtype == jnp.float32
     assert float(obj32.value([0.6, -0.2])) == pytest.approx(float(obj64.value([0.6, -0.2])), rel=1e-5)
+
+
+def _plain_gabor_loss(params, x, y):
+    z = params[0] + 0.06 * params[1] * x
+    return jnp.sum((jnp.sin(z) * jnp.exp(-(z**2) / 32.0) - y) ** 2)
+
+
+@settings(max_examples=15, deadline=None)
+@given(seed=SEEDS)
+def test_gabor_fused_formula_derivatives_equal_plain_jax_autodiff(seed):
+    # The Gabor objective differentiates through problem 6.3's formula (one pass, vectorised
+    # sine); every derivative must equal plain autodiff of the textbook expression.
+    import jax
+
+    obj, params = random_problem("gabor", seed)
+    p, x, y = jnp.asarray(params), obj.x, obj.y
+    assert float(obj.value(p)) == pytest.approx(float(_plain_gabor_loss(p, x, y)), rel=1e-13, abs=1e-300)
+    grads = jax.grad(obj.loss_on, argnums=(0, 1, 2))(p, x, y)
+    plain = jax.grad(_plain_gabor_loss, argnums=(0, 1, 2))(p, x, y)
+    for ours, theirs in zip(grads, plain):
+        np.testing.assert_allclose(np.asarray(ours), np.asarray(theirs), rtol=1e-10, atol=1e-12)
+    hess, plain_hess = np.asarray(obj.hessian(p)), np.asarray(jax.hessian(_plain_gabor_loss)(p, x, y))
+    np.testing.assert_allclose(hess, plain_hess, rtol=1e-10, atol=1e-10 * (1 + np.abs(plain_hess).max()))
+    v = np.array([0.3, -1.1])
+    np.testing.assert_allclose(np.asarray(obj.hvp(p, v)), plain_hess @ v, rtol=1e-10, atol=1e-10 * (1 + np.abs(plain_hess).max()))
+
+
+def test_a_users_model_named_gabor_gets_plain_autodiff_not_the_builtin_formula():
+    from losslab.derivatives import fused_for
+
+    assert fused_for(ll.gabor(), "least_squares") is not None
+    impostor = ll.custom(lambda params, x: params[0] * x, 2, name="gabor")
+    assert fused_for(impostor, "least_squares") is None
+    assert fused_for(ll.gabor(), "least_squares", "float32") is None
+    obj = ll.Objective(impostor, ll.load_dataset("book:gabor"))
+    x, y = obj.data.x, obj.data.y
+    np.testing.assert_allclose(np.asarray(obj.grad([2.0, 0.0])), [np.sum(2 * (2.0 * x - y) * x), 0.0], rtol=1e-12)

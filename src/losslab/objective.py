@@ -28,7 +28,7 @@ import numpy as np
 
 from . import losses as _losses
 from .data import Dataset, load_dataset
-from .derivatives import ANALYTIC
+from .derivatives import ANALYTIC, fused_for
 from .errors import LosslabError, check_choice
 from .models import Model, get_model
 
@@ -48,17 +48,46 @@ class _Kernels(NamedTuple):
     hvp: Callable
 
 
+def _with_fused_derivative(fused: Callable) -> Callable:
+    """The summed loss whose derivative is the chapter's formula (exact, and one pass)."""
+
+    @jax.custom_jvp
+    def loss_sum(params, x, y):
+        return fused(params, x, y)[0]
+
+    @loss_sum.defjvp
+    def _jvp(primals, tangents):
+        params, x, y = primals
+        d_params, d_x, d_y = tangents
+        value, grad, w, r = fused(params, x, y)
+        # dL = grad . dphi + sum_i (0.06 phi_1 w_i) dx_i - 2 sum_i r_i dy_i
+        d_value = grad @ d_params + jnp.sum(w * (0.06 * params[1]) * d_x) - 2.0 * jnp.sum(r * d_y)
+        return value, d_value
+
+    return loss_sum
+
+
 @lru_cache(maxsize=256)
-def _kernels(model_fn: Callable, loss: str, reduction: str) -> _Kernels:
+def _kernels(model_fn: Callable, loss: str, reduction: str, fused: Callable | None = None) -> _Kernels:
     per_example = _losses.PER_EXAMPLE[loss]
 
     def example_losses(params, x, y):
         """l_i for every data point: shape (I,)."""
         return per_example(model_fn(params, x), y)
 
-    def loss_on(params, x, y):
-        """L on the data (x, y), reduced by the objective's ``reduction``."""
-        return _losses.reduce(example_losses(params, x, y), reduction)
+    if fused is None:
+
+        def loss_on(params, x, y):
+            """L on the data (x, y), reduced by the objective's ``reduction``."""
+            return _losses.reduce(example_losses(params, x, y), reduction)
+
+    else:
+        loss_sum = _with_fused_derivative(fused)
+
+        def loss_on(params, x, y):
+            """L on the data (x, y), reduced by the objective's ``reduction``; its gradient is the chapter's formula."""
+            total = loss_sum(params, x, y)
+            return total if reduction == "sum" else total / x.shape[0]
 
     def one_loss(params, x_i, y_i):
         return per_example(model_fn(params, x_i[None]), y_i[None])[0]
@@ -111,7 +140,7 @@ class Objective:
         self.data = data
         self.x = jnp.asarray(data.x, dtype=self.dtype)
         self.y = jnp.asarray(data.y, dtype=self.dtype)
-        kernels = _kernels(model.fn, self.loss, self.reduction)
+        kernels = _kernels(model.fn, self.loss, self.reduction, fused_for(model, self.loss, self.dtype))
         # Pure functions of (params, x, y), shared by every objective with the same
         # model function, loss and reduction, so runs that jit/vmap/scan them and
         # new Objective instances reuse compiled code instead of recompiling.
