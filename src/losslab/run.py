@@ -259,12 +259,16 @@ def _make_engine(objective, optimizer, steps: int, full_batch: bool, spec: LineS
             return (new_params, new_state), (params, loss, gnorm, step)
 
         ts = jnp.arange(steps + 1, dtype=jnp.int32)
+        # A small model's step is a few dozen operations, so the loop's own overhead
+        # dominates; unrolling four steps per iteration removes most of it (measured:
+        # 1.06 -> 0.83 ms for 1,000 Gabor steps). Large models would only compile longer.
+        unroll = 4 if objective.n_params <= 1000 else 1
         if stopping:
             carry0 = (params0, state0, jnp.asarray(False), jnp.asarray(0, jnp.int32), jnp.asarray(-1, jnp.int32), jnp.asarray(False))
             carry, records = lax.scan(body, carry0, (ts, idx_all, mask_all))
             _, _, _, n_updates, div_at, conv = carry
             return records, n_updates, div_at, conv
-        _, (params, loss, gnorm, step) = lax.scan(lean_body, (params0, state0), (ts, idx_all, mask_all))
+        _, (params, loss, gnorm, step) = lax.scan(lean_body, (params0, state0), (ts, idx_all, mask_all), unroll=unroll)
         bad = diverging(params, loss)
         div_at = jnp.where(jnp.any(bad), jnp.argmax(bad), -1).astype(jnp.int32)
         n_updates = jnp.where(div_at >= 0, div_at, steps).astype(jnp.int32)
