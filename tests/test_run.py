@@ -193,3 +193,15 @@ def test_per_step_epochs_follow_epochs_for(linear, batch_size, replace, drop_las
     assert r.epoch.tolist() == expected
     final = epochs_for(23, 12, batch_size, replace=replace, drop_last=drop_last)
     assert (r.epochs, r.examples_seen) == (final.epochs, final.examples_seen)
+
+
+def test_lean_and_stopping_loops_record_the_same_run(linear):
+    # tol=None compiles a loop without stop logic and finds divergence from the records;
+    # tol=0.0 (never reached) goes through the loop that stops itself: same result.
+    for rate in (0.01, 1.0):  # a converging and a diverging run
+        lean = run(linear, "momentum", [1.6, -0.5], steps=300, learning_rate=rate, beta=0.5)
+        stopping = run(linear, "momentum", [1.6, -0.5], steps=300, learning_rate=rate, beta=0.5, tol=0.0)
+        assert (lean.diverged, lean.diverged_at, lean.steps) == (stopping.diverged, stopping.diverged_at, stopping.steps)
+        for field in ("params", "loss", "grad_norm", "step_size", "epoch"):
+            np.testing.assert_array_equal(getattr(lean, field), getattr(stopping, field), err_msg=field)
+    assert lean.diverged and not run(linear, "momentum", [1.6, -0.5], steps=300, learning_rate=0.01, beta=0.5).diverged
