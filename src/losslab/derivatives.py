@@ -117,14 +117,16 @@ def gabor_least_squares_fused(params, x, y):
     2 r_i f'(z_i), so that dl_i/dphi_1 = 0.06 x_i w_i, dL/dx_i = 0.06 phi_1 w_i and
     dL/dy_i = -2 r_i: everything a Jacobian-vector product of L needs. Sharing
     sin, cos and exp between the value and the gradient is what makes it fast.
+    ``params`` may carry leading batch axes (..., 2), e.g. a grid of parameter vectors.
     """
-    z = params[0] + GABOR_FREQUENCY * params[1] * x
-    s, c = sincos(jnp.where(jnp.abs(z) < SINCOS_MAX, z, 0.0))
+    z = params[..., 0:1] + GABOR_FREQUENCY * params[..., 1:2] * x
+    s, c = sincos(jnp.where(jnp.abs(z) < SINCOS_MAX, z, 0.0))  # the envelope is exactly 0 beyond
     envelope = jnp.exp(-(z**2) / GABOR_WIDTH)
     r = s * envelope - y
     w = 2.0 * r * envelope * (c - (2.0 * z / GABOR_WIDTH) * s)
-    grad = jnp.stack([jnp.sum(w), GABOR_FREQUENCY * jnp.sum(w * x)])
-    return jnp.sum(r * r), grad, w, r
+    # both sums in one product: XLA would otherwise recompute w inside each reduction
+    grad = w @ jnp.stack([jnp.ones_like(x), GABOR_FREQUENCY * x], axis=1)
+    return jnp.sum(r * r, axis=-1), grad, w, r
 
 
 _FUSED = {("gabor", "least_squares"): (gabor, gabor_least_squares_fused)}

@@ -41,6 +41,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .errors import LosslabError, check_choice, check_int, check_number
+from .derivatives import gabor_least_squares_fused
 from .numerics import SINCOS_MAX, sincos
 from .sharding import map_rows
 
@@ -613,19 +614,7 @@ def interpolate(
 
 
 def gabor_value_and_grad(params, x, y):
-    r"""Least-squares Gabor loss (eq. 6.9, sum) and its hand-derived gradient, batched over
-    leading axes of ``params`` (..., 2). With :math:`z = \phi_0 + 0.06\phi_1 x`, :math:`e = e^{-z^2/32}`,
-    :math:`f' = e(\cos z - z \sin z / 16)`: :math:`\partial L/\partial\phi_0 = \sum 2 (f - y) f'` and
-    :math:`\partial L/\partial\phi_1 = \sum 2 (f - y) f' \, 0.06 x`.
-
-    Where :math:`|z| \ge 10^6`, :math:`e^{-z^2/32}` is exactly 0 in float64, so z is
-    clamped before the sine: f and f' are exactly 0 there, as with ``jnp.sin``.
-    """
-    z = params[..., 0:1] + 0.06 * params[..., 1:2] * x
-    s, c = sincos(jnp.where(jnp.abs(z) < SINCOS_MAX, z, 0.0))
-    e = jnp.exp(-(z * z) / 32.0)
-    r = s * e - y
-    w = 2.0 * r * e * (c - z * s / 16.0)
-    # both sums in one product: XLA would otherwise recompute w inside each reduction
-    grad = w @ jnp.stack([jnp.ones_like(x), 0.06 * x], axis=1)
-    return jnp.sum(r * r, axis=-1), grad
+    """Least-squares Gabor loss (eq. 6.9, sum) and its hand-derived gradient (problem 6.3),
+    batched over leading axes of ``params`` (..., 2): :func:`losslab.derivatives.gabor_least_squares_fused`."""
+    value, grad, _, _ = gabor_least_squares_fused(params, x, y)
+    return value, grad
