@@ -1,6 +1,7 @@
 """benchmarks/run.py --quick runs every workload and all implementations agree numerically.
 (No timing assertions: speed is measured by the benchmark scripts, not tests.)"""
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -29,7 +30,10 @@ def test_quick_benchmarks_run_and_agree():
         # eigenvalues after 20 iterations from different start vectors agree less tightly
         tol = 1e-4 if "eigenvalue" in r["implementation"] else 1e-9
         assert r["max_rel_diff"] is not None and r["max_rel_diff"] < tol, r
+    # W4's peers are all PyTorch (the optional torch/bench extra; .ci/run installs torch)
+    has_torch = importlib.util.find_spec("torch") is not None
     for w in ("W1", "W2", "W3", "W4"):
         mine = [r for r in rows if r["workload"].startswith(w)]
         assert any(r["implementation"].startswith("losslab") and r["speedup_of_losslab"] == 1.0 for r in mine)
-        assert sum(not r["implementation"].startswith("losslab") and r["seconds"] is not None for r in mine) >= 1
+        if w != "W4" or has_torch:
+            assert sum(not r["implementation"].startswith("losslab") and r["seconds"] is not None for r in mine) >= 1
