@@ -188,3 +188,16 @@ def test_single_token_arguments_of_scripts_and_frac():
         parse_expression(r"\frac\beta2")
     with pytest.raises(ParseError, match="expected a superscript or subscript"):
         parse_expression(r"x^+")
+
+
+@pytest.mark.parametrize("text", [r"x_{ij}", r"x_{i j}", r"x_{1 2}", r"x_{1\,2}", r"x_{2i}"])
+def test_juxtaposed_subscripts_are_refused_not_multiplied(text):
+    # x_{1 2} once parsed as x[1*2] = x[2]: a silent mis-parse. Never guess.
+    with pytest.raises(ParseError, match="ambiguous"):
+        parse_expression(text)
+
+
+def test_subscript_products_and_sums_written_out_still_parse():
+    assert str(parse_expression(r"x_{2 \cdot i}")) == "x[2*i]"
+    assert str(parse_expression(r"m_{t+1}")) == "m[t + 1]"
+    assert str(parse_expression(r"x_{12}")) == "x[12]"

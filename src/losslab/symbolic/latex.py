@@ -325,6 +325,26 @@ class _Parser:
         self.i -= 1
         raise self.error(message)
 
+    def _refuse_juxtaposed_indices(self) -> None:
+        """x_{ij} or x_{1 2} in a subscript is two indices or a typo, not a product: never guess."""
+        depth, k = 0, self.i
+        while k < len(self.toks):
+            t = self.toks[k]
+            if t.kind == "op" and t.value in "{([":
+                depth += 1
+            elif t.kind == "op" and t.value in "})]":
+                if depth == 0:
+                    return
+                depth -= 1
+            elif depth == 0 and k + 1 < len(self.toks):
+                nxt = self.toks[k + 1]
+                if all(u.kind in ("num", "letter") for u in (t, nxt)):
+                    raise self.error(
+                        f"the subscript '{t.value} {nxt.value}' is ambiguous (two indices, or a product?): "
+                        f"write a product as {t.value} \\cdot {nxt.value}"
+                    )
+            k += 1
+
     def subscript_raw(self) -> tuple[str, sp.Expr | None]:
         """After '_': ('10', None) for digits, or ('', expr) for an index expression."""
         if self.at_op("{"):
@@ -334,6 +354,7 @@ class _Parser:
                 self.i += 3
                 return value, None
             self.i += 1
+            self._refuse_juxtaposed_indices()
             value = self.expr()
             self.expect("}")
             return "", value
