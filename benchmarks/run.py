@@ -37,14 +37,20 @@ def machine(device: str) -> str:
     return f"{cpu}, {os.cpu_count()} logical CPUs; JAX {jax.__version__} on {jax.default_backend()} ({jax.device_count()} x {devices}); device={device}"
 
 
+def _cells(r: dict, unit: bool = False) -> tuple[str, str, str, str]:
+    """(seconds, rate, speedup, max rel diff) of one row, as text."""
+    sec = "skipped" if r["seconds"] is None else f"{r['seconds']:.4g}"
+    rate = "" if r["rate"] is None else f"{r['rate']:.3g}" + (f" {r['unit']}" if unit else "")
+    speed = "" if r.get("speedup_of_losslab") is None else f"{r['speedup_of_losslab']:.3g}"
+    diff = "" if r["max_rel_diff"] is None else f"{r['max_rel_diff']:.1e}"
+    return sec, rate, speed, diff
+
+
 def table(rows: list[dict]) -> str:
     head = f"{'workload':<44} {'implementation':<66} {'seconds':>10} {'rate':>11} {'losslab x':>10} {'max rel diff':>12}  note"
     lines = [head, "-" * len(head)]
     for r in rows:
-        sec = "skipped" if r["seconds"] is None else f"{r['seconds']:.4g}"
-        rate = "" if r["rate"] is None else f"{r['rate']:.3g}"
-        speed = "" if r.get("speedup_of_losslab") is None else f"{r['speedup_of_losslab']:.3g}"
-        diff = "" if r["max_rel_diff"] is None else f"{r['max_rel_diff']:.1e}"
+        sec, rate, speed, diff = _cells(r)
         lines.append(f"{r['workload'][:44]:<44} {r['implementation'][:66]:<66} {sec:>10} {rate:>11} {speed:>10} {diff:>12}  {r['note']}")
     return "\n".join(lines)
 
@@ -53,10 +59,7 @@ def markdown(rows: list[dict]) -> str:
     lines = ["| workload | implementation | seconds | rate | losslab speedup (peer s / losslab s) | max rel diff | note |",
              "|---|---|---:|---:|---:|---:|---|"]
     for r in rows:
-        sec = "skipped" if r["seconds"] is None else f"{r['seconds']:.4g}"
-        rate = "" if r["rate"] is None else f"{r['rate']:.3g} {r['unit']}"
-        speed = "" if r.get("speedup_of_losslab") is None else f"{r['speedup_of_losslab']:.3g}"
-        diff = "" if r["max_rel_diff"] is None else f"{r['max_rel_diff']:.1e}"
+        sec, rate, speed, diff = _cells(r, unit=True)
         lines.append(f"| {r['workload']} | {r['implementation']} | {sec} | {rate} | {speed} | {diff} | {r['note']} |")
     return "\n".join(lines)
 

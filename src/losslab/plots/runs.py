@@ -54,13 +54,7 @@ def plot_runs(results: dict, path: str | Path | None = None, *, landscape=None, 
         ax.set_xlabel("phi_0")
         ax.set_ylabel("phi_1")
         ax.legend(fontsize=8)
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    if path is not None:
-        fig.savefig(path, dpi=120)
-        plt.close(fig)
-    return fig
+    return _finish(fig, path, title)
 
 
 def plot_run(result, path: str | Path | None = None, *, landscape=None, title: str = ""):
@@ -84,8 +78,15 @@ def plot_line_search(f, result, path: str | Path | None = None, *, samples: int 
     ax.set_xlabel("distance along the search direction")
     ax.set_ylabel("loss")
     ax.legend()
-    if title:
+    return _finish(fig, path, title, ax=ax)
+
+
+def _finish(fig, path, title: str, ax=None):
+    """Title (of ``ax`` if given, else of the figure), layout, and (with a path) save and release the figure."""
+    if title and ax is not None:
         ax.set_title(title)
+    elif title:
+        fig.suptitle(title)
     fig.tight_layout()
     if path is not None:
         fig.savefig(path, dpi=120)
