@@ -1,11 +1,16 @@
 """W4 curvature: one Hessian-vector product and the top eigenvalue (20 iterations) of the
 least-squares loss of a 1-1000-1000-1 ReLU MLP (1,004,001 parameters) on 1,000 points.
 
-losslab: ``curvature.make_hvp`` (forward-over-reverse) against one gradient
-(``jax.grad``, jitted); ``power_iteration`` and Lanczos with 20 products each.
-PyTorch: the gradient by autograd, the HVP by double-backward
-(``grad(grad(L) . v)``), power iteration with 20 double-backward products.
-All are timed round-robin (see ``common.race``) so load changes hit every one alike.
+losslab: the gradient (the objective differentiates least squares through the MLP's
+hand-written backpropagation, ``losslab.backprop``; plain ``jax.grad`` of the model is shown
+too); one HVP from scratch (forward-over-reverse, ``make_hvp(..., linearize=False)``); one HVP
+at a point already linearised (``make_hvp``'s default, what the eigensolvers use); and the top
+eigenvalue by power iteration and by Lanczos, 20 products each, set-up included.
+PyTorch: the gradient by autograd; one HVP by double-backward (``grad(grad(L) . v)``), from
+scratch and with the first backward's graph kept (``retain_graph``, the like of a
+linearised point); power iteration with 20 double-backward products, each way.
+Each HVP row's speedup is against the losslab row of the same kind (from scratch, or at a
+linearised point / kept graph). All are timed round-robin (see ``common.race``).
 """
 
 from __future__ import annotations
@@ -32,10 +37,15 @@ def bench(quick: bool = False, device: str = "cpu") -> list[dict]:
     name = f"W4 curvature (MLP {'-'.join(map(str, widths))}, {P:,} params, {points} points)"
     rows = []
     grad = jax.jit(jax.grad(obj.loss_on))
-    hvp = make_hvp(obj, params)
+    plain_grad = jax.jit(jax.grad(lambda p, x, y: jnp.mean((model.fn(p, x) - y) ** 2)))
+    hvp_cold = make_hvp(obj, params, linearize=False)
+    hvp_lin = make_hvp(obj, params)
     entries = {
         "lgrad": lambda: np.asarray(grad(params, obj.x, obj.y)),
-        "lhvp": lambda: np.asarray(hvp(v)),
+        "lplain": lambda: np.asarray(plain_grad(params, obj.x, obj.y)),
+        "lhvp": lambda: np.asarray(hvp_cold(v)),
+        "llin": lambda: np.asarray(hvp_lin(v)),
+        "lsetup": lambda: jax.block_until_ready(make_hvp(obj, params).args),
     }
     power = {
         "lpower": lambda: power_iteration(obj, params, 1, iters=20, tol=0.0),
@@ -77,13 +87,24 @@ def bench(quick: bool = False, device: str = "cpu") -> list[dict]:
             sync_torch(device)
             return hvec
 
-        def t_power():
+        kept = {}
+
+        def t_hvp_kept(vec=tv):
+            # the first backward once per point, its graph kept for every product
+            if "grad" not in kept:
+                (kept["grad"],) = torch.autograd.grad(loss_fn(theta), theta, create_graph=True)
+            (hvec,) = torch.autograd.grad(kept["grad"] @ vec, theta, retain_graph=True)
+            sync_torch(device)
+            return hvec
+
+        def t_power(product):
+            kept.clear()
             gen = torch.Generator(device=dev).manual_seed(0)
             vec = torch.randn(P, dtype=torch.float64, device=dev, generator=gen)
             vec = vec / vec.norm()
             lam = None
             for _ in range(20):
-                w = t_hvp(vec)
+                w = product(vec)
                 lam = float(vec @ w)
                 vec = w / w.norm()
             return lam
@@ -92,41 +113,64 @@ def bench(quick: bool = False, device: str = "cpu") -> list[dict]:
         for n in threads:
             entries[f"tgrad @{n or 0}"] = (t_grad, n)
             entries[f"thvp @{n or 0}"] = ((lambda: t_hvp().cpu().numpy()), n)
+            entries[f"tkept @{n or 0}"] = ((lambda: t_hvp_kept().cpu().numpy()), n)
         have_torch = True
     except ImportError:
         have_torch = False
     got = race(entries, rounds=3 if quick else 5)
     g_secs, g = got["lgrad"]
     h_secs, hv = got["lhvp"]
-    rows.append(record(name, "losslab gradient (jax.grad, reference)", g_secs, 1, unit="gradients/s", agree=0.0))
-    rows.append(record(name, "losslab HVP (forward-over-reverse)", h_secs, 1, unit="HVPs/s", agree=0.0,
+    lin_secs, hv_lin = got["llin"]
+    setup_secs = got["lsetup"][0]
+    rows.append(record(name, "losslab gradient (hand-written backprop)", g_secs, 1, unit="gradients/s", agree=0.0))
+    plain_secs, plain = got["lplain"]
+    rows.append(record(name, "losslab gradient, plain jax.grad of the model", plain_secs, 1, unit="gradients/s",
+                       agree=rel_diff(plain, g)))
+    rows.append(record(name, "losslab HVP from scratch (forward-over-reverse)", h_secs, 1, unit="HVPs/s", agree=0.0,
                        note=f"HVP / gradient time = {h_secs / g_secs:.2f}"))
+    rows.append(record(name, "losslab HVP at a linearised point (make_hvp default)", lin_secs, 1, unit="HVPs/s",
+                       agree=rel_diff(hv_lin, hv),
+                       note=f"HVP / gradient time = {lin_secs / g_secs:.2f}; linearising costs {setup_secs:.3f} s once"))
     if have_torch:
         tg_secs, tg, n_g = best_threads(got, "tgrad")
         th_secs, th, n_h = best_threads(got, "thvp")
-        power["tpower"] = (t_power, n_h or None)
-    pw_got = race(power, rounds=2 if quick else 1, warmup=False)
+        tk_secs, tk, n_k = best_threads(got, "tkept")
+        power["tpower"] = ((lambda: t_power(t_hvp)), n_h or None)
+        power["tpowerkept"] = ((lambda: t_power(t_hvp_kept)), n_k or None)
+    pw_got = race(power, rounds=2 if quick else 1)
     p_secs, pw = pw_got["lpower"]
     l_secs, lz = pw_got["llanczos"]
     rows.append(record(name, "losslab top eigenvalue, power iteration (20 HVPs)", p_secs, 1, unit="eigenvalues/s",
-                       agree=0.0, note=f"lambda = {pw.eigenvalues[0]:.6g}"))
+                       agree=0.0, note=f"lambda = {pw.eigenvalues[0]:.6g}; linearised once"))
     rows.append(record(name, "losslab top eigenvalue, Lanczos (20 HVPs)", l_secs, 1, unit="eigenvalues/s",
                        agree=rel_diff(lz.eigenvalues[0], pw.eigenvalues[0]), note=f"lambda = {lz.eigenvalues[0]:.6g}"))
     if have_torch:
         rows.append(record(name, "PyTorch gradient (autograd)", tg_secs, 1, unit="gradients/s", agree=rel_diff(tg, g),
                            note=f"best with {n_g} torch thread(s)"))
-        rows.append(record(name, "PyTorch HVP (double backward)", th_secs, 1, unit="HVPs/s", agree=rel_diff(th, hv),
-                           note=f"best with {n_h} torch thread(s)"))
+        rows.append(record(name, "PyTorch HVP from scratch (double backward)", th_secs, 1, unit="HVPs/s",
+                           agree=rel_diff(th, hv), note=f"best with {n_h} torch thread(s)"))
+        rows.append(record(name, "PyTorch HVP with the first backward's graph kept", tk_secs, 1, unit="HVPs/s",
+                           agree=rel_diff(tk, hv), note=f"best with {n_k} torch thread(s); the graph is built once"))
         t_secs, lam = pw_got["tpower"]
         rows.append(record(name, "PyTorch top eigenvalue, power iteration (20 double-backward HVPs)", t_secs, 1,
                            unit="eigenvalues/s", agree=rel_diff(lam, pw.eigenvalues[0]),
                            note=f"lambda = {lam:.6g}; {n_h} torch thread(s)"))
+        tk_secs, lam_k = pw_got["tpowerkept"]
+        rows.append(record(name, "PyTorch top eigenvalue, power iteration (graph kept)", tk_secs, 1,
+                           unit="eigenvalues/s", agree=rel_diff(lam_k, pw.eigenvalues[0]),
+                           note=f"lambda = {lam_k:.6g}; {n_k} torch thread(s)"))
     else:
         rows.append(record(name, "PyTorch", None, 1, unit="HVPs/s", note="skipped: torch not installed"))
-    # speedups: gradient rows against the losslab gradient, HVP rows against the losslab HVP,
-    # eigenvalue rows against losslab power iteration
-    base = {"gradient": g_secs, "HVP": h_secs, "eigenvalue": p_secs}
+    # speedups: gradient rows against the losslab gradient; HVPs from scratch against losslab's
+    # from scratch; HVPs at a kept graph against losslab's linearised point; eigenvalues against
+    # losslab power iteration
+    def base(impl: str) -> float:
+        if "eigenvalue" in impl:
+            return p_secs
+        if "HVP" in impl:
+            return lin_secs if ("linearised" in impl or "kept" in impl) else h_secs
+        return g_secs
+
     for r in rows:
-        kind = "eigenvalue" if "eigenvalue" in r["implementation"] else ("HVP" if "HVP" in r["implementation"] else "gradient")
-        r["speedup_of_losslab"] = None if r["seconds"] is None else r["seconds"] / base[kind]
+        r["speedup_of_losslab"] = None if r["seconds"] is None else r["seconds"] / base(r["implementation"])
     return rows

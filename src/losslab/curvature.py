@@ -102,23 +102,21 @@ class SpectralDensity:
 
 
 # ----------------------------------------------------------------------------- HVP
-def make_hvp(objective, params, *, linearize: bool = False) -> Callable:
+def make_hvp(objective, params, *, linearize: bool = True) -> Callable:
     """``v -> H[params] v`` for ``objective`` as a jitted closure.
 
-    The default is the plain forward-over-reverse product (``jax.jvp`` of
-    ``jax.grad``; about 1.5 gradients on a 1-1000-1000-1 MLP). With
-    ``linearize=True`` the gradient is linearised once (``jax.linearize``) and
-    each product runs only the tangent pass; measured, that saved ~10% per
-    product on the MLP above but doubled the setup time.
+    Every product is forward-over-reverse (the JVP of the gradient map). With
+    ``linearize=True`` (the default) the gradient is linearised at ``params`` once, in one
+    compiled pass that costs about one gradient, and each product then runs only the
+    tangent pass: on the 1-1000-1000-1 MLP (1,004,001 parameters, 1,000 points) that is
+    0.10 s per product instead of 0.13 s, at the price of keeping the forward pass's
+    activations (120 MB there). ``linearize=False`` keeps nothing and recomputes them.
     """
     params = jnp.asarray(objective.check_params(params))
     x, y = objective.x, objective.y
-    loss_on = objective.loss_on
-
     if linearize:
-        _, lin = jax.linearize(lambda p: jax.grad(loss_on)(p, x, y), params)
-        return jax.jit(lin)
-    return partial(_hvp_for(loss_on), params, x=x, y=y)
+        return partial(_apply_linear, _linearizer_for(objective.loss_on)(params, x, y))
+    return partial(_hvp_for(objective.loss_on), params, x=x, y=y)
 
 
 @lru_cache(maxsize=64)
@@ -129,6 +127,22 @@ def _hvp_for(loss_on):
         return jax.jvp(lambda q: jax.grad(loss_on)(q, x, y), (p,), (v,))[1]
 
     return hvp
+
+
+@lru_cache(maxsize=64)
+def _linearizer_for(loss_on):
+    @jax.jit
+    def linearizer(p, x, y):
+        # the tangent map comes back as a pytree (jax.tree_util.Partial) holding the residuals,
+        # so applying it is an ordinary jitted call with no constants baked into the program
+        return jax.linearize(lambda q: jax.grad(loss_on)(q, x, y), p)[1]
+
+    return linearizer
+
+
+@jax.jit
+def _apply_linear(linear, v):
+    return linear(v)
 
 
 def _operator(operator, params, dim):
@@ -147,21 +161,47 @@ def _operator(operator, params, dim):
 # ----------------------------------------------------------------------------- Lanczos
 @jax.jit
 def _lanczos_orth(V, w, j, beta_prev):
-    """alpha_j, then w <- w - alpha v_j - beta_{j-1} v_{j-1}, reorthogonalised twice against V[:j+1]."""
+    """alpha_j, then w <- w - alpha v_j - beta_{j-1} v_{j-1}, reorthogonalised against V[:j+1].
+
+    One classical Gram-Schmidt pass, and a second only when the first removed most of w
+    (the DGKS test ||w'|| < ||w|| / sqrt 2, as in ARPACK): for a million parameters each
+    pass over V is most of a step's memory traffic.
+    """
     m = V.shape[0]
     v_j = V[j]
     alpha = jnp.vdot(v_j, w)
     v_prev = jnp.where(j > 0, V[jnp.maximum(j - 1, 0)], jnp.zeros_like(v_j))
     w = w - alpha * v_j - beta_prev * v_prev
     mask = (jnp.arange(m) <= j).astype(V.dtype)
-    for _ in range(2):  # "twice is enough" (Kahan-Parlett)
-        w = w - V.T @ (mask * (V @ w))
+
+    def project(u):
+        return u - V.T @ (mask * (V @ u))
+
+    before = jnp.linalg.norm(w)
+    w = project(w)
+    w = jax.lax.cond(jnp.linalg.norm(w) < before / jnp.sqrt(2.0), project, lambda u: u, w)
     return alpha, w, jnp.linalg.norm(w)
+
+
+@partial(jax.jit, donate_argnums=(0,))
+def _lanczos_step(V, w, j, beta_prev):
+    """One step after w = H v_j: (alpha_j, beta_j, w, V with row j + 1 = w / beta_j), in place."""
+    alpha, w, beta = _lanczos_orth(V, w, j, beta_prev)
+    nxt = jnp.minimum(j + 1, V.shape[0] - 1)
+    # beta = 0 (an invariant subspace) leaves the row zero: the caller restarts there
+    safe = jnp.where(beta > 0, beta, 1.0)
+    V = V.at[nxt].set(jnp.where(j + 1 < V.shape[0], jnp.where(beta > 0, w / safe, 0.0), V[nxt]))
+    return alpha, beta, w, V
 
 
 @partial(jax.jit, donate_argnums=(0,))
 def _lanczos_set(V, j, v):
     return V.at[j].set(v)
+
+
+@jax.jit
+def _row(V, j):
+    return V[j]
 
 
 def lanczos(matvec: Callable, v0, iters: int, *, progress: Progress = None, tol: float = 1e-12):
@@ -181,11 +221,11 @@ def lanczos(matvec: Callable, v0, iters: int, *, progress: Progress = None, tol:
     beta = jnp.asarray(0.0)
     scale = 0.0
     for j in range(m):
-        w = matvec(V[j])
-        alpha, w, beta = _lanczos_orth(V, w, j, beta)
-        alphas.append(float(alpha))
-        b = float(beta)
-        scale = max(scale, abs(alphas[-1]), b)
+        w = matvec(_row(V, j))
+        alpha, beta, w, V = _lanczos_step(V, w, j, beta)
+        a, b = (float(q) for q in jax.device_get((alpha, beta)))
+        alphas.append(a)
+        scale = max(scale, abs(a), b)
         if progress is not None:
             progress(j + 1, m)
         if j == m - 1:
@@ -199,13 +239,11 @@ def lanczos(matvec: Callable, v0, iters: int, *, progress: Progress = None, tol:
             _, w, norm = _lanczos_orth(V, fresh, j, jnp.asarray(0.0))  # projects out V[:j+1]
             if float(norm) <= 1e-12 * float(jnp.linalg.norm(fresh)):
                 break  # V already spans everything
-            b, beta = 0.0, jnp.asarray(0.0)
-            w = w / norm
+            beta = jnp.asarray(0.0)
             betas.append(0.0)
-            V = _lanczos_set(V, j + 1, w)
+            V = _lanczos_set(V, j + 1, w / norm)
             continue
         betas.append(b)
-        V = _lanczos_set(V, j + 1, w / beta)
     k = len(alphas)
     return np.asarray(alphas), np.asarray(betas[: k - 1]), V[:k]
 
@@ -286,9 +324,13 @@ def bottom_eigenvalues(objective, params=None, k: int = 1, **kwargs) -> EigenRes
 
 # ----------------------------------------------------------------------------- power iteration
 @jax.jit
-def _deflate(w, v, U, lam):
-    """(H - sum_l lam_l u_l u_l^T) v, given w = Hv."""
-    return w - U.T @ (lam * (U @ v))
+def _power_update(w, v, U, lam):
+    """Given w = Hv: the deflated product (H - sum_l lam_l u_l u_l^T) v, its Rayleigh quotient
+    v^T w, its norm and the next iterate, in one compiled call."""
+    w = w - U.T @ (lam * (U @ v))
+    norm = jnp.linalg.norm(w)
+    return jnp.vdot(v, w), norm, w / jnp.where(norm > 0, norm, 1.0)
+
 
 def _power(matvec, dim, k, *, iters, tol, seed, progress) -> EigenResult:
     k = check_int("k", k, owner="power_iteration", ge=1, le=dim)
@@ -298,7 +340,6 @@ def _power(matvec, dim, k, *, iters, tol, seed, progress) -> EigenResult:
     n_mv = 0
     total_its = 0
     key = jax.random.PRNGKey(seed)
-    deflate = _deflate
     for i in range(k):
         key, sub = jax.random.split(key)
         v = jax.random.normal(sub, (dim,), dtype=jnp.float64)
@@ -307,13 +348,12 @@ def _power(matvec, dim, k, *, iters, tol, seed, progress) -> EigenResult:
         lam_arr = jnp.asarray(np.array(vals)) if vals else jnp.zeros((1,))
         lam = np.inf
         for it in range(iters):
-            w = deflate(matvec(v), v, U, lam_arr)
+            new, norm, v_next = _power_update(matvec(v), v, U, lam_arr)
             n_mv += 1
-            new = float(jnp.vdot(v, w))
-            norm = jnp.linalg.norm(w)
-            if float(norm) == 0.0:
+            new, norm = (float(q) for q in jax.device_get((new, norm)))
+            if norm == 0.0:
                 break
-            v = w / norm
+            v = v_next
             total_its += 1
             if progress is not None:
                 progress(i * iters + it + 1, k * iters)

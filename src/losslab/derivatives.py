@@ -129,13 +129,26 @@ def gabor_least_squares_fused(params, x, y):
     return jnp.sum(r * r, axis=-1), grad, w, r
 
 
-_FUSED = {("gabor", "least_squares"): (gabor, gabor_least_squares_fused)}
+def _gabor_objective_fused(params, x, y):
+    value, grad, w, r = gabor_least_squares_fused(params, x, y)
+    # dL/dx_i = 0.06 phi_1 w_i and dL/dy_i = -2 r_i
+    return value, grad, w * (GABOR_FREQUENCY * params[1]), -2.0 * r
+
+
+_FUSED = {("gabor", "least_squares"): (gabor, _gabor_objective_fused)}
 
 
 def fused_for(model, loss: str, dtype: str = "float64"):
-    """The fused value-and-gradient of the chapter's formula for this built-in model and loss
-    in float64, else None (a user's model that merely shares the name gets autodiff)."""
+    """The fused ``(L, dL/dphi, dL/dx, dL/dy)`` of a hand-derived formula for this built-in
+    model and loss in float64, else None (a user's model that merely shares the name gets
+    autodiff). The Gabor model uses problem 6.3's formula; an MLP carries its hand-written
+    backpropagation (:mod:`losslab.backprop`) in ``model.meta["fused"]``."""
+    if dtype != "float64":
+        return None
+    carried = model.meta.get("fused", {}).get(loss)
+    if carried is not None:
+        return carried
     entry = _FUSED.get((model.name, loss))
-    if entry is None or dtype != "float64" or model.fn is not entry[0]().fn:
+    if entry is None or model.fn is not entry[0]().fn:
         return None
     return entry[1]

@@ -16,6 +16,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .backprop import mlp_least_squares_fused
 from .errors import LosslabError, check_int
 from .numerics import SINCOS_MAX, sincos
 
@@ -229,7 +230,12 @@ def mlp(widths: Sequence[int]) -> Model:
         names,
         equation=f"ReLU MLP {widths}",
         init_fn=init_fn,
-        meta={"widths": widths, "unravel": unravel},
+        meta={
+            "widths": widths,
+            "unravel": unravel,
+            # the objective differentiates least squares through hand-written backprop (faster on CPU)
+            "fused": {"least_squares": mlp_least_squares_fused(unravel, len(shapes) // 2, d_in)},
+        },
     )
     return model
 
