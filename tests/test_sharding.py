@@ -96,7 +96,9 @@ def test_sweep_matches_run_many():
         ("linear", rng.normal(size=(5, 2))),
     ):
         obj = make_objective(name)
-        for opt, hp in (("momentum", {"beta": 0.6}), ("nesterov", {"beta": 0.6}), ("gd", {})):
+        # every family of update rule: plain, momentum, lookahead, per-coordinate scaling
+        for opt, hp in (("momentum", {"beta": 0.6}), ("nesterov", {"beta": 0.6}), ("gd", {}), ("normalized", {}),
+                        ("adam", {})):
             res = sweep(obj, opt, starts, steps=60, learning_rate=0.01, **hp)
             ref = run_many(obj, opt, starts, steps=60, learning_rates=[0.01], record_params=False, **hp)
             assert res.gradient == ("analytic" if name == "gabor" else "autodiff")

@@ -24,6 +24,7 @@ __all__ = [
     "shallow_example_grads",
     "ANALYTIC",
     "gabor_least_squares_fused",
+    "gabor_least_squares_columns",
     "fused_for",
 ]
 
@@ -110,6 +111,14 @@ ANALYTIC = {
 }
 
 
+def _gabor_residual_terms(z, y):
+    """r_i = f_i - y_i and w_i = dl_i/dphi_0 = 2 r_i f'(z_i) at z_i = phi_0 + 0.06 phi_1 x_i (problem 6.3)."""
+    s, c = sincos(jnp.where(jnp.abs(z) < SINCOS_MAX, z, 0.0))  # the envelope is exactly 0 beyond
+    envelope = jnp.exp(-(z**2) / GABOR_WIDTH)
+    r = s * envelope - y
+    return r, 2.0 * r * envelope * (c - (2.0 * z / GABOR_WIDTH) * s)
+
+
 def gabor_least_squares_fused(params, x, y):
     """The Gabor least-squares loss (eq. 6.9, a sum) with problem 6.3's gradient, in one pass.
 
@@ -119,14 +128,22 @@ def gabor_least_squares_fused(params, x, y):
     sin, cos and exp between the value and the gradient is what makes it fast.
     ``params`` may carry leading batch axes (..., 2), e.g. a grid of parameter vectors.
     """
-    z = params[..., 0:1] + GABOR_FREQUENCY * params[..., 1:2] * x
-    s, c = sincos(jnp.where(jnp.abs(z) < SINCOS_MAX, z, 0.0))  # the envelope is exactly 0 beyond
-    envelope = jnp.exp(-(z**2) / GABOR_WIDTH)
-    r = s * envelope - y
-    w = 2.0 * r * envelope * (c - (2.0 * z / GABOR_WIDTH) * s)
+    r, w = _gabor_residual_terms(params[..., 0:1] + GABOR_FREQUENCY * params[..., 1:2] * x, y)
     # both sums in one product: XLA would otherwise recompute w inside each reduction
     grad = w @ jnp.stack([jnp.ones_like(x), GABOR_FREQUENCY * x], axis=1)
     return jnp.sum(r * r, axis=-1), grad, w, r
+
+
+def gabor_least_squares_columns(params, x, y):
+    """``(L, dL/dphi)`` for many parameter vectors stored as the columns of ``params`` (2, S).
+
+    The same formula as :func:`gabor_least_squares_fused`, laid out (I, S): the runs are
+    the contiguous axis, so every vector lane does useful work (with I = 30 points along
+    it, 30 of 32 lanes would; measured 1.2x faster for 10,000 runs).
+    """
+    r, w = _gabor_residual_terms(params[0] + GABOR_FREQUENCY * params[1] * x[:, None], y[:, None])
+    grad = jnp.stack([jnp.ones_like(x), GABOR_FREQUENCY * x]) @ w
+    return jnp.sum(r * r, axis=0), grad
 
 
 def _gabor_objective_fused(params, x, y):

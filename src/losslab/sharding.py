@@ -14,6 +14,7 @@ Chunking bounds memory: at most ``chunk`` rows per device are live at once.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 
 import jax
 import jax.numpy as jnp
@@ -138,15 +139,11 @@ def _sweep_fn(loss_on, analytic: bool, scale: float, tx, steps: int):
     """The jitted (starts, x, y) -> (final params, final loss) for one optimiser setting."""
     import optax
 
-    from .landscape import gabor_value_and_grad
     from .optim import gradient_point
 
     if analytic:
-        grad_fn = lambda p, x, y: gabor_value_and_grad(p, x, y)[1] * scale  # noqa: E731
-        loss_fn = lambda p, x, y: gabor_value_and_grad(p, x, y)[0] * scale  # noqa: E731
-    else:
-        grad_fn = jax.grad(loss_on)
-        loss_fn = loss_on
+        return _gabor_columns_sweep(scale, tx, steps)
+    grad_fn = jax.grad(loss_on)
 
     @jax.jit
     def runs(p0, x, y):
@@ -158,8 +155,35 @@ def _sweep_fn(loss_on, analytic: bool, scale: float, tx, steps: int):
                 return (optax.apply_updates(params, updates), state), None
 
             final = jax.lax.scan(step, (p, tx.init(p)), None, length=steps)[0][0]
-            return final, loss_fn(final, x, y)
+            return final, loss_on(final, x, y)
 
         return jax.vmap(one)(p0)
+
+    return runs
+
+
+def _gabor_columns_sweep(scale: float, tx, steps: int):
+    """Gabor least squares: the runs are columns of a (2, S) array while the loss and the
+    gradient are computed (:func:`losslab.derivatives.gabor_least_squares_columns`); the
+    optimiser is ``vmap``-ed over runs (over the last axis), exactly as in ``run_many``."""
+    import optax
+
+    from .derivatives import gabor_least_squares_columns
+    from .optim import gradient_point
+
+    # every per-run quantity keeps the run index last, so XLA never transposes inside the loop
+    per_run = partial(jax.vmap, in_axes=-1, out_axes=-1)
+
+    @jax.jit
+    def runs(p0, x, y):
+        def step(carry, _):
+            params, state = carry
+            g = gabor_least_squares_columns(per_run(gradient_point)(params, state), x, y)[1] * scale
+            updates, state = per_run(tx.update)(g, state, params)
+            return (optax.apply_updates(params, updates), state), None
+
+        columns = p0.T
+        final = jax.lax.scan(step, (columns, per_run(tx.init)(columns)), None, length=steps)[0][0]
+        return final.T, gabor_least_squares_columns(final, x, y)[0] * scale
 
     return runs
