@@ -48,8 +48,22 @@ def rel_diff(a, b) -> float:
     return float(np.max(np.abs(a - b) / np.maximum(np.abs(b), 1e-300)))
 
 
+class TorchUnavailable(ImportError):
+    """PyTorch is missing, or cannot run on the device asked for: its peers are skipped."""
+
+
 def torch_device(device: str) -> str:
+    """The PyTorch device for ``--device``; raises :class:`TorchUnavailable` (an ImportError,
+    so each benchmark skips its PyTorch peers with this reason) when it cannot be used."""
+    import torch
+
+    if device == "gpu" and not torch.cuda.is_available():
+        raise TorchUnavailable(f"skipped: this PyTorch ({torch.__version__}) has no CUDA device")
     return "cuda" if device == "gpu" else "cpu"
+
+
+def skip_note(exc: ImportError) -> str:
+    return str(exc) if isinstance(exc, TorchUnavailable) else "skipped: torch not installed"
 
 
 def sync_torch(device: str) -> None:

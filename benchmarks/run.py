@@ -96,6 +96,19 @@ def main(argv=None) -> int:
 
     import losslab  # noqa: F401  (float64 on)
 
+    if args.device == "gpu":
+        import jax
+
+        try:
+            gpus = jax.devices("gpu")
+        except Exception as exc:  # JAX raises differently per version when no backend exists
+            gpus, why = [], f"{type(exc).__name__}: {exc}".strip().rstrip(":")
+        else:
+            why = ""
+        if not gpus:
+            parser.error(f"--device gpu: JAX sees no GPU here ({why or 'no GPU devices'}). "
+                         "Install jax[cuda12] on a machine with an NVIDIA GPU, or use --device cpu.")
+
     rows = []
     start = time.perf_counter()
     for w in chosen:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from common import best_of, best_torch, finish, record, rel_diff, sync_torch, torch_device
+from common import best_of, best_torch, finish, record, rel_diff, skip_note, sync_torch, torch_device
 
 RANGE0, RANGE1 = (-10.0, 10.0), (2.5, 22.5)
 
@@ -154,6 +154,6 @@ def bench(quick: bool = False, device: str = "cpu") -> list[dict]:
             add("torch.compile (inductor)", 64, lambda idx: torch_eager(idx, compiled, 8), warmup=1, torch_threads=True)
         except Exception as error:
             rows.append(record(name, "torch.compile", None, total, unit=unit, note=f"skipped: {type(error).__name__}"))
-    except ImportError:
-        rows.append(record(name, "PyTorch", None, total, unit=unit, note="skipped: torch not installed"))
+    except ImportError as exc:
+        rows.append(record(name, "PyTorch", None, total, unit=unit, note=skip_note(exc)))
     return finish(rows, "losslab grid2d (exact separable)")

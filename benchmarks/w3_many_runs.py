@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from common import best_of, best_torch, finish, record, rel_diff, sync_torch, torch_device
+from common import best_of, best_torch, finish, record, rel_diff, skip_note, sync_torch, torch_device
 
 ALPHA, BETA = 0.01, 0.6
 
@@ -122,6 +122,6 @@ def bench(quick: bool = False, device: str = "cpu") -> list[dict]:
                                    agree=rel_diff(p_c, ref_short), note="; ".join(t for t in (note, f"best with {n} torch thread(s)") if t)))
             except Exception as error:
                 rows.append(record(name, "torch.compile batched", None, work, unit=unit, note=f"skipped: {type(error).__name__}"))
-    except ImportError:
-        rows.append(record(name, "PyTorch batched", None, work, unit=unit, note="skipped: torch not installed"))
+    except ImportError as exc:
+        rows.append(record(name, "PyTorch batched", None, work, unit=unit, note=skip_note(exc)))
     return finish(rows, "losslab sharding.sweep")

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from common import race, best_threads, record, rel_diff, sync_torch, torch_device, torch_thread_counts
+from common import best_threads, race, record, rel_diff, skip_note, sync_torch, torch_device, torch_thread_counts
 
 
 def bench(quick: bool = False, device: str = "cpu") -> list[dict]:
@@ -115,8 +115,8 @@ def bench(quick: bool = False, device: str = "cpu") -> list[dict]:
             entries[f"thvp @{n or 0}"] = ((lambda: t_hvp().cpu().numpy()), n)
             entries[f"tkept @{n or 0}"] = ((lambda: t_hvp_kept().cpu().numpy()), n)
         have_torch = True
-    except ImportError:
-        have_torch = False
+    except ImportError as exc:
+        have_torch, torch_skip = False, skip_note(exc)
     got = race(entries, rounds=3 if quick else 5)
     g_secs, g = got["lgrad"]
     h_secs, hv = got["lhvp"]
@@ -160,7 +160,7 @@ def bench(quick: bool = False, device: str = "cpu") -> list[dict]:
                            unit="eigenvalues/s", agree=rel_diff(lam_k, pw.eigenvalues[0]),
                            note=f"lambda = {lam_k:.6g}; {n_k} torch thread(s)"))
     else:
-        rows.append(record(name, "PyTorch", None, 1, unit="HVPs/s", note="skipped: torch not installed"))
+        rows.append(record(name, "PyTorch", None, 1, unit="HVPs/s", note=torch_skip))
     # speedups: gradient rows against the losslab gradient; HVPs from scratch against losslab's
     # from scratch; HVPs at a kept graph against losslab's linearised point; eigenvalues against
     # losslab power iteration

@@ -37,3 +37,20 @@ def test_quick_benchmarks_run_and_agree():
         assert any(r["implementation"].startswith("losslab") and r["speedup_of_losslab"] == 1.0 for r in mine)
         if w != "W4" or has_torch:
             assert sum(not r["implementation"].startswith("losslab") and r["seconds"] is not None for r in mine) >= 1
+
+
+def test_gpu_flag_without_a_gpu_is_refused_with_a_clear_message():
+    import jax
+    import pytest
+
+    try:
+        if jax.devices("gpu"):
+            pytest.skip("a GPU is present: --device gpu is a valid request here")
+    except RuntimeError:
+        pass
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "run.py"), "--quick", "--device", "gpu", "W2"],
+        capture_output=True, text=True, timeout=300, cwd=ROOT,
+    )
+    assert proc.returncode == 2
+    assert "--device gpu: JAX sees no GPU here" in proc.stderr and "Traceback" not in proc.stderr
