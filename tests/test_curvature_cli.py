@@ -89,3 +89,31 @@ def test_landscape_command_refuses_huge_grid(monkeypatch, capsys):
         main()
     assert exc.value.code == 2
     assert "needs 6.7 GiB, limit 4.0 GiB" in capsys.readouterr().err.replace("\n", " ")
+
+
+def test_hessian_command_refuses_a_model_too_big_for_memory_before_allocating_it(monkeypatch, capsys):
+    # 900 million parameters: 38 vectors of P alone are 255 GiB; nothing may be allocated first
+    monkeypatch.setattr("sys.argv", ["losslab", "hessian", "--model", "mlp", "--widths", "1,30000,30000,1", "--top-k", "2"])
+    with pytest.raises(SystemExit) as exc:
+        main()
+    assert exc.value.code == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert "900,120,001 parameters" in err and "limit 4.0 GiB" in err and "--memory-limit" in err
+    need = float(err.split("needs ")[1].split(" GiB")[0])
+    assert need >= 38 * 8 * 900_120_001 / 2**30
+
+
+def test_curvature_memory_estimate_counts_the_basis_and_the_activations():
+    import losslab as ll
+    from losslab.curvature import estimate_bytes, top_eigenvalues
+    from losslab.errors import LosslabError
+
+    obj = ll.Objective(ll.mlp((1, 400, 1)), ll.Dataset(np.linspace(-1, 1, 500), np.zeros(500)))
+    p = obj.n_params
+    basis_only = 8 * p * 40
+    est = estimate_bytes(obj, vectors=40)
+    # the hidden layer's pre-activations (500 x 400 float64) are kept by the linearisation
+    assert est >= basis_only + 500 * 400 * 8
+    assert est < basis_only + 50 * 500 * 400 * 8
+    with pytest.raises(LosslabError, match=r"needs .* MiB, limit 1\.0 MiB; use fewer iterations"):
+        top_eigenvalues(obj, obj.model.init(0), 2, memory_limit=2**20)

@@ -33,9 +33,12 @@ import jax.numpy as jnp
 import numpy as np
 
 from .errors import LosslabError, check_choice, check_int, check_number
+from .memory import refuse_if_over
 
 __all__ = [
     "make_hvp",
+    "estimate_bytes",
+    "check_memory",
     "lanczos",
     "EigenResult",
     "TraceEstimate",
@@ -145,8 +148,34 @@ def _apply_linear(linear, v):
     return linear(v)
 
 
-def _operator(operator, params, dim):
-    """(matvec, dim) from an Objective (+ params) or a callable with ``dim``."""
+def estimate_bytes(objective, *, vectors: int) -> int:
+    """Working memory of HVP-based curvature on ``objective``: ``vectors`` vectors of P float64
+    (the Krylov basis, eigenvectors, work vectors, the parameters) plus twice what the
+    linearised gradient keeps (the forward pass's activations, and the tangent pass's).
+    The activations are measured with ``jax.eval_shape``: nothing is allocated."""
+    p = int(objective.n_params)
+    spec = jax.ShapeDtypeStruct((p,), jnp.float64)
+    kept = jax.eval_shape(_linearizer_for(objective.loss_on), spec, objective.x, objective.y)
+    kept_bytes = sum(int(np.prod(leaf.shape)) * np.dtype(leaf.dtype).itemsize for leaf in jax.tree_util.tree_leaves(kept))
+    return 8 * p * int(vectors) + 2 * kept_bytes
+
+
+def check_memory(objective, *, vectors: int, memory_limit: float | None = None, owner: str = "curvature",
+                 advice: str = "use fewer iterations, fewer points or a smaller model, or raise memory_limit") -> int:
+    """Refuse, with the estimate, a curvature computation that would not fit in ``memory_limit``
+    bytes (default 4 GiB); returns the estimate. Call it before allocating the parameters."""
+    need = estimate_bytes(objective, vectors=vectors)
+    refuse_if_over(
+        need, memory_limit, owner=owner,
+        what=f"Curvature of {objective.model.name} ({objective.n_params:,} parameters, {objective.n_examples:,} points, "
+             f"{vectors} vectors of P)",
+        advice=advice,
+    )
+    return need
+
+
+def _operator(operator, params, dim, *, vectors: int, memory_limit: float | None, owner: str):
+    """(matvec, dim) from an Objective (+ params; its memory checked first) or a callable with ``dim``."""
     if callable(operator) and not hasattr(operator, "loss_on"):
         if dim is None:
             raise LosslabError("The 'dim' parameter is required when the operator is a function v -> Hv. Got None instead.")
@@ -155,6 +184,7 @@ def _operator(operator, params, dim):
         raise LosslabError(f"The 'objective' parameter must be a losslab Objective or a function v -> Hv. Got {operator!r} instead.")
     if params is None:
         raise LosslabError("The 'params' parameter is required with an Objective. Got None instead.")
+    check_memory(operator, vectors=vectors, memory_limit=memory_limit, owner=owner)
     return make_hvp(operator, params), operator.n_params
 
 
@@ -299,6 +329,7 @@ def top_eigenvalues(
     return_vectors: bool = True,
     dim: int | None = None,
     progress: Progress = None,
+    memory_limit: float | None = None,
 ) -> EigenResult:
     """The ``k`` largest (``which="smallest"``: smallest) Hessian eigenvalues at ``params``, with eigenvectors.
 
@@ -306,10 +337,14 @@ def top_eigenvalues(
     is required) or a symmetric ``matvec`` with ``dim``. ``method="lanczos"``
     (default, ``iters`` Krylov steps, default ``max(3k + 15, 30)`` capped at P)
     or ``"power"`` (power iteration with deflation: finds the k largest in
-    *magnitude*, ``which`` must be "largest").
+    *magnitude*, ``which`` must be "largest"). A request that would need more than
+    ``memory_limit`` bytes (default 4 GiB, :func:`estimate_bytes`) is refused up front.
     """
     method = check_choice("method", method, ("lanczos", "power"), owner="top_eigenvalues")
-    matvec, dim = _operator(objective, params, dim)
+    k_int = k if isinstance(k, int) else 1  # validated where it is used
+    basis = (iters if isinstance(iters, int) else max(3 * k_int + 15, 30)) if method == "lanczos" else k_int
+    matvec, dim = _operator(objective, params, dim, vectors=basis + k_int + 6, memory_limit=memory_limit,
+                            owner="top_eigenvalues")
     if method == "power":
         if which != "largest":
             raise LosslabError(f"The 'which' parameter of top_eigenvalues must be 'largest' with method='power'. Got {which!r} instead.")
@@ -380,6 +415,7 @@ def power_iteration(
     seed: int = 0,
     dim: int | None = None,
     progress: Progress = None,
+    memory_limit: float | None = None,
 ) -> EigenResult:
     r"""The ``k`` largest-magnitude Hessian eigenpairs by power iteration with deflation.
 
@@ -388,7 +424,9 @@ def power_iteration(
     quotient changes by less than ``tol`` (relative) or ``iters`` steps. Convergence
     is geometric in :math:`|\lambda_{i+1} / \lambda_i|`; Lanczos is faster.
     """
-    matvec, dim = _operator(objective, params, dim)
+    k_int = k if isinstance(k, int) else 1
+    matvec, dim = _operator(objective, params, dim, vectors=2 * k_int + 6, memory_limit=memory_limit,
+                            owner="power_iteration")
     return _power(matvec, dim, k, iters=iters, tol=tol, seed=seed, progress=progress)
 
 
@@ -401,6 +439,7 @@ def hutchinson_trace(
     seed: int = 0,
     dim: int | None = None,
     progress: Progress = None,
+    memory_limit: float | None = None,
 ) -> TraceEstimate:
     r"""Hutchinson's estimator :math:`\mathrm{tr} H \approx \frac1n \sum_s z_s^T H z_s`, :math:`z_s \in \{\pm1\}^P`.
 
@@ -410,7 +449,7 @@ def hutchinson_trace(
     """
     samples = check_int("samples", samples, owner="hutchinson_trace", ge=2)
     seed = check_int("seed", seed, owner="hutchinson_trace", ge=0)
-    matvec, dim = _operator(objective, params, dim)
+    matvec, dim = _operator(objective, params, dim, vectors=6, memory_limit=memory_limit, owner="hutchinson_trace")
     key = jax.random.PRNGKey(seed)
     values = np.empty(samples)
     for s in range(samples):
@@ -434,6 +473,7 @@ def slq_density(
     grid: int | np.ndarray = 512,
     dim: int | None = None,
     progress: Progress = None,
+    memory_limit: float | None = None,
 ) -> SpectralDensity:
     r"""Eigenvalue density by stochastic Lanczos quadrature.
 
@@ -446,7 +486,7 @@ def slq_density(
     """
     vectors = check_int("vectors", vectors, owner="slq_density", ge=1)
     iters = check_int("iters", iters, owner="slq_density", ge=1)
-    matvec, dim = _operator(objective, params, dim)
+    matvec, dim = _operator(objective, params, dim, vectors=iters + 6, memory_limit=memory_limit, owner="slq_density")
     m = min(iters, dim)
     nodes = np.zeros((vectors, m))
     weights = np.zeros((vectors, m))

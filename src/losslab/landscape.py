@@ -41,6 +41,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .errors import LosslabError, check_choice, check_int, check_number
+from .memory import DEFAULT_MEMORY_LIMIT, gib, resolve_limit
 from .derivatives import gabor_least_squares_fused
 from .numerics import SINCOS_MAX, sincos
 from .sharding import map_rows
@@ -62,7 +63,6 @@ __all__ = [
     "DEFAULT_MEMORY_LIMIT",
 ]
 
-DEFAULT_MEMORY_LIMIT = 4 * 2**30  # bytes a single request may use
 _WORKING_SET = 256 * 2**20  # target bytes per automatic chunk
 _BYTES_PER_EVAL = 16  # float64 z and f per (grid point, data point)
 _SERIES_TOL = 1e-17
@@ -170,10 +170,6 @@ def _check_two_params(objective, owner: str) -> None:
         )
 
 
-def _gib(n: float) -> str:
-    return f"{n / 2**30:.1f} GiB"
-
-
 def estimate_bytes(n_rows: int, n_cols: int, n_points: int, *, per_eval: int = _BYTES_PER_EVAL) -> int:
     """Working memory of evaluating ``n_rows`` grid rows of ``n_cols`` points over ``n_points`` data points."""
     return int(n_rows) * int(n_cols) * int(n_points) * per_eval
@@ -181,12 +177,12 @@ def estimate_bytes(n_rows: int, n_cols: int, n_points: int, *, per_eval: int = _
 
 def _plan_chunk(owner: str, n_rows: int, n_cols: int, n_points: int, chunk, memory_limit, per_eval=_BYTES_PER_EVAL) -> int:
     """Rows per device per call: the user's ``chunk`` if it fits, else refuse; automatic if None."""
-    limit = DEFAULT_MEMORY_LIMIT if memory_limit is None else check_number("memory_limit", memory_limit, owner=owner, gt=0)
+    limit = resolve_limit(memory_limit, owner)
     out_bytes = 8 * n_rows * n_cols
     row = estimate_bytes(1, n_cols, n_points, per_eval=per_eval)
     if out_bytes + row > limit:
         raise LosslabError(
-            f"A {n_cols}x{n_rows} grid over {n_points} points needs {_gib(out_bytes + row)}, limit {_gib(limit)}; "
+            f"A {n_cols}x{n_rows} grid over {n_points} points needs {gib(out_bytes + row)}, limit {gib(limit)}; "
             f"use a smaller resolution."
         )
     fit_rows = max(1, int((limit - out_bytes) // row))
@@ -196,8 +192,8 @@ def _plan_chunk(owner: str, n_rows: int, n_cols: int, n_points: int, chunk, memo
     need = out_bytes + min(chunk, n_rows) * row
     if need > limit:
         raise LosslabError(
-            f"The {n_cols}x{n_rows} grid over {n_points} points with chunk={chunk} rows needs {_gib(need)}, "
-            f"limit {_gib(limit)}; use --chunk {fit_rows} or less."
+            f"The {n_cols}x{n_rows} grid over {n_points} points with chunk={chunk} rows needs {gib(need)}, "
+            f"limit {gib(limit)}; use --chunk {fit_rows} or less."
         )
     return min(chunk, n_rows)
 

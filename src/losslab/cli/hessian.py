@@ -44,6 +44,7 @@ def hessian(
     reduction: str = typer.Option("mean", help="mean (default here) or sum (the book's eq. 6.5)."),
     seed: int = typer.Option(0, help="Seed for data, initialisation and probe vectors."),
     json_output: bool = typer.Option(False, "--json", help="Print one JSON object."),
+    memory_limit: float = typer.Option(4.0, "--memory-limit", help="GiB the computation may use; larger requests are refused up front with the estimate."),
 ) -> None:
     """Top-k (and bottom-k) Hessian eigenvalues and the trace of any model, by Hessian-vector products only."""
     import time
@@ -54,7 +55,7 @@ def hessian(
     from rich.table import Table
 
     from .. import curvature
-    from ..errors import LosslabError, check_int
+    from ..errors import LosslabError, check_int, check_number
     from ..models import get_model
     from ..objective import Objective, make_objective
 
@@ -74,6 +75,11 @@ def hessian(
         raise LosslabError(f"The '--top-k'/'--bottom-k' options of losslab hessian must be <= {n} (the parameter count). Got {max(top_k, bottom_k)} instead.")
     if iters is not None:
         check_int("--iters", iters, owner="losslab hessian", ge=max(top_k, bottom_k, 1))
+    limit = check_number("--memory-limit", memory_limit, owner="losslab hessian", gt=0) * 2**30
+    # before the parameters exist: a model too big for memory is refused, not killed
+    basis = [(iters or max(3 * k + 15, 30)) + k + 6 for k in (top_k, bottom_k) if k] + ([66] if density else [])
+    curvature.check_memory(obj, vectors=max(basis), memory_limit=limit, owner="losslab hessian",
+                           advice="use fewer --iters or --points, a smaller model, or raise --memory-limit (GiB)")
     phi = obj.check_params(parse_floats("--params", params)) if params else obj.model.init(seed)
 
     err = Console(stderr=True)
@@ -85,12 +91,14 @@ def hessian(
             task = bar.add_task(label, total=None)
             return lambda done, total: bar.update(task, completed=done, total=total)
 
-        top = curvature.top_eigenvalues(obj, phi, top_k, iters=iters, seed=seed, progress=tracker("Lanczos (top)"))
+        top = curvature.top_eigenvalues(obj, phi, top_k, iters=iters, seed=seed, progress=tracker("Lanczos (top)"),
+                                       memory_limit=limit)
         result["top_eigenvalues"] = top.eigenvalues
         result["top_residuals"] = top.residuals
         result["lanczos_iters"] = top.iterations
         if bottom_k:
-            bot = curvature.bottom_eigenvalues(obj, phi, bottom_k, iters=iters, seed=seed + 1, progress=tracker("Lanczos (bottom)"))
+            bot = curvature.bottom_eigenvalues(obj, phi, bottom_k, iters=iters, seed=seed + 1, progress=tracker("Lanczos (bottom)"),
+                                              memory_limit=limit)
             result["bottom_eigenvalues"] = bot.eigenvalues
             result["bottom_residuals"] = bot.residuals
         if n <= trace_samples:
@@ -99,13 +107,15 @@ def hessian(
             eye = np.eye(n)
             trace, stderr, how = float(sum(hvp(eye[i])[i] for i in range(n))), 0.0, f"exact ({n} unit vectors)"
         else:
-            tr = curvature.hutchinson_trace(obj, phi, samples=trace_samples, seed=seed, progress=tracker("Hutchinson trace"))
+            tr = curvature.hutchinson_trace(obj, phi, samples=trace_samples, seed=seed, progress=tracker("Hutchinson trace"),
+                                           memory_limit=limit)
             trace, stderr, how = tr.trace, tr.stderr, f"Hutchinson ({trace_samples} samples)"
         result["trace"] = trace
         result["trace_stderr"] = stderr
         result["trace_method"] = how
         if density:
-            dens = curvature.slq_density(obj, phi, vectors=3, iters=min(60, n), seed=seed, progress=tracker("SLQ density"))
+            dens = curvature.slq_density(obj, phi, vectors=3, iters=min(60, n), seed=seed, progress=tracker("SLQ density"),
+                                        memory_limit=limit)
             from ..plots.landscape import plot_spectral_density
 
             fig = plot_spectral_density(dens)
