@@ -205,3 +205,13 @@ def test_lean_and_stopping_loops_record_the_same_run(linear):
         for field in ("params", "loss", "grad_norm", "step_size", "epoch"):
             np.testing.assert_array_equal(getattr(lean, field), getattr(stopping, field), err_msg=field)
     assert lean.diverged and not run(linear, "momentum", [1.6, -0.5], steps=300, learning_rate=0.01, beta=0.5).diverged
+
+
+def test_run_refuses_records_too_large_for_memory_before_running():
+    import losslab as ll
+    from losslab.run import run
+
+    model = ll.mlp((1, 1000, 1000, 1))
+    obj = ll.Objective(model, ll.Dataset(np.linspace(-1, 1, 10), np.zeros(10)))
+    with pytest.raises(ll.LosslabError, match=r"Recording 1,001 steps of 1,004,001 parameters needs 15\.0 GiB, limit 4\.0 GiB"):
+        run(obj, "gd", np.zeros(model.n_params), steps=1000, learning_rate=0.01)

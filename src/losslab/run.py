@@ -35,6 +35,7 @@ import optax
 from jax import lax
 
 from .errors import LosslabError, check_int, check_number
+from .memory import refuse_if_over
 from .optim.book import _find_lookahead, gradient_point
 from .optim.line_search import LineSearch, make_line_search, search_step
 from .optim.registry import BOOK_NAMES, OPTIMIZER_NAMES, build_optimizer, validate_hparams
@@ -398,6 +399,10 @@ def run(
     the compiled run every ``progress_every`` steps (for a progress bar).
     """
     steps, n, batch_size, seed, tol = _check_common(objective, steps, batch_size, seed, tol)
+    # every step's parameters are recorded (twice while they come back from the device)
+    refuse_if_over(16 * (steps + 1) * (objective.n_params + 3), None, owner="run",
+                   what=f"Recording {steps + 1:,} steps of {objective.n_params:,} parameters",
+                   advice="run fewer steps (sharding.sweep keeps only the final parameters of many runs)")
     opt_key, values, spec, label = _resolve(optimizer, line_search, line_search_options, dict(hparams))
     init = _check_init(objective, init)
     sampler = Sampler(n, batch_size, replace=replace, drop_last=drop_last, seed=seed)
