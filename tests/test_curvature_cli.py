@@ -117,3 +117,21 @@ def test_curvature_memory_estimate_counts_the_basis_and_the_activations():
     assert est < basis_only + 50 * 500 * 400 * 8
     with pytest.raises(LosslabError, match=r"needs .* MiB, limit 1\.0 MiB; use fewer iterations"):
         top_eigenvalues(obj, obj.model.init(0), 2, memory_limit=2**20)
+
+
+def test_hessian_command_flags_unconverged_eigenvalues_as_bounds():
+    res = runner.invoke(app, ["hessian", "--model", "mlp", "--widths", "1,12,1", "--points", "40", "--top-k", "3",
+                              "--iters", "3", "--json"])
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.output)
+    assert len(out["top_converged"]) == 3 and not all(out["top_converged"])
+    # Ritz values from a Krylov subspace never exceed the true eigenvalues of the same rank
+    import losslab as ll
+    from losslab.cli.hessian import _synthetic
+
+    obj = ll.Objective(ll.mlp((1, 12, 1)), _synthetic((1, 12, 1), 40, 0), reduction="mean")
+    exact = np.sort(np.linalg.eigvalsh(np.asarray(obj.hessian(obj.model.init(0)))))[::-1][:3]
+    assert np.all(np.asarray(out["top_eigenvalues"]) <= exact + 1e-9 * abs(exact[0]))
+    text = runner.invoke(app, ["hessian", "--model", "mlp", "--widths", "1,12,1", "--points", "40", "--top-k", "3",
+                               "--iters", "3"]).output
+    assert "have not converged" in text and "lower bounds" in " ".join(text.split())

@@ -15,6 +15,14 @@ def register(app: typer.Typer) -> None:
     app.command("landscape")(landscape)
 
 
+def _converged(result) -> list[bool]:
+    """Residual ||Hu - lambda u|| at most 1e-6 of the largest |eigenvalue| found."""
+    import numpy as np
+
+    scale = max(float(np.max(np.abs(result.eigenvalues))), 1e-300)
+    return [bool(r <= 1e-6 * scale) for r in result.residuals]
+
+
 def _synthetic(widths, points: int, seed: int):
     """Seeded regression samples for an MLP: x ~ U(-1, 1)^d, y = sin(3 sum x) + N(0, 0.1^2)."""
 
@@ -95,12 +103,14 @@ def hessian(
                                        memory_limit=limit)
         result["top_eigenvalues"] = top.eigenvalues
         result["top_residuals"] = top.residuals
+        result["top_converged"] = _converged(top)
         result["lanczos_iters"] = top.iterations
         if bottom_k:
             bot = curvature.bottom_eigenvalues(obj, phi, bottom_k, iters=iters, seed=seed + 1, progress=tracker("Lanczos (bottom)"),
                                               memory_limit=limit)
             result["bottom_eigenvalues"] = bot.eigenvalues
             result["bottom_residuals"] = bot.residuals
+            result["bottom_converged"] = _converged(bot)
         if n <= trace_samples:
             # P unit vectors cost no more than the probes and give the trace exactly
             hvp = curvature.make_hvp(obj, phi)
@@ -137,6 +147,12 @@ def hessian(
         table.add_row("density figure", density)
     table.add_row("seconds", f"{result['seconds']:.2f}")
     console.print(table)
+    for side, bound in (("top", "lower"), ("bottom", "upper")):
+        flags = result.get(f"{side}_converged")
+        if flags is not None and not all(flags):
+            which = ", ".join(str(i + 1) for i, ok in enumerate(flags) if not ok)
+            console.print(f"{side.capitalize()} eigenvalue(s) {which} have not converged (residual above 1e-6 of the "
+                          f"largest |eigenvalue|): Ritz values, so {bound} bounds of the true ones; raise --iters.")
 
 
 def landscape(
