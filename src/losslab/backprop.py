@@ -28,12 +28,29 @@ from collections.abc import Callable
 import jax
 import jax.numpy as jnp
 
-__all__ = ["mlp_least_squares_fused"]
+__all__ = ["mlp_inputs", "mlp_forward", "mlp_least_squares_fused"]
 
 
 def _materialised_transpose(h):
     # the barrier stops XLA folding the transpose back into the product's dimension numbers
     return jax.lax.optimization_barrier(h.T)
+
+
+def mlp_inputs(x, d_in: int):
+    """The MLP's input matrix (N, d_in): a 1-D ``x`` is one input per point."""
+    return x[:, None] if (x.ndim == 1 and d_in == 1) else x
+
+
+def mlp_forward(layers, inputs):
+    """(hidden, pre): the layers' inputs ``h_0 .. h_{L-1}`` and pre-activations ``a_1 .. a_L``
+    of the ReLU MLP ``a_l = h_{l-1} W_l + b_l``, ``h_l = a[a_l]``; the output is ``a_L``."""
+    n_layers = len(layers) // 2
+    hidden, pre = [inputs], []
+    for layer in range(n_layers):
+        pre.append(hidden[-1] @ layers[2 * layer] + layers[2 * layer + 1])
+        if layer < n_layers - 1:
+            hidden.append(jax.nn.relu(pre[-1]))
+    return hidden, pre
 
 
 def mlp_least_squares_fused(unravel: Callable, n_layers: int, d_in: int) -> Callable:
@@ -43,13 +60,7 @@ def mlp_least_squares_fused(unravel: Callable, n_layers: int, d_in: int) -> Call
 
     def fused(params, x, y):
         layers = unravel(params)
-        inputs = x[:, None] if (x.ndim == 1 and d_in == 1) else x
-        hidden, pre = [inputs], []
-        for layer in range(n_layers):
-            a = hidden[-1] @ layers[2 * layer] + layers[2 * layer + 1]
-            pre.append(a)
-            if layer < n_layers - 1:
-                hidden.append(jax.nn.relu(a))
+        hidden, pre = mlp_forward(layers, mlp_inputs(x, d_in))
         residual = pre[-1][:, 0] - y
         value = jnp.sum(residual * residual)
         g = 2.0 * residual[:, None]  # dL/da_L

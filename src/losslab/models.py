@@ -16,7 +16,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .backprop import mlp_least_squares_fused
+from .backprop import mlp_forward, mlp_inputs, mlp_least_squares_fused
 from .errors import LosslabError, check_int
 from .numerics import SINCOS_MAX, sincos
 
@@ -202,15 +202,8 @@ def mlp(widths: Sequence[int]) -> Model:
         return [params[offsets[k] : offsets[k + 1]].reshape(shapes[k]) for k in range(len(shapes))]
 
     def fn(params, x):
-        layers = unravel(params)
-        h = x[:, None] if (x.ndim == 1 and d_in == 1) else x
-        n_layers = len(layers) // 2
-        for layer in range(n_layers):
-            weight, bias = layers[2 * layer], layers[2 * layer + 1]
-            h = h @ weight + bias
-            if layer < n_layers - 1:
-                h = relu(h)
-        return h[:, 0]
+        _, pre = mlp_forward(unravel(params), mlp_inputs(x, d_in))
+        return pre[-1][:, 0]
 
     def init_fn(key):
         pieces = []
