@@ -18,7 +18,7 @@ from ..errors import LosslabError
 
 def read_sheet(path: Path) -> str:
     """The sheet's text, or a LosslabError saying why it cannot be read."""
-    from ..symbolic.sheet import MAX_SHEET_BYTES
+    from ..sheet_input import MAX_SHEET_BYTES, sheet_text
 
     if not path.exists():
         raise LosslabError(f"The 'sheet' argument must be an existing file. Got {str(path)!r} instead.")
@@ -33,15 +33,7 @@ def read_sheet(path: Path) -> str:
         data = path.read_bytes()
     except OSError as err:
         raise LosslabError(f"The 'sheet' file {str(path)!r} cannot be read: {err.strerror}.") from None
-    if b"\x00" in data:
-        raise LosslabError(f"The 'sheet' file must be text (Markdown/LaTeX). Got a binary file {str(path)!r} instead.")
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError:
-        raise LosslabError(f"The 'sheet' file must be UTF-8 text. Got undecodable bytes in {str(path)!r} instead.") from None
-    if not text.strip():
-        raise LosslabError(f"The 'sheet' file {str(path)!r} is empty: nothing to check.")
-    return text
+    return sheet_text(data, str(path))
 
 
 def check(
