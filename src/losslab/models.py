@@ -50,6 +50,7 @@ class Model:
     output: str = "real"  # "real" (least squares) or "logit" (binary cross-entropy)
     equation: str = ""
     init_fn: Callable | None = field(default=None, repr=False)
+    latex: str = field(default="", repr=False)  # f[x, phi] as the book writes it, for the HTML and notebook views
     meta: dict = field(default_factory=dict, compare=False, repr=False)
 
     def __call__(self, params, x):
@@ -104,7 +105,8 @@ def _linear_fn(params, x):
 
 def linear() -> Model:
     """The 1D linear model of eq. 6.4: f[x, phi] = phi_0 + phi_1 x."""
-    return Model("linear", _linear_fn, 2, ("phi_0", "phi_1"), equation="eq. 6.4: phi_0 + phi_1 x")
+    return Model("linear", _linear_fn, 2, ("phi_0", "phi_1"), equation="eq. 6.4: phi_0 + phi_1 x",
+                 latex=r"f[x, \boldsymbol\phi] = \phi_0 + \phi_1 x")
 
 
 GABOR_FREQUENCY = 0.06
@@ -133,6 +135,7 @@ def gabor() -> Model:
         2,
         ("phi_0", "phi_1"),
         equation="eq. 6.8: sin[z] exp(-z^2/32), z = phi_0 + 0.06 phi_1 x",
+        latex=r"f[x, \boldsymbol\phi] = \sin[\phi_0 + 0.06 \phi_1 x] \exp\left[-\frac{(\phi_0 + 0.06 \phi_1 x)^2}{32}\right]",
     )
 
 
@@ -145,6 +148,7 @@ def logistic() -> Model:
         ("phi_0", "phi_1"),
         output="logit",
         equation="problem 6.4: sig[phi_0 + phi_1 x]",
+        latex=r"f[x, \boldsymbol\phi] = \phi_0 + \phi_1 x, \quad Pr(y = 1 \mid x) = \text{sig}\left[f[x, \boldsymbol\phi]\right]",
     )
 
 
@@ -170,6 +174,7 @@ def shallow() -> Model:
         10,
         SHALLOW_PARAM_NAMES,
         equation="eq. 3.1: phi_0 + sum_k phi_k a[theta_k0 + theta_k1 x]",
+        latex=r"f[x, \boldsymbol\phi] = \phi_0 + \sum_{k=1}^{3} \phi_k\, \mathrm{a}[\theta_{k0} + \theta_{k1} x]",
     )
 
 

@@ -4,6 +4,7 @@ Endpoints::
 
     GET  /                    the page (static/index.html)
     GET  /static/plotly.min.js  plotly.js from the installed ``plotly`` package (no CDN)
+    GET  /book/               the problem book, when ``losslab serve --book DIR`` names one
     GET  /api/objectives      the objectives, their ranges/starts, the optimisers, the limits
     POST /api/landscape       {objective, data?, range0, range1?, resolution <= 400} -> loss grid
     POST /api/run             {objective, data?, start, optimizers: 1..4 x {name, lr, beta, gamma,
@@ -124,7 +125,8 @@ def _simplify(errors: list[dict]) -> list[dict]:
 
 
 # ---------------------------------------------------------------- the app
-def create_app() -> FastAPI:
+def create_app(book_dir: str | Path | None = None) -> FastAPI:
+    """The explorer; with ``book_dir`` (a folder ``losslab book`` wrote) it serves that book at ``/book/`` too."""
     app = FastAPI(title="losslab", description="Chapter 6 optimiser explorer", docs_url="/api/docs", redoc_url=None)
 
     @app.exception_handler(RequestValidationError)
@@ -169,6 +171,15 @@ def create_app() -> FastAPI:
         return FileResponse(font, media_type="font/ttf", headers={"Cache-Control": "max-age=86400"})
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    if book_dir is not None:
+        book = Path(book_dir)
+        if not (book / "index.html").is_file():
+            raise LosslabError(f"The 'book' folder must hold the index.html that `losslab book` writes. Got {str(book)!r} instead.")
+        app.mount("/book", StaticFiles(directory=book, html=True), name="book")
+
+    @app.get("/api/info", include_in_schema=False)
+    def info() -> Response:
+        return FastJSON({"book": book_dir is not None})
 
     @app.get("/api/objectives")
     def objectives() -> Response:

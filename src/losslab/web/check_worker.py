@@ -19,7 +19,7 @@ import time
 
 from ..errors import LosslabError
 
-__all__ = ["check_in_worker", "CheckTimeout", "CHECK_SECONDS", "shutdown"]
+__all__ = ["CHECK_SECONDS", "CheckTimeout", "check_in_worker", "shutdown"]
 
 CHECK_SECONDS = 60.0
 _START_SECONDS = 60.0  # importing losslab (JAX, SymPy) in a fresh process
