@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import importlib.resources
 import json
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI, File, Form, Request, UploadFile
@@ -38,6 +39,7 @@ from ..errors import LosslabError
 from ..mathml import math_font_path
 from ..sheet_input import MAX_SHEET_BYTES, SheetNotText, SheetTooLarge, check_sheet_name, sheet_text
 from . import service
+from . import check_worker
 from .check_worker import CheckTimeout, check_in_worker
 from .schemas import MAX_UPLOAD_BYTES, FitRequest, LandscapeRequest, LineSearchRequest, RunRequest
 
@@ -127,7 +129,12 @@ def _simplify(errors: list[dict]) -> list[dict]:
 # ---------------------------------------------------------------- the app
 def create_app(book_dir: str | Path | None = None) -> FastAPI:
     """The explorer; with ``book_dir`` (a folder ``losslab book`` wrote) it serves that book at ``/book/`` too."""
-    app = FastAPI(title="losslab", description="Chapter 6 optimiser explorer", docs_url="/api/docs", redoc_url=None)
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        yield
+        check_worker.shutdown()  # the sheet-checking worker process ends with the server
+
+    app = FastAPI(lifespan=lifespan, title="losslab", description="Chapter 6 optimiser explorer", docs_url="/api/docs", redoc_url=None)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError):

@@ -32,9 +32,16 @@ class CheckTimeout(LosslabError):
 def _serve(requests, replies) -> None:  # pragma: no cover - runs in the worker process
     from ..check_view import _run_checker
 
+    parent = multiprocessing.parent_process()
     replies.put(("ready", None))
     while True:
-        item = requests.get()
+        try:
+            item = requests.get(timeout=1.0)
+        except queue.Empty:
+            # a server killed by a signal runs no exit handlers: the worker leaves with it rather than linger
+            if parent is not None and not parent.is_alive():
+                return
+            continue
         if item is None:
             return
         text, filename = item
