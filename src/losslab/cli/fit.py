@@ -53,6 +53,10 @@ def fit(
     from ..run import run
 
     # -- validate at the edge, naming the option -----------------------------
+    if plot is not None:
+        from ..outputs import check_file
+
+        check_file("--plot", plot)
     check_choice("--optimizer", optimizer, OPTIMIZER_NAMES)
     steps = check_int("--steps", steps, ge=1)
     seed = check_int("--seed", seed, ge=0)

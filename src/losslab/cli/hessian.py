@@ -67,6 +67,10 @@ def hessian(
     from ..models import get_model
     from ..objective import Objective, make_objective
 
+    if density is not None:
+        from ..outputs import check_file
+
+        check_file("--density", density)
     top_k = check_int("--top-k", top_k, owner="losslab hessian", ge=1)
     bottom_k = check_int("--bottom-k", bottom_k, owner="losslab hessian", ge=0)
     points = check_int("--points", points, owner="losslab hessian", ge=1)
@@ -128,8 +132,9 @@ def hessian(
                                         memory_limit=limit)
             from ..plots.landscape import plot_spectral_density
 
-            fig = plot_spectral_density(dens)
-            fig.savefig(density, dpi=120)
+            from ..outputs import save_figure
+
+            save_figure(plot_spectral_density(dens), density, dpi=120)
             result["density_figure"] = density
     result["seconds"] = time.perf_counter() - start
     if json_output:
@@ -176,6 +181,10 @@ def landscape(
     from ..landscape import grid2d, min_eigenvalue_map
     from ..objective import make_objective
 
+    if out is not None:
+        from ..outputs import check_file
+
+        check_file("--out", out)
     r0 = tuple(parse_floats("--range0", range0))
     r1 = tuple(parse_floats("--range1", range1))
     obj = make_objective(model, data, reduction=reduction)
@@ -193,7 +202,9 @@ def landscape(
     if out:
         from ..plots.landscape import plot_landscape
 
-        plot_landscape(land, title=f"{obj.model.name} loss, {obj.data.name}").savefig(out, dpi=120)
+        from ..outputs import save_figure
+
+        save_figure(plot_landscape(land, title=f"{obj.model.name} loss, {obj.data.name}"), out, dpi=120)
         result["figure"] = out
     if json_output:
         print_json(result)
