@@ -40,9 +40,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .errors import LosslabError, check_choice, check_int, check_number
-from .memory import DEFAULT_MEMORY_LIMIT, gib, resolve_limit
 from .derivatives import gabor_least_squares_fused
+from .errors import LosslabError, check_choice, check_int, check_number, check_seed
+from .memory import DEFAULT_MEMORY_LIMIT, gib, resolve_limit
 from .numerics import SINCOS_MAX, sincos
 from .sharding import map_rows
 
@@ -178,7 +178,8 @@ def estimate_bytes(n_rows: int, n_cols: int, n_points: int, *, per_eval: int = _
 def _plan_chunk(owner: str, n_rows: int, n_cols: int, n_points: int, chunk, memory_limit, per_eval=_BYTES_PER_EVAL) -> int:
     """Rows per device per call: the user's ``chunk`` if it fits, else refuse; automatic if None."""
     limit = resolve_limit(memory_limit, owner)
-    out_bytes = 8 * n_rows * n_cols
+    # the grid exists up to four times at once: device rows, their stack, the numpy copy, the unsorted result
+    out_bytes = 8 * n_rows * n_cols * 4
     row = estimate_bytes(1, n_cols, n_points, per_eval=per_eval)
     if out_bytes + row > limit:
         raise LosslabError(
@@ -243,7 +244,8 @@ def _gabor_blocks(phi0: np.ndarray, x_max: float, beta_max: float):
     if prod == 0.0 or span == 0.0:
         n_blocks = 1
     else:
-        n_blocks = max(1, math.ceil(span * prod / (2.0 * _SIGMA_MAX)))
+        # never more blocks than points: a span of 1e300 would otherwise ask for 1e300 blocks
+        n_blocks = min(g0, max(1, math.ceil(min(span * prod / (2.0 * _SIGMA_MAX), float(g0)))))
     while True:
         size = -(-g0 // n_blocks)
         idx = np.minimum(np.arange(n_blocks * size), g0 - 1).reshape(n_blocks, size)
@@ -493,7 +495,7 @@ def random_direction(objective, params, *, seed: int = 0, filter_normalize: bool
     layer structure are normalised as one block: :math:`\|d\| = \|\theta\|`.
     """
     params = np.asarray(objective.check_params(params))
-    seed = check_int("seed", seed, owner="random_direction", ge=0)
+    seed = check_seed("seed", seed, owner="random_direction")
     d = np.random.default_rng(seed).standard_normal(params.shape)
     if not filter_normalize:
         return d

@@ -17,7 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .backprop import mlp_forward, mlp_inputs, mlp_least_squares_fused
-from .errors import LosslabError, check_int
+from .errors import LosslabError, check_int, check_seed
 from .numerics import SINCOS_MAX, sincos
 
 __all__ = [
@@ -86,7 +86,7 @@ class Model:
 
     def init(self, seed: int = 0) -> jnp.ndarray:
         """A starting point: the model's own initialiser, else N(0, 1) entries."""
-        key = jax.random.PRNGKey(check_int("seed", seed, owner=f"{self.name}.init", ge=0))
+        key = jax.random.PRNGKey(check_seed("seed", seed, owner=f"{self.name}.init"))
         if self.init_fn is not None:
             return self.init_fn(key)
         return jax.random.normal(key, (self.n_params,), dtype=jnp.float64)
@@ -225,6 +225,7 @@ def mlp(widths: Sequence[int]) -> Model:
         init_fn=init_fn,
         meta={
             "widths": widths,
+            "input_dim": d_in,  # inputs per data point: the objective refuses data of another width
             "unravel": unravel,
             # the objective differentiates least squares through hand-written backprop (faster on CPU)
             "fused": {"least_squares": mlp_least_squares_fused(unravel, len(shapes) // 2, d_in)},

@@ -44,14 +44,43 @@ def read_sheet(path: Path) -> str:
     return text
 
 
+DEFAULT_SECONDS = 300.0  # the whole sheet; each claim also has the checker's own, softer budget
+DEFAULT_MEMORY_GIB = 2.0
+
+
+def checker_kwargs(check_sheet, **wanted) -> dict:
+    """The keyword arguments among ``wanted`` that this version of ``check_sheet`` accepts."""
+    import inspect
+
+    try:
+        accepted = inspect.signature(check_sheet).parameters
+    except (TypeError, ValueError):
+        return {}
+    return {k: v for k, v in wanted.items() if k in accepted and v is not None}
+
+
+def check_bounded(text: str, *, seconds: float, memory_bytes: int, what: str, cancelled=None, **options):
+    """check_sheet(text) in a worker process that is killed at the deadline or above the memory cap."""
+    from ..bounded import run_bounded
+    from ..symbolic.checker import check_sheet
+
+    return run_bounded(check_sheet, text, seconds=seconds, memory_bytes=memory_bytes, what=what, cancelled=cancelled,
+                       **checker_kwargs(check_sheet, **options))
+
+
 def check(
     sheet: Path = typer.Argument(..., help="Markdown/LaTeX solution sheet ($$ display math $$, problems under headings)."),
     json: bool = typer.Option(False, "--json", help="Print a JSON list of claims instead of the report."),
+    time_limit: float = typer.Option(DEFAULT_SECONDS, "--time-limit", help="Seconds the whole check may take; it is stopped after."),
+    memory_limit: float = typer.Option(DEFAULT_MEMORY_GIB, "--memory-limit", help="GiB the check may use; it is stopped above."),
 ) -> None:
     """Check every derivative claim of a hand-written solution sheet: correct, incorrect (why) or not checked (why)."""
-    from ..symbolic.checker import check_sheet
+    from ..errors import check_number
 
-    results = check_sheet(read_sheet(sheet))
+    seconds = check_number("--time-limit", time_limit, owner="losslab check", gt=0, le=86400)
+    memory = check_number("--memory-limit", memory_limit, owner="losslab check", gt=0, le=1024)
+    results = check_bounded(read_sheet(sheet), seconds=seconds, memory_bytes=int(memory * 2**30),
+                            what=f"Checking {str(sheet)!r}", filename=str(sheet))
     if json:
         from ._common import print_json
 

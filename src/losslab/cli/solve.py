@@ -23,7 +23,7 @@ def solve(
     problem: str = typer.Argument(..., help="A problem number 6.1 ... 6.11 (or just 1 ... 11), several separated by commas, or 'all'."),
     out: Path = typer.Option(Path(DEFAULT_OUT), "--out", help="Folder for the figures."),
     small: bool = typer.Option(False, "--small", help="Smaller sweeps and a 10,401-parameter MLP for 6.11 (CI)."),
-    seed: int = typer.Option(0, "--seed", min=0, help="Seed for the random data (6.4) and random test points."),
+    seed: int = typer.Option(0, "--seed", min=0, max=2**32 - 1, help="Seed for the random data (6.4) and random test points."),
     json_output: bool = typer.Option(False, "--json", help="JSON: one object for one problem, a list for several."),
 ) -> None:
     """Solve problems of Chapter 6: the answer in words and formulas, its checks, and where the seed sheet disagrees."""
@@ -62,7 +62,7 @@ def solve(
 def book(
     out: Path = typer.Option(Path("book_out"), "--out", help="Folder for index.html and figures/."),
     small: bool = typer.Option(False, "--small", help="Smaller sweeps and MLP (for CI)."),
-    seed: int = typer.Option(0, "--seed", min=0, help="Seed for the random data (6.4) and random test points."),
+    seed: int = typer.Option(0, "--seed", min=0, max=2**32 - 1, help="Seed for the random data (6.4) and random test points."),
     problems: str = typer.Option("all", "--problems", help="Which problems, e.g. 6.1,6.9 (default all)."),
 ) -> None:
     """Write OUT/index.html: every problem with its derivation (rendered math), figures, checks and the verdict on the seed sheet."""

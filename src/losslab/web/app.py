@@ -31,7 +31,8 @@ from fastapi.staticfiles import StaticFiles
 
 from ..errors import LosslabError
 from . import service
-from .schemas import MAX_UPLOAD_BYTES, FitRequest, LandscapeRequest, LineSearchRequest, RunRequest
+from .guard import BodyLimit
+from .schemas import MAX_BODY_BYTES, MAX_UPLOAD_BYTES, FitRequest, LandscapeRequest, LineSearchRequest, RunRequest
 
 __all__ = ["create_app", "app", "plotly_js_path", "describe_validation_errors"]
 
@@ -79,7 +80,15 @@ def _where(loc: tuple) -> tuple[str, str]:
 
 
 def _show(value) -> str:
-    text = json.dumps(value) if not isinstance(value, str) else repr(value)
+    if isinstance(value, (bytes, bytearray)):
+        text = f"{len(value)} bytes that are not JSON"
+    elif isinstance(value, str):
+        text = repr(value)
+    else:
+        try:
+            text = json.dumps(value, allow_nan=False)
+        except (TypeError, ValueError):  # a form, NaN, anything JSON cannot say: described, never a 500
+            text = type(value).__name__
     return text if len(text) <= 60 else text[:57] + "..."
 
 
@@ -94,6 +103,9 @@ def describe_validation_errors(errors: list[dict]) -> str:
             sentences.append(f"The {name} parameter{owner} is required. Got nothing instead.")
         elif kind == "extra_forbidden":
             sentences.append(f"The {name} parameter{owner} is not known; remove it.")
+        elif kind in ("model_attributes_type", "dict_type") and not [p for p in err.get("loc", ()) if p != "body"]:
+            sentences.append(f"The request body must be a JSON object (Content-Type: application/json). "
+                             f"Got {_show(err.get('input'))} instead.")
         elif kind == "json_invalid":
             sentences.append("The request body must be valid JSON. Got malformed JSON instead.")
         else:
@@ -128,6 +140,13 @@ def create_app() -> FastAPI:
     @app.exception_handler(LosslabError)
     async def _losslab_error(request: Request, exc: LosslabError):
         return JSONResponse(status_code=422, content={"detail": str(exc)})
+
+    @app.exception_handler(MemoryError)
+    async def _out_of_memory(request: Request, exc: MemoryError):
+        return JSONResponse(status_code=503, content={"detail": "The server ran out of memory for this request; ask for less "
+                                                                "(a smaller grid, fewer steps or data points)."})
+
+    app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)
 
     @app.get("/", include_in_schema=False)
     def page() -> FileResponse:
