@@ -72,10 +72,20 @@ def map_rows(
         piece = rows[b * block : (b + 1) * block]
         if ndev > 1:
             piece = jax.device_put(piece, sharded)
-        outs.append(jax.tree_util.tree_map(np.asarray, fn(piece, *args)))
+        outs.append(jax.tree_util.tree_map(_to_host, fn(piece, *args)))
     if isinstance(outs[0], tuple):
         return tuple(np.concatenate([o[i] for o in outs], axis=0)[:n] for i in range(len(outs[0])))
     return np.concatenate(outs, axis=0)[:n]
+
+
+def _to_host(x) -> np.ndarray:
+    """A result as a NumPy array; under ``jax.distributed`` its shards on other processes are
+    gathered first, so every process holds the whole result."""
+    if getattr(x, "is_fully_addressable", True):
+        return np.asarray(x)
+    from jax.experimental import multihost_utils
+
+    return np.asarray(multihost_utils.process_allgather(x, tiled=True))
 
 
 # ----------------------------------------------------------------------------- sweeps
