@@ -22,6 +22,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -91,8 +92,9 @@ def load_test(n_requests: int = 200, in_flight: int = 20, *, timeout: float = 30
     port = free_port()
     env = dict(os.environ)
     env["PYTHONPATH"] = str(ROOT / "src") + os.pathsep + env.get("PYTHONPATH", "")
+    log = tempfile.TemporaryFile()  # the server's stderr (a pipe nobody reads could fill and block it)
     server = subprocess.Popen([sys.executable, "-c", "from losslab.cli import main; main()", "serve", "--host", "127.0.0.1",
-                               "--port", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                               "--port", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=log)
     base = f"http://127.0.0.1:{port}"
     try:
         with httpx.Client(base_url=base, timeout=timeout) as client:
@@ -103,7 +105,8 @@ def load_test(n_requests: int = 200, in_flight: int = 20, *, timeout: float = 30
                     break
                 except httpx.HTTPError:
                     if time.monotonic() > deadline or server.poll() is not None:
-                        raise RuntimeError("the server did not start: " + server.stderr.read().decode()[-2000:]) from None
+                        log.seek(0)
+                        raise RuntimeError("the server did not start: " + log.read().decode()[-2000:]) from None
                     time.sleep(0.2)
             # warm up the compiled paths once, so "before" is the server as a user finds it after a first use
             client.post("/api/landscape", json={"objective": "gabor", "range0": [-10, 10], "range1": [2.5, 22.5], "resolution": 120})
@@ -136,6 +139,7 @@ def load_test(n_requests: int = 200, in_flight: int = 20, *, timeout: float = 30
             server.kill()
             server.wait()
         stop_seconds = time.perf_counter() - t0
+        log.close()
     codes = collections.Counter(code for _, code, _ in results)
     return {
         "requests": len(results),

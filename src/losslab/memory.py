@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from .errors import LosslabError, check_number
 
-__all__ = ["DEFAULT_MEMORY_LIMIT", "PRINTED_LIMIT", "gib", "resolve_limit", "refuse_if_over", "refuse_printed"]
+__all__ = ["DEFAULT_MEMORY_LIMIT", "PRINTED_LIMIT", "gib", "resolve_limit", "refuse_if_over", "refuse_printed",
+           "physical_memory", "check_limit_gib"]
 
 DEFAULT_MEMORY_LIMIT = 4 * 2**30  # bytes a single request may use
 PRINTED_LIMIT = 256 * 2**20  # text one command prints: beyond this, writing it takes minutes and no one reads it
@@ -48,3 +49,22 @@ def refuse_printed(n_numbers: float, *, what: str, advice: str, owner: str, memo
             f"{what} would print {int(n_numbers):,} numbers ({gib(text)} of text), limit {PRINTED_LIMIT >> 20} MiB; {advice}."
         )
     refuse_if_over(n_numbers * BUILT_BYTES_PER_NUMBER, memory_limit, what=what, advice=advice, owner=owner)
+
+
+def physical_memory() -> float:
+    """This machine's memory in bytes (inf where the system does not say)."""
+    import os
+
+    try:
+        return float(os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+    except (ValueError, OSError, AttributeError):
+        return float("inf")
+
+
+def check_limit_gib(option: str, value, *, owner: str) -> float:
+    """A user's memory limit in GiB -> bytes: > 0 and no more than this machine has (a larger one would
+    let a request through that can only end in the kernel's out-of-memory kill)."""
+    from .errors import check_number
+
+    ceiling = physical_memory() / 2**30
+    return check_number(option, value, owner=owner, gt=0, le=round(ceiling, 1) if ceiling != float("inf") else None) * 2**30

@@ -78,8 +78,10 @@ def check(
     from ..errors import check_number
 
     seconds = check_number("--time-limit", time_limit, owner="losslab check", gt=0, le=86400)
-    memory = check_number("--memory-limit", memory_limit, owner="losslab check", gt=0, le=1024)
-    results = check_bounded(read_sheet(sheet), seconds=seconds, memory_bytes=int(memory * 2**30),
+    from ..memory import check_limit_gib
+
+    memory = check_limit_gib("--memory-limit", memory_limit, owner="losslab check")
+    results = check_bounded(read_sheet(sheet), seconds=seconds, memory_bytes=int(memory),
                             what=f"Checking {str(sheet)!r}", filename=str(sheet))
     if json:
         from ._common import print_json

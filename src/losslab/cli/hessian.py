@@ -55,7 +55,7 @@ def hessian(
     from rich.table import Table
 
     from .. import curvature
-    from ..errors import LosslabError, check_int, check_number, check_seed
+    from ..errors import LosslabError, check_int, check_seed
     from ..models import get_model
     from ..objective import Objective, make_objective
 
@@ -71,7 +71,9 @@ def hessian(
     check_applies(model, data=data, widths=widths)
     start = time.perf_counter()
     w = parse_ints("--widths", widths or "1,100,1") if model == "mlp" else None
-    limit = check_number("--memory-limit", memory_limit, owner="losslab hessian", gt=0) * 2**30
+    from ..memory import check_limit_gib
+
+    limit = check_limit_gib("--memory-limit", memory_limit, owner="losslab hessian")
     if model == "mlp" and data is None:  # the synthetic data is sized before it is drawn
         from ..memory import refuse_if_over
 

@@ -28,11 +28,19 @@ from fastapi import FastAPI, File, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..errors import LosslabError
 from . import service
 from .guard import BodyLimit
-from .schemas import MAX_BODY_BYTES, MAX_UPLOAD_BYTES, FitRequest, LandscapeRequest, LineSearchRequest, RunRequest
+from .schemas import (
+    MAX_BODY_BYTES,
+    MAX_UPLOAD_BYTES,
+    FitRequest,
+    LandscapeRequest,
+    LineSearchRequest,
+    RunRequest,
+)
 
 __all__ = ["create_app", "app", "plotly_js_path", "describe_validation_errors"]
 
@@ -140,6 +148,17 @@ def create_app() -> FastAPI:
     @app.exception_handler(LosslabError)
     async def _losslab_error(request: Request, exc: LosslabError):
         return JSONResponse(status_code=422, content={"detail": str(exc)})
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException):
+        # starlette's own answers ("Not Found", "There was an error parsing the body") as sentences
+        sentences = {
+            400: "The request body must be valid JSON in UTF-8. Got bytes that cannot be read as such instead.",
+            404: f"There is no page or endpoint {request.url.path!r} here; the API is listed at /api/docs.",
+            405: f"The endpoint {request.url.path!r} does not accept {request.method}; see /api/docs.",
+        }
+        detail = sentences.get(exc.status_code, f"{exc.detail}." if isinstance(exc.detail, str) else str(exc.detail))
+        return JSONResponse(status_code=exc.status_code, content={"detail": detail}, headers=getattr(exc, "headers", None))
 
     @app.exception_handler(MemoryError)
     async def _out_of_memory(request: Request, exc: MemoryError):

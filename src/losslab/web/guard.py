@@ -96,6 +96,5 @@ class BodyLimit:
         try:
             await self.app(scope, replay, send)
         finally:
-            del body
             if scope.get("method") != "GET":  # the requests that compute; a page or a script load frees nothing
                 release_memory()
