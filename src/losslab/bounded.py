@@ -22,7 +22,7 @@ from typing import Any
 from .errors import LosslabError, check_number
 from .memory import gib
 
-__all__ = ["run_bounded", "BoundExceeded"]
+__all__ = ["run_bounded", "BoundExceeded", "cap_memory"]
 
 
 class BoundExceeded(LosslabError):
@@ -44,16 +44,22 @@ def _address_space() -> int:
         return 0
 
 
+def cap_memory(memory_bytes: int) -> None:
+    """Cap this process's address space at what it maps now plus ``memory_bytes`` (a worker's own call:
+    an allocation above it raises MemoryError instead of growing the machine's memory)."""
+    import resource
+
+    cap = _address_space() + int(memory_bytes)  # on top of what the imports already mapped
+    try:
+        resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+    except (ValueError, OSError):
+        pass
+
+
 def _child(conn, fn: Callable, args: tuple, kwargs: dict, memory_bytes: int | None) -> None:
     try:
         if memory_bytes is not None:
-            import resource
-
-            cap = _address_space() + int(memory_bytes)  # on top of what the imports already mapped
-            try:
-                resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
-            except (ValueError, OSError):
-                pass
+            cap_memory(memory_bytes)
         result = fn(*args, **kwargs)
         conn.send(("ok", result))
     except MemoryError:
