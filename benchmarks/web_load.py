@@ -5,7 +5,8 @@
 Starts the real server (`python -m losslab.cli serve`, loopback only, a free port) in its own process,
 sends a fixed list of requests (valid landscapes, runs, line searches, fits, an upload; and hostile
 ones: bodies that are not JSON, forms, a body over the limit, NaN, huge numbers, unknown fields, work
-too large, overflowing losses), ``--in-flight`` at a time, then stops it with SIGTERM. Reports every
+too large, overflowing losses), ``--in-flight`` at a time, then stops it with SIGTERM while four
+long runs are computing. Reports every
 status code, the 5xx count, requests without an answer, the server's resident memory before, at its
 peak and after, and how long SIGTERM took. Exit status 1 when any request got a 5xx or no answer, the
 memory after is more than 300 MB above the memory before, or SIGTERM took more than 5 s.
@@ -130,6 +131,13 @@ def load_test(n_requests: int = 200, in_flight: int = 20, *, timeout: float = 30
                     results.append(_send(client, "POST", path, {"json": body}, []))
             time.sleep(0.5)
             after = rss(server.pid)
+            # SIGTERM while requests are computing (step counts not compiled yet: seconds of work each)
+            heavy = {"objective": "gabor", "start": [-1.5, 6.5], "optimizers": [
+                {"name": n, "lr": 0.05, "batch_size": 3, "steps": 4999} for n in ("sgd", "momentum", "nesterov", "adam")]}
+            busy = concurrent.futures.ThreadPoolExecutor(max_workers=4)
+            for _ in range(4):
+                busy.submit(_send, client, "POST", "/api/run", {"json": heavy}, [])
+            time.sleep(1.0)
     finally:
         t0 = time.perf_counter()
         server.send_signal(signal.SIGTERM)
@@ -140,6 +148,8 @@ def load_test(n_requests: int = 200, in_flight: int = 20, *, timeout: float = 30
             server.wait()
         stop_seconds = time.perf_counter() - t0
         log.close()
+        if "busy" in locals():
+            busy.shutdown(wait=True)  # their answers (refused at shutdown) are not counted
     codes = collections.Counter(code for _, code, _ in results)
     return {
         "requests": len(results),

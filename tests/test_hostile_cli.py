@@ -199,3 +199,33 @@ def test_run_many_counts_loss_records_without_record_params():
     obj = make_objective("gabor")
     with pytest.raises(LosslabError, match=r"Recording 100,000,001 steps of 1,000 runs needs"):
         run_many(obj, "gd", np.zeros((100, 2)), steps=100_000_000, learning_rates=np.linspace(0.01, 0.1, 10), record_params=False)
+
+
+def test_an_overflowing_quantity_is_null_with_a_note_naming_it():
+    from typer.testing import CliRunner
+
+    from losslab.cli import app
+
+    result = CliRunner().invoke(app, ["loss", "--model", "gabor", "--params", "1e308,1e308", "--json"])
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    # the chapter's formula meets inf * 0 at phi = 1e308; autodiff of the guarded model is finite
+    assert out["grad_analytic"] == [None, None]
+    assert all(np.isfinite(out["grad_autodiff"])) and np.isfinite(out["loss"])
+    assert any(note.startswith("grad_analytic[0], grad_analytic[1]: not finite in float64") for note in out["notes"])
+    values = {k: v for k, v in out.items() if k not in ("notes", "objective")}
+    assert '"inf"' not in json.dumps(values) and "NaN" not in json.dumps(values)  # never a string or a bare NaN
+
+
+def test_serve_refuses_an_address_in_use():
+    import socket
+
+    from losslab.cli.serve import _check_bindable
+    from losslab.errors import LosslabError
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(LosslabError, match=rf"Got 127.0.0.1:{port}, which cannot be bound \(Address already in use\)"):
+            _check_bindable("127.0.0.1", port)
