@@ -147,6 +147,31 @@ def _simplify(errors: list[dict]) -> list[dict]:
 
 
 # ---------------------------------------------------------------- the app
+class ClientGone(Exception):
+    """The client closed the connection while its request was being worked on."""
+
+
+async def _unless_client_leaves(request: Request, work):
+    """Await ``work``; if the client disconnects first, stop the check worker (it is killed, a new one starts
+    for the next sheet) instead of computing an answer nobody will read."""
+    import asyncio
+
+    from . import check_worker
+
+    task = asyncio.ensure_future(work)
+    while True:
+        done, _ = await asyncio.wait({task}, timeout=0.5)
+        if done:
+            return task.result()
+        if await request.is_disconnected():
+            check_worker.abandon()
+            try:
+                await task
+            except Exception:  # noqa: BLE001  (the worker was killed on purpose)
+                pass
+            raise ClientGone
+
+
 def create_app(book_dir: str | Path | None = None) -> FastAPI:
     """The explorer; with ``book_dir`` (a folder ``losslab book`` wrote) it serves that book at ``/book/`` too."""
     @asynccontextmanager
@@ -175,6 +200,10 @@ def create_app(book_dir: str | Path | None = None) -> FastAPI:
         }
         detail = sentences.get(exc.status_code, f"{exc.detail}." if isinstance(exc.detail, str) else str(exc.detail))
         return JSONResponse(status_code=exc.status_code, content={"detail": detail}, headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(ClientGone)
+    async def _client_gone(request: Request, exc: ClientGone):
+        return Response(status_code=499)  # nobody reads it; no 500 in the log either
 
     @app.exception_handler(MemoryError)
     async def _out_of_memory(request: Request, exc: MemoryError):
@@ -255,6 +284,7 @@ def create_app(book_dir: str | Path | None = None) -> FastAPI:
 
     @app.post("/api/check")
     async def check(
+        request: Request,
         file: UploadFile | None = File(None),
         text: str | None = Form(None),
         filename: str | None = Form(None),
@@ -271,7 +301,7 @@ def create_app(book_dir: str | Path | None = None) -> FastAPI:
         else:
             raise LosslabError("The 'file' or 'text' parameter is required: upload a sheet or paste its text. Got neither instead.")
         source = sheet_text(raw, name)
-        claims = await check_in_worker(source, name)
+        claims = await _unless_client_leaves(request, check_in_worker(source, name))
         counts = {v: sum(c.get("verdict") == v for c in claims) for v in ("correct", "incorrect", "not checked")}
         return FastJSON({"filename": name, "claims": claims, "counts": counts, "html": check_report_html(claims, source)})
 
