@@ -287,3 +287,52 @@ def test_real_inline_definitions_are_inline_math():
     assert "$m_0=0$" in m272.context
     # bold sub-headings that name no problem do not end problem 6.4
     assert [s.problem for s in xab.sections] == [None, "6.2", "6.4", "6.5", "6.10"]
+
+
+# ---------------------------------------------------------------- the project's own sheets
+
+OWN = Path(__file__).parent / "sheets" / "own"
+
+
+def _table(path, pattern):
+    """{sheet: [cells]} from an EXPECTED.md whose sections are '## <sheet>'."""
+    out, sheet = {}, None
+    for row in path.read_text().splitlines():
+        m = re.match(pattern, row)
+        if m:
+            sheet = m.group(1)
+            out[sheet] = []
+            continue
+        cells = [c.strip() for c in row.strip().strip("|").split("|")]
+        if sheet and cells and cells[0].isdigit():
+            out[sheet].append(cells)
+    return out
+
+
+def test_own_sheets_every_claim_line_is_a_display_row_of_its_problem():
+    table = _table(OWN / "EXPECTED.md", r"## (\S+\.md)$")
+    assert len(table) >= 6 and sum(len(v) for v in table.values()) >= 150
+    for sheet, rows_ in table.items():
+        doc = read_document((OWN / sheet).read_text(), filename=sheet)
+        at = {(m.line, s.problem) for s, m in doc.math() if m.display}
+        missing = [(int(c[0]), c[1]) for c in rows_ if (int(c[0]), c[1]) not in at]
+        assert not missing, f"{sheet}: no display row at {missing}"
+
+
+def test_own_sheets_in_latex_and_notebook_containers():
+    table = _table(FORMATS / "EXPECTED.md", r"## (\S+\.(?:tex|ipynb))$")
+    assert set(table) == {"linear_en.tex", "momentum.ipynb"}
+    for sheet, rows_ in table.items():
+        doc = read_document((FORMATS / sheet).read_text(), filename=sheet)
+        if sheet.endswith(".ipynb"):
+            at = {(m.cell, m.line, s.problem) for s, m in doc.math() if m.display}
+            keys = [(int(c[0]), int(c[1]), c[2]) for c in rows_]
+        else:
+            at = {(m.line, s.problem) for s, m in doc.math() if m.display}
+            keys = [(int(c[0]), c[1]) for c in rows_]
+        missing = [k for k in keys if k not in at]
+        assert not missing, f"{sheet}: no display row at {missing}"
+    # the same claims in the same order as the Markdown originals
+    own = _table(OWN / "EXPECTED.md", r"## (\S+\.md)$")
+    assert [c[3] for c in table["linear_en.tex"]] == [c[3] for c in own["linear_en.md"]]
+    assert [c[4] for c in table["momentum.ipynb"]] == [c[3] for c in own["momentum.md"]]
