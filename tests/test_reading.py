@@ -336,3 +336,16 @@ def test_own_sheets_in_latex_and_notebook_containers():
     own = _table(OWN / "EXPECTED.md", r"## (\S+\.md)$")
     assert [c[3] for c in table["linear_en.tex"]] == [c[3] for c in own["linear_en.md"]]
     assert [c[4] for c in table["momentum.ipynb"]] == [c[3] for c in own["momentum.md"]]
+
+
+def test_right_dot_delimiter_is_not_trailing_punctuation():
+    doc = read_document("$$\\begin{aligned} a &= \\left( b \\right. \\\\ & \\left. + c \\right) \\end{aligned}$$")
+    (row,) = doc.sections[0].math
+    assert row.latex.endswith(r"\left. + c \right)") and r"\left( b \right." in row.latex
+
+
+def test_bracket_display_inside_a_paragraph():
+    doc = read_document("## Problem 6.1\nWe have\n\\[ x = 1 \\]\nso \\(y = 2\\) and\n\\[\na = b\n\\]\n")
+    got = [(m.line, m.display, m.latex) for _, m in doc.math()]
+    assert got == [(3, True, "x = 1"), (4, False, "y = 2"), (6, True, "a = b")]
+    assert doc.sections[0].math[0].context == "We have"

@@ -193,6 +193,7 @@ def _clean_row(row: str) -> tuple[str, str | None]:
         label = label or m.group(1)
         row = row[: m.start()]
     row = _TRAILING_JUNK.sub("", row)
+    row = re.sub(r"\\(right|left)\s*$", r"\\\1.", row)  # the '.' of \right. is a delimiter, not punctuation
     return row.strip(), label
 
 
@@ -412,16 +413,20 @@ def _bracket_block(state, begLine: int, endLine: int, silent: bool) -> bool:
 
 
 def _paren_inline(state, silent: bool) -> bool:
-    """Inline rule for ``\\( .. \\)``."""
-    if not state.src.startswith("\\(", state.pos):
+    """Inline rules for ``\\( .. \\)`` and for a ``\\[ .. \\]`` display inside a paragraph."""
+    src, pos = state.src, state.pos
+    if src.startswith("\\(", pos):
+        close, kind = src.find("\\)", pos + 2), "math_inline"
+    elif src.startswith("\\[", pos):
+        close, kind = src.find("\\]", pos + 2), "math_inline_double"
+    else:
         return False
-    close = state.src.find("\\)", state.pos + 2)
     if close < 0:
         return False
     if not silent:
-        token = state.push("math_inline", "math", 0)
-        token.content = state.src[state.pos + 2 : close]
-        token.markup = "\\("
+        token = state.push(kind, "math", 0)
+        token.content = src[pos + 2 : close]
+        token.markup = src[pos : pos + 2]
     state.pos = close + 2
     return True
 
