@@ -187,6 +187,7 @@ def test_format_from_suffix_wins():
         ("", {}, "empty"),
         ("a\x00b", {}, "NUL"),
         ("x" * 1_000_001, {}, "too large"),
+        ("\\section{A}\n" + "word " * 41_000, {}, "at most 200 kB for LaTeX"),
         ("# P\n\n$$\nx = 1\n", {}, "line 3 is never closed"),
         ("text\n\n\\[ x = 1\n", {}, "line 3 is never closed"),
         ("\\section{A}\n\\begin{align} x = 1", {}, "line 2"),
