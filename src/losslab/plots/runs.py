@@ -9,9 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
+from . import headless  # noqa: F401  (Agg unless the host chose a backend)
 
-matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
@@ -89,6 +88,8 @@ def _finish(fig, path, title: str, ax=None):
         fig.suptitle(title)
     fig.tight_layout()
     if path is not None:
-        fig.savefig(path, dpi=120)
+        from ..outputs import save_figure
+
+        save_figure(fig, path, dpi=120)
         plt.close(fig)
     return fig
