@@ -312,7 +312,7 @@ def _table(path, pattern):
 
 def test_own_sheets_every_claim_line_is_a_display_row_of_its_problem():
     table = _table(OWN / "EXPECTED.md", r"## (\S+\.md)$")
-    assert len(table) >= 6 and sum(len(v) for v in table.values()) >= 150
+    assert len(table) >= 6 and sum(len(v) for v in table.values()) >= 160
     for sheet, rows_ in table.items():
         doc = read_document((OWN / sheet).read_text(), filename=sheet)
         at = {(m.line, s.problem) for s, m in doc.math() if m.display}
