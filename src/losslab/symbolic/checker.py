@@ -28,7 +28,7 @@ import sympy as sp
 from sympy.core.function import AppliedUndef
 
 from ..errors import LosslabError
-from .context import Context, definable
+from .context import Context, definable, rule_shaped
 from .evaluate import COUNT, Env, Evaluator, NotConformable, Unchecked, atom, draw, is_parameter_name, numeric
 from .latex import NotCheckable, ParseError, parse_relation, split_relation
 from .nodes import IMPLICIT_INDEX, Grad, SetSum
@@ -44,6 +44,7 @@ CLAIM_SECONDS = 10.0  # cooperative budget per claim (checked between steps and 
 SHEET_SECONDS = 120.0
 INEQUALITY_DRAWS = 200
 SEED = 20240601
+_DEBUG = bool(__import__("os").environ.get("LOSSLAB_CHECK_DEBUG"))
 MAX_OPS_EXACT = 400
 
 
@@ -155,9 +156,21 @@ class _Row:
     continued: bool = False
 
 
+_D_NOTATION = re.compile(r"^\s*d\s*(\\?[A-Za-z]+)\s*$")
+
+
 def _parse_row(text: str, ctx: Context) -> tuple[list | None, list, str]:
     try:
+        texts, _ = split_relation(text)
         sides, ops = parse_relation(text, functions=frozenset(ctx.functions), vectors=frozenset(ctx.vectors))
+        for k, t in enumerate(texts):
+            m = _D_NOTATION.match(t)
+            if m and m.group(1).lstrip("\\") in ("w", "b", "W", "z", "theta", "phi"):
+                # dw, db: the derivative of the cost with respect to w, b (the usual shorthand)
+                cost = "J" if ("J" in ctx.functions or ctx.defs.get("J")) else "L"
+                var = [a for a in sides[k].free_symbols if getattr(a, "name", "") == m.group(1).lstrip("\\")]
+                if var:
+                    sides[k] = sp.Derivative(sp.Symbol(cost), var[0], evaluate=False)
         return sides, ops, ""
     except NotCheckable as err:
         return None, [], f"NC:{err}"
@@ -232,19 +245,29 @@ def _collect(rows: list[_Row], ctx: Context, prose: str) -> list[_Claim]:
         if isinstance(lhs, sp.Indexed) and len(lhs.indices) == 1 and lhs.indices[0] == 0 and row.sides[1] == 0:
             ctx.assumptions.append((str(lhs.base.label), 0, item.line))
             continue
+        if isinstance(lhs, sp.log) and isinstance(lhs.args[0], AppliedUndef) and row.ops[0] == "=" \
+                and definable(lhs.args[0]) and _def_key(lhs.args[0], None, definable(lhs.args[0]), ctx) not in sheet_defined:
+            # log P(y | X, w) = ..: P is exp of the right side
+            body = _definition_body(lhs.args[0], row.sides[1:])
+            ctx.add(lhs.args[0], sp.exp(body), line=item.line)
+            sheet_defined.add(_def_key(lhs.args[0], None, definable(lhs.args[0]), ctx))
+            if len(row.sides) > 2:
+                claims.append(_Claim(row, 1))
+            continue
+        if not item.display and len(row.sides) == 2 and isinstance(row.sides[1], sp.Basic) and row.sides[1].is_number:
+            continue  # "at $z = 0$": a condition in the prose, not a definition
         d = definable(lhs)
-        name = d[0] if d else None
-        rule_name = str(lhs.base.label) if isinstance(lhs, sp.Indexed) else None
-        fresh = d is not None and name not in sheet_defined and not (rule_name and rule_name in sheet_defined)
+        key = _def_key(lhs, row.sides[1], d, ctx)
+        fresh = d is not None and key not in sheet_defined
         if fresh and row.ops[0] in ("=", ":=", "<-") and _defines(lhs, row.sides[1], ctx):
-            ctx.add(lhs, row.sides[1], line=item.line)
-            sheet_defined.add(rule_name or name)
+            ctx.add(lhs, _definition_body(lhs, row.sides[1:]), line=item.line)
+            sheet_defined.add(key)
             if len(row.sides) > 2:
                 claims.append(_Claim(row, 1))
             continue
         if d is not None and len(row.sides) == 2 and row.ops[0] in ("=", ":=") and not item.display:
             continue  # an inline restatement
-        if d is not None and len(row.sides) == 2 and row.ops[0] in ("=", ":=") and not _is_rule_name(ctx, rule_name):
+        if d is not None and len(row.sides) == 2 and row.ops[0] in ("=", ":=", "<-"):
             # a second definition of a name: a redefinition if it disagrees (checked when judged)
             claims.append(_Claim(row, 0, "restatement"))
             continue
@@ -252,6 +275,32 @@ def _collect(rows: list[_Row], ctx: Context, prose: str) -> list[_Claim]:
             continue
         claims.append(_Claim(row, 0))
     return claims
+
+
+def _definition_body(lhs, rest):
+    """The first right side, unless it refers to the name being defined (then the first one that does not)."""
+    name = definable(lhs)[0] if definable(lhs) else None
+    for side in rest:
+        if not isinstance(side, sp.Basic):
+            return side
+        used = {type(a).__name__ for a in side.atoms(AppliedUndef)} | {str(i.base.label) for i in side.atoms(sp.Indexed)}
+        if name not in used or rule_shaped(lhs, side):
+            return side
+    return rest[0]
+
+
+def _def_key(lhs, body, d, ctx: Context) -> str | None:
+    """What a definition defines: f(..) and f_n are different things; z_1 and z_2 too; m_{t+1} is m's rule."""
+    if d is None:
+        return None
+    name, formals, indices = d
+    if isinstance(lhs, sp.Indexed) and (body is None or rule_shaped(lhs, body)) and len(lhs.indices) == 1 \
+            and (not isinstance(lhs.indices[0], sp.Integer) or body is not None):
+        if not isinstance(lhs.indices[0], sp.Symbol):
+            return f"{name}[rule]"
+    if indices:
+        return name + "[" + ",".join(str(i) if isinstance(i, sp.Integer) else "_" for i in indices) + "]"
+    return name
 
 
 def _is_rule_name(ctx: Context, name) -> bool:
@@ -321,12 +370,24 @@ class _Judge:
             steps.append(Step(k - start + 1, n_steps, op, texts[k], texts[k + 1], verdict, reason))
             if verdict == "incorrect" and first_wrong is None:
                 first_wrong = len(steps) - 1
-        if claim.kind == "restatement" and steps and steps[0].verdict == "incorrect":
+        if claim.kind == "restatement" and steps and steps[0].verdict == "incorrect" and self.redefines(sides):
             # a second definition that disagrees with the first: the sheet redefines the name
             self.ctx.add(sides[0], sides[1], line=self.line)
             return _result(self.section, claim, "definition",
                            "a new definition of a name defined before (it replaces the earlier one from here on)")
         return self.summarise(claim, steps, first_wrong, truth, texts, start)
+
+    def redefines(self, sides) -> bool:
+        """A name stated again with another value: a new definition, unless it is a boxed result, or a
+        recurrence restated without bringing in another sequence (then it is a claim about the old one)."""
+        if self.row.text.lstrip().startswith("\\boxed") or "\\boxed" in self.row.item.latex[:12]:
+            return False
+        lhs, body = sides[0], sides[1]
+        if isinstance(lhs, sp.Indexed) and self.ctx.rules.get(str(lhs.base.label)):
+            rules = self.ctx.rules_at(self.line)
+            others = {str(i.base.label) for i in body.atoms(sp.Indexed)} - {str(lhs.base.label)}
+            return bool(others & set(rules))
+        return True
 
     def summarise(self, claim, steps, first_wrong, truth, texts, start) -> ClaimResult:
         convention = "; ".join(dict.fromkeys(self.conventions))
@@ -405,6 +466,8 @@ class _Judge:
             return "not checked", str(err), ""
         except (ZeroDivisionError, OverflowError, ValueError, TypeError, AttributeError, IndexError, KeyError,
                 sp.SympifyError, sp.PolynomialError, NotImplementedError) as err:
+            if _DEBUG:
+                raise
             return "not checked", f"could not evaluate ({type(err).__name__})", ""
 
     def generic_step(self, before, after, op, generic):
@@ -451,7 +514,11 @@ class _Judge:
         for e in exprs:
             if not isinstance(e, sp.Basic):
                 continue
-            for s in sorted(e.free_symbols, key=lambda s: s.name):
+            symbols = set(e.free_symbols)
+            for d in e.atoms(sp.Derivative):
+                for v in d.variables:
+                    symbols |= v.free_symbols
+            for s in sorted(symbols, key=lambda s: getattr(s, "name", str(s))):
                 if isinstance(s, sp.Symbol) and s.is_integer and s != IMPLICIT_INDEX and s.name not in self.ctx.counts \
                         and s.name not in ("I", "N", "M") and s not in free:
                     free.append(s)
@@ -490,10 +557,16 @@ class _Judge:
         b = ev.value(after, env_b)
         return [(ev, a, b)]
 
+    def zeroed(self) -> list[str]:
+        """The sequences that start from 0 under the convention: momentum-like ones and those the sheet sets to 0."""
+        rules = self.ctx.rules_at(self.line)
+        return [n for n in rules if n in ("m", "v") or self.ctx.initial_zero(n) is not None]
+
     def run_sequences(self, steps: int, zero_start: bool) -> dict:
         """Every recurrence of the problem, iterated symbolically from s_0 (an atom, or 0)."""
         rules = self.ctx.rules_at(self.line)
-        seqs: dict[str, dict[int, sp.Expr]] = {name: {0: (sp.S.Zero if zero_start else atom(f"{name}__0"))}
+        zero = set(self.zeroed()) if zero_start else set()
+        seqs: dict[str, dict[int, sp.Expr]] = {name: {0: (sp.S.Zero if name in zero else atom(f"{name}__0"))}
                                               for name in rules}
         seqs["__grad__"] = {k: atom(f"G__{k}") for k in range(steps + 2)}
         for k in range(steps):
@@ -522,8 +595,13 @@ class _Judge:
         if self.sequences_needed([before, after]):
             pairs0 = self.values(before, after, zero_start=True)
             if self.compare(pairs0) is None:
-                names = sorted(self.ctx.rules_at(self.line))
-                start = ", ".join(f"{n}_0 = 0" for n in names if n != "__grad__")
+                used = {str(i.base.label) for e in (before, after) if isinstance(e, sp.Basic) for i in e.atoms(sp.Indexed)}
+                rules = self.ctx.rules_at(self.line)
+                for n in list(used):
+                    if n in rules:
+                        used |= {str(i.base.label) for i in rules[n].body.atoms(sp.Indexed)}
+                names = [n for n in self.zeroed() if n in used] or self.zeroed()
+                start = ", ".join(f"{n}_0 = 0" for n in names)
                 stated = any(self.ctx.initial_zero(n) is not None for n in names)
                 why = "as the sheet assumes" if stated else "the book's convention: its notebooks start momentum at 0"
                 self.conventions.append(f"{start} ({why})")
@@ -568,21 +646,22 @@ class _Judge:
                         first = (values, va, vb)
                 nz = np.abs(va) > 1e-12
                 if np.any(nz):
-                    ratios.append(complex(vb[nz][0] / va[nz][0]))
+                    ratios.append(float(vb[nz][0] / va[nz][0]))
             if good == 0:
                 raise Unchecked("no finite value at any random draw (division by zero or a logarithm of a negative number?)")
         if first is None:
             return None
         constant = None
         if ratios and all(abs(r - ratios[0]) <= 1e-7 * max(1, abs(ratios[0])) for r in ratios) and abs(ratios[0] - 1) > 1e-7:
-            constant = ratios[0].real
+            constant = ratios[0]
         return (*first, constant)
 
     def how(self, pairs, before, after) -> str:
         if len(pairs) > 1:
             return "equal to the recurrence run for t = 2, 3, 5 (symbolic starting value and gradients), at random draws"
         ev, a, b = pairs[0]
-        has_sum = any(isinstance(e, sp.Basic) and (e.has(sp.Sum) or e.has(sp.Derivative)) for e in (before, after))
+        has_sum = any(isinstance(e, sp.Basic) and e.has(sp.Sum) for e in (before, after)) or any(
+            isinstance(x, sp.Basic) and x.has(sp.Add) and len(_free(x)) > 6 for x in (a, b))
         text = f"equal at {N_DRAWS} random draws of data and parameters" + (f" (I = {COUNT} examples)" if has_sum else "")
         try:
             if not isinstance(a, sp.MatrixBase) and sp.count_ops(a) + sp.count_ops(b) < MAX_OPS_EXACT:
@@ -592,7 +671,7 @@ class _Judge:
             pass
         if ev.used_index_reading:
             names = ", ".join(sorted(ev.used_index_reading))
-            text += f"; {names} without an index inside a sum is read as {names}_i (one per example)"
+            text += f"; {names} written without an index inside a sum or beside the data matrix read as one per example ({names}_i)"
         return text
 
     def truth_text(self, before, pairs) -> str:
@@ -750,7 +829,6 @@ class _Judge:
             v = f(*[values[s] for s in symbols])
             if not np.isfinite(v):
                 continue
-            v = v.real
             scale = 1e-9 * max(1.0, abs(v))
             bad = v <= scale if strict else v < -scale
             if bad:
@@ -811,10 +889,7 @@ def _param_key(name: str):
 
 
 def _fmt(v) -> str:
-    v = complex(v)
-    if abs(v.imag) > 1e-12 * max(1.0, abs(v.real)):
-        return f"{v.real:.6g}{v.imag:+.6g}j"
-    return f"{v.real:.6g}"
+    return f"{float(v):.6g}"
 
 
 def _where(values: dict, limit: int = 6) -> str:

@@ -23,7 +23,7 @@ from .evaluate import Definition, is_parameter_name
 from .latex import parse_relation
 from .nodes import Grad, SetSum
 
-__all__ = ["BOOK", "Rule", "Context", "definable", "vector_names", "function_names", "count_names"]
+__all__ = ["BOOK", "Rule", "Context", "definable", "rule_shaped", "vector_names", "function_names", "count_names"]
 
 _LINEAR = r"f[x, \phi] = \phi_0 + \phi_1 x"
 _GABOR = r"f[x, \phi] = \sin[\phi_0 + 0.06 \phi_1 x] \exp\left[-\frac{(\phi_0 + 0.06 \phi_1 x)^2}{32}\right]"
@@ -79,6 +79,8 @@ def definable(lhs) -> tuple | None:
         idx = tuple(lhs.indices)
         if all(isinstance(i, (sp.Symbol, sp.Integer)) for i in idx):
             return _name(lhs), (), idx
+        if len(idx) == 1 and isinstance(idx[0], sp.Add) and len(idx[0].free_symbols) == 1:
+            return _name(lhs), (), idx  # s_{t+1}: a recurrence
         return None
     if isinstance(lhs, AppliedUndef):
         name = _name(lhs)
@@ -216,16 +218,27 @@ class Context:
 
     # -- looking up -----------------------------------------------------------------------
     def lookup_at(self, line: int):
-        """name -> definitions in force at ``line``: the latest at or before it, else the first after it."""
+        """name -> definitions in force at ``line``: for each kind of definition (plain, indexed by a pattern,
+        indexed by a number) the ones at or before the line, else the first one after it."""
         def lookup(name: str):
             defs = self.defs.get(name)
             if not defs:
                 return []
-            before = [d for d in defs if d.line <= line]
-            if before:
-                return sorted(before, key=lambda d: d.line)  # newest last
-            first_after = min(d.line for d in defs)
-            return [d for d in defs if d.line == first_after]
+            groups: dict[tuple, list[Definition]] = {}
+            for d in defs:
+                sig = tuple(str(i) if isinstance(i, sp.Integer) else "_" for i in d.indices)
+                groups.setdefault(sig, []).append(d)
+            out = []
+            # an indexed use of a name defined plainly before is that definition for one example
+            known_before = any(d.line <= line and not d.indices and not d.formals for d in defs)
+            for group in groups.values():
+                before = [d for d in group if d.line <= line]
+                if before:
+                    out += before
+                elif not (known_before and group[0].indices):  # "where ..." after the formula: a forward reference
+                    first_after = min(d.line for d in group)
+                    out += [d for d in group if d.line == first_after]
+            return sorted(out, key=lambda d: d.line if d.line <= line else -1)  # in force last
         return lookup
 
     def rules_at(self, line: int) -> dict[str, Rule]:
@@ -248,11 +261,26 @@ def _generalise(body, k: int, t):
     """s^{(1)} = s^{(0)} - .. -> s^{(t+1)} = s^{(t)} - ..: the step number k in indices becomes t."""
     def fix(e):
         if isinstance(e, sp.Indexed):
-            return e.base[tuple(t if i == k else i for i in e.indices)]
+            return e.base[tuple(t if i == k else fix(i) for i in e.indices)]
+        if isinstance(e, sp.Integer):
+            return e
         if e.args:
             return e.func(*[fix(a) for a in e.args])
         return e
     return fix(body)
+
+
+def rule_shaped(lhs, body) -> bool:
+    """s_{t+1} with s_t in the body, or s^{(2)} with s^{(1)} in the body: a recurrence."""
+    if not isinstance(lhs, sp.Indexed) or len(lhs.indices) != 1:
+        return False
+    idx = lhs.indices[0]
+    name = _name(lhs)
+    same = [ind for ind in body.atoms(sp.Indexed) if _name(ind) == name] if isinstance(body, sp.Basic) else []
+    if isinstance(idx, sp.Add) and len(idx.free_symbols) == 1:
+        return True
+    return isinstance(idx, sp.Integer) and int(idx) >= 1 and bool(same) and all(
+        ind.indices[0] == idx - 1 for ind in same)
 
 
 def _problem_key(problem: str | None) -> str | None:

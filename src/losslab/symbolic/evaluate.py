@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import sympy as sp
+import sympy.combinatorics  # noqa: F401  (Permutation, for determinants)
 from sympy.core.function import AppliedUndef
 
 from .latex import PARAM_FAMILIES
@@ -60,6 +61,34 @@ def _name(e) -> str:
     if isinstance(e, AppliedUndef):
         return type(e).__name__
     return getattr(e, "name", str(e))
+
+
+def determinant(m) -> sp.Expr:
+    """Leibniz's formula, without SymPy's zero tests (which can take minutes on large entries)."""
+    from itertools import permutations
+
+    n = m.rows
+    if n > 5:
+        raise Unchecked("a determinant larger than 5x5")
+    total = sp.S.Zero
+    for perm in permutations(range(n)):
+        sign = sp.combinatorics.Permutation(list(perm)).signature()
+        term = sp.Integer(sign)
+        for r, c in enumerate(perm):
+            term = term * m[r, c]
+        total = total + term
+    return total
+
+
+def parameter_atoms(expr) -> list:
+    """The parameters an explicit expression depends on, in the book's order."""
+    found = [a for a in expr.free_symbols if isinstance(a, sp.Symbol) and is_parameter_name(a.name)]
+
+    def key(a):
+        family, _, number = a.name.partition("_")
+        order = ["phi", "theta", "psi", "omega", "w", "b", "W"]
+        return (order.index(family) if family in order else 9, number)
+    return sorted(found, key=key)
 
 
 def is_parameter_name(name: str) -> bool:
@@ -274,6 +303,8 @@ class Evaluator:
                 return self.indexed_value(sp.IndexedBase(s.name)[env.example], env)
         if s.name == "X" and not self.definitions("X"):
             return self.design_matrix(env)
+        if s.name == "H" and not self.definitions("H"):
+            return self.hessian(sp.Symbol("L"), env)
         if s.name in ("sigma", "sig"):
             raise Unchecked("sigma is used without its argument")
         if s.is_integer:
@@ -309,6 +340,9 @@ class Evaluator:
                     ok = False
             if ok:
                 return self.value(d.body, env.child(indices={**env.indices, **binding}))
+        plain = [d for d in self.definitions(name) if not d.indices and not d.formals]
+        if plain and len(idx) == 1 and env.example is None:
+            return self.value(plain[-1].body, env.child(example=idx[0]))
         return key
 
     # -- sums ------------------------------------------------------------------------
@@ -333,7 +367,9 @@ class Evaluator:
         if env.strip is not None and self.is_example_sum(hi_v, hi):
             target = env.strip
             return self.value(inner, env.child(indices={**env.indices, k: env.indices[target]}))
-        terms = [self.value(inner, env.child(indices={**env.indices, k: v})) for v in range(int(lo_v), int(hi_v) + 1)]
+        example = self.is_example_sum(hi_v, hi) and env.example is None
+        terms = [self.value(inner, env.child(indices={**env.indices, k: v}, example=v if example else env.example))
+                 for v in range(int(lo_v), int(hi_v) + 1)]
         if not terms:
             return sp.S.Zero
         total = terms[0]
@@ -354,7 +390,8 @@ class Evaluator:
             return body, k
         k = sp.Symbol("_j", integer=True)
         names = {s.name for s in body.free_symbols if isinstance(s, sp.Symbol)}
-        hit = [n for n in names if n in DATA_NAMES or n in ("f", "yhat", "r", "e", "p")]
+        hit = [n for n in names if n in DATA_NAMES or n in ("f", "yhat", "r", "e", "p")
+               or self.per_example(sp.Symbol(n), env)]
         if not hit and not any(type(a).__name__ == "f" for a in body.atoms(AppliedUndef)):
             raise Unchecked("a sum without an index over something that does not depend on the examples")
         for n in hit:
@@ -382,6 +419,18 @@ class Evaluator:
             raise Unchecked("a product of several matrices whose order is not known")
         # per-example scalars next to a matrix over the examples become vectors over the examples
         values = [self.promote(a, v, env, None, mats) for a, v in zip(args, values)]
+        if not ordered:
+            scalars = [v for v in values if not isinstance(v, sp.MatrixBase)]
+            arrays = [v for v in values if isinstance(v, sp.MatrixBase)]
+            if len(arrays) == 2:
+                m, v = arrays if arrays[0] is mats[0] else arrays[::-1]
+                if m.shape[1] == v.shape[0]:
+                    arrays = [m, v]
+                elif v.shape[1] == m.shape[0]:
+                    arrays = [v, m]
+                else:
+                    raise NotConformable(f"a {m.shape[0]}x{m.shape[1]} matrix times a {v.shape[0]}x{v.shape[1]} one is not defined")
+            values = scalars + arrays
         out = None
         for v in values:
             if out is None:
@@ -433,7 +482,7 @@ class Evaluator:
 
     # -- derivatives --------------------------------------------------------------
     def derivative_value(self, e: sp.Derivative, env: Env):
-        variables = [v for v, n in e.variable_count for _ in range(int(n))]
+        variables = [self.renamed(v) for v, n in e.variable_count for _ in range(int(n))]
         keys = []
         for v in variables:
             if isinstance(v, sp.Symbol) and v in env.indices:
@@ -460,6 +509,14 @@ class Evaluator:
                 lambda x: x.xreplace(values))
         return result
 
+    def renamed(self, v):
+        """``where $\\phi = \\phi_0$``: a derivative in phi is one in phi_0."""
+        if isinstance(v, sp.Symbol):
+            defs = [d for d in self.definitions(v.name) if not d.indices and not d.formals]
+            if defs and isinstance(defs[-1].body, sp.Symbol) and is_parameter_name(defs[-1].body.name):
+                return defs[-1].body
+        return v
+
     # -- calls -----------------------------------------------------------------------
     def call_value(self, e, env: Env):
         name = _name(e)
@@ -478,7 +535,7 @@ class Evaluator:
                 raise Unchecked(f"the determinant of something that is not a matrix ({args[0]})")
             if m.rows != m.cols:
                 raise NotConformable(f"the {'trace' if name == 'Tr' else 'determinant'} of a {m.rows}x{m.cols} matrix")
-            return m.trace() if name == "Tr" else m.det(method="berkowitz")
+            return m.trace() if name == "Tr" else determinant(m)
         if name == "H" and not self.definitions("H"):
             target = args[0] if args else sp.Symbol("L")
             return self.hessian(target, env)
@@ -555,14 +612,16 @@ class Evaluator:
         raise Unchecked(f"no definition of {name}_{{{', '.join(map(str, idx))}}}(..) found in this problem")
 
     def hessian(self, target, env):
-        params = self.parameters()
+        """H[phi] (of L), H[J]: second derivatives in the parameters, ordered phi_0, phi_1, .., theta_10, .."""
+        if isinstance(target, sp.Symbol) and target.name in ("phi", "theta", "w"):
+            target = sp.Symbol("L")
+        f = self.value(target, env)
+        if isinstance(f, sp.MatrixBase):
+            raise Unchecked("the Hessian of something that is not a number")
+        params = parameter_atoms(f)
         if not params:
-            raise Unchecked("the Hessian needs the problem's parameters, and none are defined")
-        f = self.value(target if not isinstance(target, sp.Symbol) or target.name != "phi" else sp.Symbol("L"), env)
-        return sp.Matrix(len(params), len(params), lambda r, c: sp.diff(f, atom(params[r]), atom(params[c])))
-
-    def parameters(self) -> list[str]:
-        return list(getattr(self, "_parameters", []))
+            raise Unchecked("the Hessian needs the problem's parameters, and the loss depends on none")
+        return sp.Matrix(len(params), len(params), lambda r, c: sp.diff(f, params[r], params[c]))
 
     # -- gradients as values (recurrences) -------------------------------------------
     def grad_value(self, e: Grad, env: Env):
@@ -618,22 +677,32 @@ def draw(symbols, rng) -> dict:
     return values
 
 
+_HV = sp.Function("_hv")
+
+
 def numeric(symbols, expr):
-    """A complex float evaluator of an explicit expression (lambdify with common subexpressions)."""
+    """A float evaluator of an explicit expression (lambdify with common subexpressions)."""
     if isinstance(expr, sp.MatrixBase):
         fs = [numeric(symbols, x) for x in expr]
-        return lambda *a: np.array([f(*a) for f in fs], dtype=complex)
-    f = sp.lambdify(symbols, expr, modules=["numpy", {"Heaviside": _heaviside}], cse=True)
+        return lambda *a: np.array([f(*a) for f in fs], dtype=float)
+    expr = expr.replace(lambda e: isinstance(e, sp.Heaviside),
+                        lambda e: _HV(e.args[0], e.args[1] if len(e.args) > 1 else sp.S.Zero))
+    f = sp.lambdify(symbols, expr, modules=[{"_hv": _heaviside}, "numpy"], cse=True)
 
     def call(*args):
         with np.errstate(all="ignore"):
-            v = f(*[complex(a) for a in args])
-        return complex(v)
+            try:
+                v = f(*[float(a) for a in args])
+            except (ZeroDivisionError, OverflowError, ValueError):
+                return float("nan")
+        try:
+            return float(v)
+        except (TypeError, ValueError):
+            return float("nan")
 
     return call
 
 
 def _heaviside(z, h0=0.0):
-    z = np.real(z)
-    return np.where(z > 0, 1.0, np.where(z < 0, 0.0, h0))
+    return 1.0 if z > 0 else (0.0 if z < 0 else float(h0))
 

@@ -874,7 +874,7 @@ class _Parser:
         finally:
             self.leave()
         if _is_matrix(body):
-            raise self.error("a sum of matrices is not supported")
+            return sp.ImmutableMatrix(body.rows, body.cols, [sp.Sum(x, (index, lower, upper)) for x in body])
         return sp.Sum(body, (index, lower, upper))
 
     def bold(self) -> sp.Expr:
@@ -913,13 +913,16 @@ class _Parser:
         elif t.kind == "cmd" and t.value in GREEK:
             name = GREEK_ALIAS.get(t.value, t.value)
         elif t.kind == "cmd" and t.value in ("mathcal", "mathbf", "boldsymbol", "mathscr", "bm"):
-            self.expect("{")
             name = ""
-            while self.at("letter"):
-                name += self.next().value
+            if self.at_op("{"):
+                self.i += 1
+                while self.at("letter"):
+                    name += self.next().value
+                self.expect("}")
+            elif self.at("letter"):
+                name = self.next().value
             if not name:
                 raise self.error("expected a letter")
-            self.expect("}")
         else:
             self.i -= 1
             raise self.error("a decoration (\\hat, \\tilde, \\bar) must be on a letter")

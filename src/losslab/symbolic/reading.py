@@ -193,6 +193,7 @@ def _clean_row(row: str) -> tuple[str, str | None]:
         label = label or m.group(1)
         row = row[: m.start()]
     row = _TRAILING_JUNK.sub("", row)
+    row = re.sub(r"\\(right|left)\s*$", r"\\\1.", row)  # the '.' of \right. is a delimiter, not punctuation
     return row.strip(), label
 
 
