@@ -29,7 +29,7 @@ from sympy.core.function import AppliedUndef
 
 from ..errors import LosslabError
 from .context import Context, definable, rule_shaped
-from .evaluate import COUNT, Env, Evaluator, NotConformable, Unchecked, atom, draw, is_parameter_name, numeric
+from .evaluate import Relu, COUNT, Env, Evaluator, NotConformable, Unchecked, atom, draw, evaluate_many, is_parameter_name
 from .latex import NotCheckable, ParseError, parse_relation, split_relation
 from .nodes import IMPLICIT_INDEX, Grad, SetSum
 from .printing import book_latex
@@ -627,28 +627,24 @@ class _Judge:
                 elif a.shape != b.shape:
                     raise NotConformable(f"one side is {a.shape[0]}x{a.shape[1]}, the other {b.shape[0]}x{b.shape[1]}")
             symbols = sorted(_free(a) | _free(b), key=lambda s: s.name)
-            fa, fb = numeric(symbols, a), numeric(symbols, b)
-            good = 0
-            for _ in range(N_DRAWS * 3):
-                if good >= N_DRAWS:
-                    break
-                if time.monotonic() > self.deadline:
-                    raise Unchecked(f"the claim's time budget ({CLAIM_SECONDS:.0f} s) ran out")
-                values = draw(symbols, rng)
-                args = [values[s] for s in symbols]
-                va, vb = np.atleast_1d(fa(*args)), np.atleast_1d(fb(*args))
-                if not (np.all(np.isfinite(va)) and np.all(np.isfinite(vb))):
-                    continue
-                good += 1
-                scale = max(1.0, float(np.max(np.abs(va))), float(np.max(np.abs(vb))))
-                if np.max(np.abs(va - vb)) > RTOL * scale:
-                    if first is None:
-                        first = (values, va, vb)
-                nz = np.abs(va) > 1e-12
-                if np.any(nz):
-                    ratios.append(float(vb[nz][0] / va[nz][0]))
-            if good == 0:
+            if time.monotonic() > self.deadline:
+                raise Unchecked(f"the claim's time budget ({CLAIM_SECONDS:.0f} s) ran out")
+            draws = [draw(symbols, rng) for _ in range(N_DRAWS * 2)]
+            values = {s: np.array([d[s] for d in draws]) for s in symbols}
+            va = np.atleast_2d(evaluate_many(a, values) * np.ones(len(draws)))
+            vb = np.atleast_2d(evaluate_many(b, values) * np.ones(len(draws)))
+            ok = np.all(np.isfinite(va), axis=0) & np.all(np.isfinite(vb), axis=0)
+            cols = np.flatnonzero(ok)[:N_DRAWS]
+            if len(cols) == 0:
                 raise Unchecked("no finite value at any random draw (division by zero or a logarithm of a negative number?)")
+            for c in cols:
+                xa, xb = va[:, c], vb[:, c]
+                scale = max(1.0, float(np.max(np.abs(xa))), float(np.max(np.abs(xb))))
+                if np.max(np.abs(xa - xb)) > RTOL * scale and first is None:
+                    first = (draws[c], xa, xb)
+                nz = np.abs(xa) > 1e-12
+                if np.any(nz):
+                    ratios.append(float(xb[nz][0] / xa[nz][0]))
         if first is None:
             return None
         constant = None
@@ -663,6 +659,10 @@ class _Judge:
         has_sum = any(isinstance(e, sp.Basic) and e.has(sp.Sum) for e in (before, after)) or any(
             isinstance(x, sp.Basic) and x.has(sp.Add) and len(_free(x)) > 6 for x in (a, b))
         text = f"equal at {N_DRAWS} random draws of data and parameters" + (f" (I = {COUNT} examples)" if has_sum else "")
+        if isinstance(a, sp.MatrixBase):
+            text = "every entry " + text
+        if getattr(ev, "hessian_order", None):
+            text += f" (parameters in the order {', '.join(ev.hessian_order)})"
         try:
             if not isinstance(a, sp.MatrixBase) and sp.count_ops(a) + sp.count_ops(b) < MAX_OPS_EXACT:
                 if sp.expand(a - b) == 0:
@@ -822,18 +822,16 @@ class _Judge:
         strict = op == ">"
         proved = diff.is_positive if strict else diff.is_nonnegative
         symbols = sorted(_free(diff), key=lambda s: s.name)
-        f = numeric(symbols, diff)
         rng = np.random.default_rng(SEED)
+        draws = list(self.adversarial(symbols, rng))
+        arrays = {s: np.array([d[s] for d in draws]) for s in symbols}
+        v = np.asarray(evaluate_many(diff, arrays) * np.ones(len(draws)), dtype=float)
+        scale = 1e-9 * np.maximum(1.0, np.abs(v))
+        bad = np.isfinite(v) & ((v <= scale) if strict else (v < -scale))
         worst = None
-        for values in self.adversarial(symbols, rng):
-            v = f(*[values[s] for s in symbols])
-            if not np.isfinite(v):
-                continue
-            scale = 1e-9 * max(1.0, abs(v))
-            bad = v <= scale if strict else v < -scale
-            if bad:
-                worst = (values, v)
-                break
+        if np.any(bad):
+            k = int(np.flatnonzero(bad)[-1] if bad[-2:].any() else np.flatnonzero(bad)[0])
+            worst = (draws[k], float(v[k]))
         rel = {">": ">", ">=": "\\geq"}[op]
         if worst is not None:
             values, v = worst
@@ -947,7 +945,7 @@ def _symbolic_truth(judge: _Judge, d: sp.Derivative):
             if name == "sig":
                 return 1 / (1 + sp.exp(-resolve(e.args[0], depth + 1)))
             if name == "a":
-                return sp.Max(0, resolve(e.args[0], depth + 1))
+                return Relu(resolve(e.args[0], depth + 1))
             if defs:
                 x = defs[-1]
                 args = [a for a in e.args if not (isinstance(a, sp.Symbol) and a.name in ("phi", "theta"))]

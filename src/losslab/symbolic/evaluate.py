@@ -63,6 +63,66 @@ def _name(e) -> str:
     return getattr(e, "name", str(e))
 
 
+def derivative(expr, x, memo: dict | None = None):
+    """d expr / d x for the explicit expressions the evaluator builds (a plain recursive chain rule:
+    several times faster than ``sympy.diff``, which re-simplifies at every node)."""
+    memo = {} if memo is None else memo
+    deps: dict = memo.setdefault("__deps__", {})
+
+    def depends(e) -> bool:
+        hit = deps.get(e)
+        if hit is None:
+            hit = e == x or any(depends(a) for a in e.args)
+            deps[e] = hit
+        return hit
+
+    def d(e):
+        hit = memo.get(e)
+        if hit is not None:
+            return hit
+        if not depends(e):
+            out = sp.S.Zero
+        elif e == x:
+            out = sp.S.One
+        elif isinstance(e, sp.Add):
+            out = sp.Add(*[d(a) for a in e.args])
+        elif isinstance(e, sp.Mul):
+            terms = []
+            args = e.args
+            for k, a in enumerate(args):
+                if depends(a):
+                    terms.append(sp.Mul(*args[:k], d(a), *args[k + 1:]))
+            out = sp.Add(*terms)
+        elif isinstance(e, sp.Pow):
+            b, n = e.args
+            if not depends(n):
+                out = n * b ** (n - 1) * d(b)
+            else:
+                out = e * (d(n) * sp.log(b) + n * d(b) / b)
+        elif isinstance(e, sp.exp):
+            out = e * d(e.args[0])
+        elif isinstance(e, sp.log):
+            out = d(e.args[0]) / e.args[0]
+        elif isinstance(e, sp.sin):
+            out = sp.cos(e.args[0]) * d(e.args[0])
+        elif isinstance(e, sp.cos):
+            out = -sp.sin(e.args[0]) * d(e.args[0])
+        elif isinstance(e, sp.tanh):
+            out = (1 - e**2) * d(e.args[0])
+        elif isinstance(e, Relu):
+            out = sp.Heaviside(e.args[0], 0) * d(e.args[0])
+        elif isinstance(e, sp.Heaviside):
+            out = sp.S.Zero  # away from the kink (its derivative there is a Dirac delta, taken as 0 as autodiff does)
+        elif isinstance(e, sp.Piecewise):
+            out = sp.Piecewise(*[(d(v), c) for v, c in e.args])
+        else:
+            out = sp.diff(e, x)
+        memo[e] = out
+        return out
+
+    return d(expr)
+
+
 def determinant(m) -> sp.Expr:
     """Leibniz's formula, without SymPy's zero tests (which can take minutes on large entries)."""
     from itertools import permutations
@@ -132,6 +192,18 @@ class Env:
         if new.depth > MAX_DEPTH:
             raise Unchecked("definitions refer to each other too deeply")
         return new
+
+
+class Relu(sp.Function):
+    """max(0, z), with the book's derivative I[z > 0] (0 at the kink)."""
+
+    nargs = 1
+
+    def fdiff(self, argindex=1):
+        return sp.Heaviside(self.args[0], 0)
+
+    def _latex(self, printer):
+        return r"a\left[%s\right]" % printer._print(self.args[0])
 
 
 class _PerExample(sp.Function):
@@ -256,8 +328,11 @@ class Evaluator:
             arg = self.value(e.args[0], env)
             h0 = e.args[1] if len(e.args) > 1 else sp.S.Zero
             return self.elementwise(lambda z: sp.Heaviside(z, h0), arg)
+        if isinstance(e, sp.Max) and len(e.args) == 2 and sp.S.Zero in e.args:
+            other = e.args[0] if e.args[1] == 0 else e.args[1]
+            return self.elementwise(Relu, self.value(other, env))
         if isinstance(e, (sp.Max, sp.Min)):
-            return e.func(*[self.value(a, env) for a in e.args])
+            return e.func(*[self.value(a, env) for a in e.args], evaluate=False)
         if isinstance(e, sp.Function):  # exp, log, sin, cos, Abs ...
             args = [self.value(a, env) for a in e.args]
             if len(args) == 1:
@@ -341,7 +416,7 @@ class Evaluator:
             if ok:
                 return self.value(d.body, env.child(indices={**env.indices, **binding}))
         plain = [d for d in self.definitions(name) if not d.indices and not d.formals]
-        if plain and len(idx) == 1 and env.example is None:
+        if plain and len(idx) == 1:
             return self.value(plain[-1].body, env.child(example=idx[0]))
         return key
 
@@ -490,12 +565,12 @@ class Evaluator:
             keys.append(self.key_atom(v, env))
         keep = env.keep | {k.name for k in keys}
         target = self.value(e.expr, env.child(keep=keep))
-        if isinstance(target, sp.MatrixBase):
-            result = target
-            for k in keys:
-                result = result.diff(k)
-        else:
-            result = sp.diff(target, *keys) if keys else target
+        result = target
+        for k in keys:
+            if isinstance(result, sp.MatrixBase):
+                result = result.applyfunc(lambda e, k=k: derivative(e, k))
+            else:
+                result = derivative(result, k)
         # the kept intermediates take their values again
         values = {}
         for v, k in zip(variables, keys):
@@ -544,7 +619,7 @@ class Evaluator:
             d = defs[-1]
             return self.apply_definition(d, args, env)
         if name == "a" and self.relu and len(args) == 1:
-            return self.elementwise(lambda z: sp.Max(0, z), self.value(args[0], env))
+            return self.elementwise(Relu, self.value(args[0], env))
         if name == "a":
             raise Unchecked("a[..] is used but not defined (say it is the ReLU, or define a[z] = ...)")
         raise Unchecked(f"no definition of the function {name} found in this problem")
@@ -582,14 +657,16 @@ class Evaluator:
         elif base == "a" and not [d for d in self.definitions("a") if not d.indices]:
             if not self.relu:
                 raise Unchecked("a'(..) is used but a is not defined")
-            body = sp.Max(0, u)
+            body = Relu(u)
         else:
             defs = [d for d in self.definitions(base) if not d.indices]
             if not defs or len(defs[-1].formals) != 1:
                 raise Unchecked(f"{base}' is used but {base} is not defined as a function of one variable")
             d = defs[-1]
             body = self.value(d.body, env.child(bindings={**env.bindings, d.formals[0]: u}))
-        deriv = sp.diff(body, u, order)
+        deriv = body
+        for _ in range(order):
+            deriv = derivative(deriv, u)
         arg = self.value(args[0], env)
         return self.elementwise(lambda z: relu_safe(deriv).xreplace({u: z}), arg)
 
@@ -621,7 +698,9 @@ class Evaluator:
         params = parameter_atoms(f)
         if not params:
             raise Unchecked("the Hessian needs the problem's parameters, and the loss depends on none")
-        return sp.Matrix(len(params), len(params), lambda r, c: sp.diff(f, params[r], params[c]))
+        self.hessian_order = [p.name for p in params]
+        first = [derivative(f, p) for p in params]
+        return sp.Matrix(len(params), len(params), lambda r, c: derivative(first[r], params[c]))
 
     # -- gradients as values (recurrences) -------------------------------------------
     def grad_value(self, e: Grad, env: Env):
@@ -677,32 +756,114 @@ def draw(symbols, rng) -> dict:
     return values
 
 
-_HV = sp.Function("_hv")
-
-
 def numeric(symbols, expr):
-    """A float evaluator of an explicit expression (lambdify with common subexpressions)."""
-    if isinstance(expr, sp.MatrixBase):
-        fs = [numeric(symbols, x) for x in expr]
-        return lambda *a: np.array([f(*a) for f in fs], dtype=float)
-    expr = expr.replace(lambda e: isinstance(e, sp.Heaviside),
-                        lambda e: _HV(e.args[0], e.args[1] if len(e.args) > 1 else sp.S.Zero))
-    f = sp.lambdify(symbols, expr, modules=[{"_hv": _heaviside}, "numpy"], cse=True)
+    """A float evaluator of an explicit expression: ``f(*args)`` for one draw."""
+    index = {s: k for k, s in enumerate(symbols)}
 
     def call(*args):
-        with np.errstate(all="ignore"):
-            try:
-                v = f(*[float(a) for a in args])
-            except (ZeroDivisionError, OverflowError, ValueError):
-                return float("nan")
-        try:
-            return float(v)
-        except (TypeError, ValueError):
-            return float("nan")
+        values = {s: np.asarray([float(args[k])]) for s, k in index.items()}
+        out = evaluate_many(expr, values)
+        if isinstance(out, np.ndarray) and out.ndim == 2:
+            return out[:, 0]
+        return float(np.asarray(out).reshape(-1)[0])
 
     return call
 
 
-def _heaviside(z, h0=0.0):
-    return 1.0 if z > 0 else (0.0 if z < 0 else float(h0))
+_UNARY = {sp.exp: np.exp, sp.log: np.log, sp.sin: np.sin, sp.cos: np.cos, sp.tan: np.tan, sp.tanh: np.tanh,
+          sp.sinh: np.sinh, sp.cosh: np.cosh, sp.Abs: np.abs, sp.sign: np.sign}
+
+
+def evaluate_many(expr, values: dict):
+    """Evaluate an explicit SymPy expression (or matrix) on arrays of draws, walking its tree once."""
+    if isinstance(expr, sp.MatrixBase):
+        return np.stack([np.broadcast_to(evaluate_many(x, values), _shape(values)) for x in expr])
+    memo: dict = {}
+    with np.errstate(all="ignore"):
+        return _walk(expr, values, memo)
+
+
+def _shape(values):
+    for v in values.values():
+        return np.shape(v)
+    return (1,)
+
+
+def _walk(e, values, memo):
+    hit = memo.get(e)
+    if hit is not None:
+        return hit
+    if e in values:
+        out = values[e]
+    elif e.is_Number:
+        out = float(e) if e.is_real is not False else complex(e)
+    elif e is sp.pi or e is sp.E:
+        out = float(e)
+    elif isinstance(e, sp.Add):
+        out = 0.0
+        for a in e.args:
+            out = out + _walk(a, values, memo)
+    elif isinstance(e, sp.Mul):
+        out = 1.0
+        for a in e.args:
+            out = out * _walk(a, values, memo)
+    elif isinstance(e, sp.Pow):
+        base = _walk(e.base, values, memo)
+        if e.exp == sp.S.Half:
+            out = np.sqrt(base)
+        elif e.exp.is_Integer:
+            out = np.power(np.asarray(base, dtype=float), int(e.exp)) if int(e.exp) >= 0 else 1.0 / np.power(
+                np.asarray(base, dtype=float), -int(e.exp))
+        else:
+            out = np.power(np.asarray(base, dtype=float), _walk(e.exp, values, memo))
+    elif type(e) in _UNARY:
+        out = _UNARY[type(e)](_walk(e.args[0], values, memo))
+    elif isinstance(e, Relu):
+        out = np.maximum(0.0, _walk(e.args[0], values, memo))
+    elif isinstance(e, sp.Heaviside):
+        z = np.asarray(_walk(e.args[0], values, memo), dtype=float)
+        h0 = float(e.args[1]) if len(e.args) > 1 and e.args[1].is_Number else 0.5
+        out = np.where(z > 0, 1.0, np.where(z < 0, 0.0, h0))
+    elif isinstance(e, sp.DiracDelta):
+        out = np.zeros(_shape(values))
+    elif isinstance(e, (sp.Max, sp.Min)):
+        parts = [np.asarray(_walk(a, values, memo), dtype=float) for a in e.args]
+        fn = np.maximum if isinstance(e, sp.Max) else np.minimum
+        out = parts[0]
+        for p in parts[1:]:
+            out = fn(out, p)
+    elif isinstance(e, sp.Piecewise):
+        out = np.full(_shape(values), np.nan)
+        done = np.zeros(_shape(values), dtype=bool)
+        for value, cond in e.args:
+            mask = np.broadcast_to(_condition(cond, values, memo), _shape(values)) & ~done
+            out = np.where(mask, np.broadcast_to(_walk(value, values, memo), _shape(values)), out)
+            done = done | mask
+    else:
+        raise Unchecked(f"cannot evaluate {type(e).__name__} numerically")
+    memo[e] = out
+    return out
+
+
+def _condition(c, values, memo):
+    if c is sp.true:
+        return np.ones(_shape(values), dtype=bool)
+    if c is sp.false:
+        return np.zeros(_shape(values), dtype=bool)
+    lhs = np.asarray(_walk(c.lhs, values, memo), dtype=float)
+    rhs = np.asarray(_walk(c.rhs, values, memo), dtype=float)
+    ops = {sp.StrictGreaterThan: np.greater, sp.StrictLessThan: np.less, sp.GreaterThan: np.greater_equal,
+           sp.LessThan: np.less_equal, sp.Equality: np.equal}
+    for kind, fn in ops.items():
+        if isinstance(c, kind):
+            return fn(lhs, rhs)
+    if isinstance(c, sp.And):
+        out = np.ones(_shape(values), dtype=bool)
+        for a in c.args:
+            out = out & _condition(a, values, memo)
+        return out
+    raise Unchecked("an unsupported condition")
+
+
+
 
