@@ -45,7 +45,7 @@ SHEET_SECONDS = 120.0
 INEQUALITY_DRAWS = 200
 SEED = 20240601
 _DEBUG = bool(__import__("os").environ.get("LOSSLAB_CHECK_DEBUG"))
-MAX_OPS_EXACT = 400
+MAX_OPS_EXACT = 120
 
 
 @dataclass
@@ -506,6 +506,7 @@ class _Judge:
     def evaluator(self, sequences=None) -> Evaluator:
         ev = Evaluator(self.ctx.lookup_at(self.line), relu=True, counts=frozenset(self.ctx.counts), sequences=sequences)
         ev._vectors = {v for v in self.ctx.vectors if v != "X"}
+        ev.known_parameters = self.ctx.parameter_names()
         ev._example_vectors = {v for v in ev._vectors if v not in ("w", "b", "W")}
         return ev
 
@@ -588,6 +589,7 @@ class _Judge:
 
     def equality(self, before, after):
         pairs = self.values(before, after)
+        self.vocabulary(pairs, before, after)
         mismatch = self.compare(pairs)
         if mismatch is None:
             return "correct", self.how(pairs, before, after), self.truth_text(before, pairs)
@@ -609,6 +611,32 @@ class _Judge:
                         "with another starting value a term in it would be missing", "")
         return "incorrect", self.explain(before, after, pairs, mismatch), self.truth_text(before, pairs)
 
+    def vocabulary(self, pairs, before, after):
+        """Symbols the claim brings that the problem never defines are reported, not guessed; a claim
+        in x_i about f[x, phi] (or the reverse) is a notation slip, said as such."""
+        ev, a, b = pairs[0]
+        known = set(self.ctx.defs) | set(self.ctx.rules) | {"x", "y", "G", "X"} | set(self.ctx.parameter_names())
+        atoms_a, atoms_b = _free(a), _free(b)
+        constants = {"alpha", "beta", "lambda", "eta", "gamma", "mu", "t"} if self.sequences_needed([before, after]) else set()
+        extra = sorted({s.name.split("__")[0] for s in atoms_b - atoms_a} - known - constants)
+        extra = [n for n in extra if not is_parameter_name(n)]
+        if extra and not (self.ctx.rules and self.sequences_needed([before, after])):
+            raise Unchecked("unknown symbol(s) " + ", ".join(extra) + ": not defined in this problem")
+        bare = {s.name for s in atoms_a if s.name in ("x", "y")}
+        indexed = {s for s in atoms_b if s.name.split("__")[0] in bare and "__" in s.name}
+        if bare and indexed and not ({s.name for s in atoms_b} & bare):
+            read = b.xreplace({s: atom(s.name.split("__")[0]) for s in indexed}) if not isinstance(b, sp.MatrixBase) else b
+            same = self.compare([(ev, a, read)]) is None
+            names = ", ".join(sorted(bare))
+            raise Unchecked(f"the claim is written in {names}_i but the left-hand side in {names}; read without the index "
+                            f"the claim would be {'correct' if same else 'still wrong'}")
+        bare_b = {s.name for s in atoms_b if s.name in ("x", "y")}
+        indexed_a = {s for s in atoms_a if s.name.split("__")[0] in bare_b and "__" in s.name}
+        if bare_b and indexed_a and not ({s.name for s in atoms_a} & bare_b):
+            names = ", ".join(sorted(bare_b))
+            raise Unchecked(f"the data symbol {names} has no index (the data are {names}_i, one per example), so the "
+                            "claim is not well defined")
+
     def compare(self, pairs):
         """None when claim and truth agree at every draw, else (values, truth, claim, ratio-or-None)."""
         rng = np.random.default_rng(SEED)
@@ -624,6 +652,8 @@ class _Judge:
                         b = b[0, 0] if isinstance(b, sp.MatrixBase) else b
                     else:
                         raise NotConformable(f"one side is {sa[0]}x{sa[1]}, the other {sb[0]}x{sb[1]}")
+                elif a.shape == b.T.shape and 1 in a.shape:
+                    b = b.T  # a gradient written as a row: the same vector
                 elif a.shape != b.shape:
                     raise NotConformable(f"one side is {a.shape[0]}x{a.shape[1]}, the other {b.shape[0]}x{b.shape[1]}")
             symbols = sorted(_free(a) | _free(b), key=lambda s: s.name)
@@ -661,8 +691,11 @@ class _Judge:
         text = f"equal at {N_DRAWS} random draws of data and parameters" + (f" (I = {COUNT} examples)" if has_sum else "")
         if isinstance(a, sp.MatrixBase):
             text = "every entry " + text
-        if getattr(ev, "hessian_order", None):
-            text += f" (parameters in the order {', '.join(ev.hessian_order)})"
+        order = getattr(ev, "hessian_order", None) or getattr(ev, "gradient_order", None)
+        if order:
+            text += f" (parameters in the order {', '.join(order)})"
+        for note in dict.fromkeys(ev.notes):
+            text += f"; {note}"
         try:
             if not isinstance(a, sp.MatrixBase) and sp.count_ops(a) + sp.count_ops(b) < MAX_OPS_EXACT:
                 if sp.expand(a - b) == 0:
@@ -688,7 +721,13 @@ class _Judge:
         where = _where(values)
         shown_a = _fmt(va[0]) if len(va) == 1 else "[" + ", ".join(_fmt(v) for v in va[:4]) + "]"
         shown_b = _fmt(vb[0]) if len(vb) == 1 else "[" + ", ".join(_fmt(v) for v in vb[:4]) + "]"
-        text = f"differs: at {where} the claim gives {shown_b}, the truth is {shown_a}"
+        text = f"differs from the true value: at {where} the claim gives {shown_b}, the truth is {shown_a}"
+        if len(va) > 1:
+            a_, b_ = pairs[0][1], pairs[0][2]
+            cols = a_.cols if isinstance(a_, sp.MatrixBase) else 1
+            wrong = [f"entry ({k // cols + 1}, {k % cols + 1})" for k in range(len(va))
+                     if abs(va[k] - vb[k]) > RTOL * max(1.0, abs(va[k]), abs(vb[k]))]
+            text = ", ".join(wrong) + (" is" if len(wrong) == 1 else " are") + " wrong; " + text
         name = self.diagnose(before, after, constant)
         if name:
             return f"{name}; {text}"
@@ -712,11 +751,15 @@ class _Judge:
         if constant is not None:
             c = constant
             if abs(c + 1) < 1e-7:
-                return "sign error: the claim is minus the truth"
-            for label, v in (("2", 2.0), ("1/2", 0.5)):
+                return "sign error (wrong sign: the claim is minus the truth everywhere)"
+            for label, v in (("2", 2.0), ("0.5", 0.5)):
                 if abs(c - v) < 1e-7:
                     return (f"a constant factor: the claim is {label} times the truth (factor 2 vs the "
                             "1/2-sum or 1/2-mean convention? the loss here is " + self.loss_convention() + ")")
+            for label, v in (("0.06", 0.06), ("1/0.06", 1 / 0.06)):
+                if abs(c - v) < 1e-7:
+                    return f"missing chain-rule factor 0.06 (the claim is {label} times the truth)" if v > 1 else \
+                        "an extra factor 0.06 (the claim is 0.06 times the truth)"
             for label, v in ((f"1/I (I = {COUNT})", 1 / COUNT), (f"I (I = {COUNT})", float(COUNT)),
                              (f"2/I", 2 / COUNT), ("I/2", COUNT / 2)):
                 if abs(c - v) < 1e-7:
@@ -847,15 +890,16 @@ class _Judge:
     def certificate(self, diff, strict) -> str:
         """Problem 6.2's determinant: 4 (I sum x_i^2 - (sum x_i)^2) = 2 sum_i sum_j (x_i - x_j)^2 >= 0."""
         xs = [atom(f"x__{k}") for k in range(1, COUNT + 1)]
-        sos = 2 * sum((xs[a] - xs[b]) ** 2 for a in range(COUNT) for b in range(COUNT))
-        try:
-            ratio = sp.simplify(diff / sos)
-        except (TypeError, ValueError, ZeroDivisionError):
+        if strict or not _free(diff) <= set(xs):
             return ""
-        if ratio.is_number and ratio > 0 and not strict:
-            return ("proved: it is a positive multiple of sum_i sum_j (x_i - x_j)^2 >= 0 (the certificate of problem 6.2; "
-                    "it is 0 exactly when all x_i are equal)")
-        return ""
+        sos = 2 * sum((xs[a] - xs[b]) ** 2 for a in range(COUNT) for b in range(COUNT))
+        rng = np.random.default_rng(SEED)
+        point = {x: float(v) for x, v in zip(xs, rng.normal(size=COUNT))}
+        c = sp.nsimplify(float(diff.xreplace(point)) / float(sos.xreplace(point)), rational=True, tolerance=1e-12)
+        if not (c.is_number and c > 0) or sp.expand(diff - c * sos) != 0:
+            return ""
+        return ("proved: it is a positive multiple of sum_i sum_j (x_i - x_j)^2 >= 0 (the certificate of problem 6.2; "
+                "it is 0 exactly when all x_i are equal)")
 
     def adversarial(self, symbols, rng):
         """Random draws, then the boundary cases people forget: all inputs equal, zeros."""

@@ -162,6 +162,16 @@ class Context:
                 ctx.add(sides[0], sides[1], line=0, source="book")
         return ctx
 
+    def parameter_names(self) -> frozenset:
+        """Every numbered parameter the problem's definitions mention (phi_0, theta_10, w, b ...)."""
+        names = set()
+        for defs in self.defs.values():
+            for d in defs:
+                if isinstance(d.body, sp.Basic):
+                    names |= {s.name for s in d.body.free_symbols if isinstance(s, sp.Symbol) and is_parameter_name(s.name)
+                              and "_" in s.name and s.name.split("_")[1].isdigit()}
+        return frozenset(names)
+
     def inherit(self, other: "Context") -> None:
         """A problem without book objects of its own keeps using the previous problem's definitions."""
         for name, defs in other.defs.items():

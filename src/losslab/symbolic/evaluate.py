@@ -112,6 +112,7 @@ def derivative(expr, x, memo: dict | None = None):
         elif isinstance(e, Relu):
             out = sp.Heaviside(e.args[0], 0) * d(e.args[0])
         elif isinstance(e, sp.Heaviside):
+            memo["__kink__"] = True
             out = sp.S.Zero  # away from the kink (its derivative there is a Dirac delta, taken as 0 as autodiff does)
         elif isinstance(e, sp.Piecewise):
             out = sp.Piecewise(*[(d(v), c) for v, c in e.args])
@@ -121,6 +122,15 @@ def derivative(expr, x, memo: dict | None = None):
         return out
 
     return d(expr)
+
+
+def _free_atoms(v):
+    if isinstance(v, sp.MatrixBase):
+        out = set()
+        for x in v:
+            out |= x.free_symbols
+        return out
+    return v.free_symbols if isinstance(v, sp.Basic) else set()
 
 
 def determinant(m) -> sp.Expr:
@@ -220,6 +230,8 @@ def relu_safe(expr):
 
 class Evaluator:
     """Values of expressions under one problem's definitions (see the module docstring)."""
+
+    known_parameters: frozenset = frozenset()
 
     def __init__(self, lookup, *, relu: bool = True, counts: frozenset = frozenset(), sequences=None):
         self.lookup = lookup  # name -> list[Definition] (the definitions in force at the claim)
@@ -474,12 +486,15 @@ class Evaluator:
         return _PerExample(body, k), k
 
     def infinite_sum(self, body, k, lo, env):
+        """A geometric series sum_{k >= lo} c r^k (|r| < 1): c r^lo / (1 - r); anything else is not summed."""
         kk = sp.Symbol("_kk", integer=True, nonnegative=True)
-        sym = self.value(body, env.child(bindings={**env.bindings, k: kk}))
-        result = sp.summation(sym, (kk, lo, sp.oo))
-        if result.has(sp.Sum) or result.has(sp.Piecewise):
-            raise Unchecked("an infinite sum whose value could not be found")
-        return result
+        term = self.value(body, env.child(bindings={**env.bindings, k: kk}))
+        ratio = sp.powsimp(sp.expand_power_base(term.xreplace({kk: kk + 1}) / term, force=True), force=True)
+        ratio = sp.simplify(ratio) if sp.count_ops(ratio) < 40 else ratio
+        if kk in ratio.free_symbols:
+            raise Unchecked("an infinite sum that is not a geometric series cannot be checked")
+        self.notes.append(f"the geometric series converges for |{ratio}| < 1")
+        return term.xreplace({kk: lo}) / (1 - ratio)
 
     # -- products, vectors ------------------------------------------------------
     def product_value(self, args, env, *, ordered: bool):
@@ -558,6 +573,19 @@ class Evaluator:
     # -- derivatives --------------------------------------------------------------
     def derivative_value(self, e: sp.Derivative, env: Env):
         variables = [self.renamed(v) for v, n in e.variable_count for _ in range(int(n))]
+        vector = [v for v in variables if isinstance(v, sp.Symbol) and v.name in ("phi", "theta") and not self.definitions(v.name)]
+        self.require_defined(e.expr)
+        if vector:
+            if len(variables) > 1:
+                known = ", ".join(sorted(self.known_parameters)) or "no parameters"
+                raise Unchecked(f"{vector[0].name} is not a variable of {_name(e.expr)} (it depends on {known}); if it is "
+                                "another name for one of them, say so, e.g. 'where $\\phi = \\phi_0$'")
+            target = self.value(e.expr, env)
+            params = parameter_atoms(target)
+            if not params:
+                raise Unchecked(f"{_name(e.expr)} depends on no parameters")
+            self.gradient_order = [p.name for p in params]
+            return sp.Matrix(len(params), 1, [derivative(target, p) for p in params])
         keys = []
         for v in variables:
             if isinstance(v, sp.Symbol) and v in env.indices:
@@ -565,12 +593,22 @@ class Evaluator:
             keys.append(self.key_atom(v, env))
         keep = env.keep | {k.name for k in keys}
         target = self.value(e.expr, env.child(keep=keep))
+        for v, k in zip(variables, keys):
+            if is_parameter_name(k.name) and self.known_parameters and k.name not in self.known_parameters \
+                    and k not in _free_atoms(target):
+                known = ", ".join(sorted(self.known_parameters))
+                raise Unchecked(f"{k.name} is not a variable of {_name(e.expr)} (it depends on {known}); if it is "
+                                "another name for one of them, say so, e.g. 'where $\\phi = \\phi_0$'")
         result = target
+        memo: dict = {}
         for k in keys:
+            memo = {}
             if isinstance(result, sp.MatrixBase):
                 result = result.applyfunc(lambda e, k=k: derivative(e, k))
             else:
-                result = derivative(result, k)
+                result = derivative(result, k, memo)
+            if memo.get("__kink__"):
+                self.notes.append("away from the ReLU kinks (there the second derivative is a Dirac delta, taken as 0 as autodiff does)")
         # the kept intermediates take their values again
         values = {}
         for v, k in zip(variables, keys):
@@ -583,6 +621,13 @@ class Evaluator:
             result = result.xreplace(values) if not isinstance(result, sp.MatrixBase) else result.applyfunc(
                 lambda x: x.xreplace(values))
         return result
+
+    def require_defined(self, target):
+        """A derivative of a name the problem never defines cannot be checked."""
+        name = _name(target)
+        if isinstance(target, sp.Symbol) and not self.definitions(name) and not is_parameter_name(name) \
+                and name not in DATA_NAMES and name not in ("H",):
+            raise Unchecked(f"no definition of {name} found in this problem (write {name} = ... or refer to its equation number)")
 
     def renamed(self, v):
         """``where $\\phi = \\phi_0$``: a derivative in phi is one in phi_0."""

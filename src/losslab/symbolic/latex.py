@@ -437,6 +437,9 @@ class _Parser:
             close = self.matching(self.i - 1)
             # juxtaposed single letters/digits: x_{ij}, x_{i1}, z_{1n}
             simple = [t for t in self.toks[self.i:close]] if close > 0 else []
+            if len(simple) >= 2 and all(t.kind == "num" for t in simple):
+                raise self.error(f"the subscript '{' '.join(t.value for t in simple)}' is ambiguous (two indices, or "
+                                 "one number?): write x_{1,2} for two indices")
             if simple and len(simple) >= 2 and all(t.kind in ("letter", "num") for t in simple) \
                     and not all(t.kind == "num" for t in simple) and all(len(t.value) == 1 or t.kind == "letter" for t in simple):
                 self.i = close + 1
@@ -446,8 +449,6 @@ class _Parser:
                 self.i += 1
                 indices.append(self.expr())
             self.expect("}")
-            if len(indices) > 1 and all(isinstance(v, sp.Integer) for v in indices):
-                return "".join(str(int(v)) for v in indices), []
             return "", indices
         t = self.next()
         if t.kind == "num" and "." not in t.value:
@@ -516,6 +517,8 @@ class _Parser:
             if name == "e" and self.at_op("^"):
                 return sp.E
             return symbol(name)
+        if name in PARAM_FAMILIES and len(indices) > 1 and all(isinstance(v, sp.Integer) and 0 <= v < 10 for v in indices):
+            sub_digits, indices = "".join(str(int(v)) for v in indices), []  # \theta_{1,0} is theta_10
         generic = (sup is None and len(indices) == 1 and isinstance(indices[0], sp.Symbol) and indices[0].name != "t")
         if name in PARAM_FAMILIES and (sub_digits or generic):
             base = symbol(f"{name}_{sub_digits}") if sub_digits else symbol(f"{name}_{indices[0].name}")
