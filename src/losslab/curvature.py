@@ -32,7 +32,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .errors import LosslabError, check_choice, check_int, check_number
+from .errors import LosslabError, check_choice, check_int, check_number, check_seed
 from .memory import refuse_if_over
 
 __all__ = [
@@ -49,9 +49,12 @@ __all__ = [
     "hutchinson_trace",
     "slq_density",
     "eigsh",
+    "HessianSpectrum",
+    "hessian_spectrum",
 ]
 
 Progress = Callable[[int, int], None] | None
+CONVERGED = 1e-6  # a residual at most this fraction of the largest |eigenvalue| counts as converged
 
 
 # ----------------------------------------------------------------------------- results
@@ -65,6 +68,13 @@ class EigenResult:
     method: str
     iterations: int
     matvecs: int
+
+    @property
+    def converged(self) -> np.ndarray:
+        """Which pairs have converged: residual ``||Hu - lambda u||`` at most 1e-6 of the largest
+        |eigenvalue| found. The others are Ritz values (bounds of the true ones from inside)."""
+        scale = max(float(np.max(np.abs(self.eigenvalues))), 1e-300)
+        return np.asarray(self.residuals) <= CONVERGED * scale
 
     def __repr__(self) -> str:
         vals = ", ".join(f"{v:.6g}" for v in self.eigenvalues)
@@ -448,7 +458,7 @@ def hutchinson_trace(
     so a diagonal H is estimated exactly.
     """
     samples = check_int("samples", samples, owner="hutchinson_trace", ge=2)
-    seed = check_int("seed", seed, owner="hutchinson_trace", ge=0)
+    seed = check_seed("seed", seed, owner="hutchinson_trace")
     matvec, dim = _operator(objective, params, dim, vectors=6, memory_limit=memory_limit, owner="hutchinson_trace")
     key = jax.random.PRNGKey(seed)
     values = np.empty(samples)
@@ -514,3 +524,133 @@ def slq_density(
     gauss = np.exp(-0.5 * ((grid[None, None, :] - nodes[:, :, None]) / sigma) ** 2) / (sigma * np.sqrt(2 * np.pi))
     density = np.einsum("vl,vlg->g", weights, gauss) / vectors
     return SpectralDensity(grid, density, nodes, weights, float(sigma))
+
+
+# ----------------------------------------------------------------------------- any model, any data
+@dataclass(frozen=True, repr=False)
+class HessianSpectrum:
+    """The Hessian of a user's loss over a data set: top eigenvalues (descending) with their
+    residuals and convergence, Hutchinson's trace, and the SLQ density when asked.
+
+    ``eigenvectors`` are flat ``(k, P)``; :meth:`eigenvector` gives one as a parameter pytree.
+    """
+
+    top_eigenvalues: np.ndarray
+    residuals: np.ndarray
+    eigenvectors: np.ndarray
+    trace: TraceEstimate | None
+    density: SpectralDensity | None
+    loss: float
+    n_params: int
+    n_batches: int
+    reduction: str
+    devices: int
+    processes: int
+    lanczos_steps: int
+    matvecs: int
+    _unravel: Callable
+
+    @property
+    def converged(self) -> np.ndarray:
+        """Residual ``||Hu - lambda u||`` at most 1e-6 of the largest |eigenvalue| (else a Ritz value: a lower bound)."""
+        return EigenResult(self.top_eigenvalues, None, self.residuals, "lanczos", 0, 0).converged
+
+    def eigenvector(self, i: int):
+        """The ``i``-th eigenvector (unit norm over all parameters) in the shape of ``params``."""
+        i = check_int("i", i, owner="HessianSpectrum.eigenvector", ge=0, le=len(self.top_eigenvalues) - 1)
+        return self._unravel(self.eigenvectors[i])
+
+    def __repr__(self) -> str:
+        where = f"{self.devices} device{'s' * (self.devices > 1)} x {self.processes} process{'es' * (self.processes > 1)}"
+        lines = [
+            f"HessianSpectrum({self.n_params:,} parameters, {self.n_batches} batch{'es' * (self.n_batches > 1)} "
+            f"(reduction={self.reduction!r}) on {where}; loss {self.loss:.6g}",
+            "  top eigenvalues: " + ", ".join(f"{v:.6g}" for v in self.top_eigenvalues),
+        ]
+        bad = [str(i + 1) for i, ok in enumerate(self.converged) if not ok]
+        lines.append(
+            f"  converged: all {len(self.converged)} (residual <= 1e-6 x max|lambda|; largest {np.max(self.residuals):.2g})"
+            if not bad else
+            f"  not converged: {', '.join(bad)} (residual above 1e-6 x max|lambda|: Ritz values, lower bounds; raise iters)"
+        )
+        if self.trace is not None:
+            lines.append(f"  trace: {self.trace.trace:.6g} +/- {self.trace.stderr:.3g} (Hutchinson, {len(self.trace.samples)} samples)")
+        if self.density is not None:
+            lines.append(f"  density: {self.density!r}")
+        lines.append(f"  {self.lanczos_steps} Lanczos steps, {self.matvecs} Hessian-vector products)")
+        return "\n".join(lines)
+
+
+def hessian_spectrum(
+    loss_fn: Callable,
+    params,
+    data,
+    *,
+    top_k: int = 5,
+    reduction: str = "sum",
+    trace: bool = True,
+    trace_samples: int = 100,
+    density: bool = False,
+    density_vectors: int = 5,
+    density_iters: int = 60,
+    iters: int | None = None,
+    seed: int = 0,
+    devices=None,
+    linearize: bool = True,
+    memory_limit: float | None = None,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> HessianSpectrum:
+    r"""The Hessian spectrum of any JAX loss ``loss_fn(params, batch)`` over a data set.
+
+    ``params`` is any pytree of floating arrays (a dict, a Flax ``variables["params"]``, the
+    arrays of an Equinox model); ``data`` is one batch (an array, a tuple or a dict of arrays)
+    or many: a list, a re-iterable loader, or a callable returning a fresh iterator. The loss is
+    :math:`\sum_b` ``loss_fn(params, b)`` (``reduction="mean"``: the mean over batches), and each
+    Hessian-vector product adds the batches' products, so only one batch per device is in memory.
+
+    Returns :class:`HessianSpectrum`: the ``top_k`` largest eigenvalues (Lanczos, ``iters`` steps,
+    default ``max(8k + 20, 60)``, capped at P) with residuals, Hutchinson's trace over ``trace_samples``
+    Rademacher vectors with its standard error (``trace=False`` skips it), and the SLQ density
+    (``density=True``; ``density_vectors`` x ``density_iters`` products). Float leaves are computed
+    in float64. ``devices`` (default: all local) share each product's batches; under
+    ``jax.distributed`` every process passes its own batches and gets the spectrum over all of them.
+    ``progress(stage, done, total)`` is called as each product finishes.
+    """
+    from .pytree_hvp import OWNER, make_pytree_hvp
+
+    top_k = check_int("top_k", top_k, owner=OWNER, ge=1)
+    for name, value in (("trace", trace), ("density", density), ("linearize", linearize)):
+        if not isinstance(value, (bool, np.bool_)):
+            raise LosslabError(f"The '{name}' parameter of {OWNER} must be True or False. Got {value!r} instead.")
+    trace_samples = check_int("trace_samples", trace_samples, owner=OWNER, ge=2)
+    density_vectors = check_int("density_vectors", density_vectors, owner=OWNER, ge=1)
+    density_iters = check_int("density_iters", density_iters, owner=OWNER, ge=2)
+    seed = check_int("seed", seed, owner=OWNER, ge=0)
+    if iters is not None:
+        iters = check_int("iters", iters, owner=OWNER, ge=top_k)
+    if progress is not None and not callable(progress):
+        raise LosslabError(f"The 'progress' parameter of {OWNER} must be a function (stage, done, total). Got {progress!r} instead.")
+    hvp = make_pytree_hvp(loss_fn, params, data, reduction=reduction, devices=devices, linearize=linearize)
+    dim = hvp.dim
+    if top_k > dim:
+        raise LosslabError(f"The 'top_k' parameter of {OWNER} must be <= the number of parameters ({dim}). Got {top_k} instead.")
+    steps = min(dim, max(8 * top_k + 20, 60) if iters is None else iters)
+    vectors = max(steps + top_k, density_iters if density else 0) + 6
+    refuse_if_over(
+        8 * dim * vectors + (2 * hvp.kept_bytes() if hvp.linearized else 0), memory_limit, owner=OWNER,
+        what=f"The Hessian spectrum of {dim:,} parameters ({vectors} vectors of P)",
+        advice="use a smaller top_k, iters or density_iters, or raise memory_limit (bytes)",
+    )
+
+    def stage(name):
+        return None if progress is None else (lambda done, total: progress(name, done, total))
+
+    top = eigsh(hvp, dim, top_k, iters=steps, seed=seed, progress=stage("eigenvalues"))
+    tr = hutchinson_trace(hvp, dim=dim, samples=trace_samples, seed=seed, progress=stage("trace")) if trace else None
+    dens = (slq_density(hvp, dim=dim, vectors=density_vectors, iters=density_iters, seed=seed, progress=stage("density"))
+            if density else None)
+    return HessianSpectrum(
+        top_eigenvalues=top.eigenvalues, residuals=top.residuals, eigenvectors=top.eigenvectors, trace=tr, density=dens,
+        loss=hvp.loss, n_params=dim, n_batches=int(hvp.n_batches), reduction=hvp.reduction, devices=len(hvp.devices),
+        processes=hvp.processes, lanczos_steps=top.iterations, matvecs=hvp.matvecs, _unravel=hvp.unravel,
+    )

@@ -7,6 +7,7 @@ Exit status: 0 when every check passed, 1 when any check failed, 2 on bad input.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import typer
@@ -23,7 +24,7 @@ def solve(
     problem: str = typer.Argument(..., help="A problem number 6.1 ... 6.11 (or just 1 ... 11), several separated by commas, or 'all'."),
     out: Path = typer.Option(Path(DEFAULT_OUT), "--out", help="Folder for the figures."),
     small: bool = typer.Option(False, "--small", help="Smaller sweeps and a 10,401-parameter MLP for 6.11 (CI)."),
-    seed: int = typer.Option(0, "--seed", min=0, help="Seed for the random data (6.4) and random test points."),
+    seed: int = typer.Option(0, "--seed", min=0, max=2**32 - 1, help="Seed for the random data (6.4) and random test points."),
     json_output: bool = typer.Option(False, "--json", help="JSON: one object for one problem, a list for several."),
 ) -> None:
     """Solve problems of Chapter 6: the answer in words and formulas, its checks, and where the seed sheet disagrees."""
@@ -32,20 +33,29 @@ def solve(
     from rich.console import Console
 
     from ..book import BookContext, parse_problems, solve_many
+    from ..outputs import OutputFolder
     from ._common import print_json
 
     problems = parse_problems(problem)
-    ctx = BookContext(out_dir=out, small=small, seed=seed)
+    folder = OutputFolder("--out", out)  # before any work: a file, a symlink or a user's folder is refused
+    ctx = BookContext(out_dir=folder.stage(), small=small, seed=seed)
     console = Console(stderr=json_output)
     start = time.perf_counter()
+    try:
+        if json_output:
+            results = solve_many(problems, ctx)
+            dicts = [r.to_dict() for r in results]
+            for d in dicts:
+                d["figures"] = [str(folder.final(f)) for f in d["figures"]]
+        else:
+            results = solve_many(problems, ctx, on_done=lambda r: _print_result(console, r, folder))
+        folder.commit(merge=True)
+    finally:
+        folder.discard()
     if json_output:
-        results = solve_many(problems, ctx)
-        dicts = [r.to_dict() for r in results]
         print_json(dicts[0] if len(dicts) == 1 else dicts)
-    else:
-        results = solve_many(problems, ctx, on_done=lambda r: _print_result(console, r))
-        if len(results) > 1:
-            _print_summary(console, results, time.perf_counter() - start)
+    elif len(results) > 1:
+        _print_summary(console, results, time.perf_counter() - start)
     if not all(r.passed for r in results):
         raise typer.Exit(1)
 
@@ -53,7 +63,7 @@ def solve(
 def book(
     out: Path = typer.Option(Path("book_out"), "--out", help="Folder for index.html and figures/."),
     small: bool = typer.Option(False, "--small", help="Smaller sweeps and MLP (for CI)."),
-    seed: int = typer.Option(0, "--seed", min=0, help="Seed for the random data (6.4) and random test points."),
+    seed: int = typer.Option(0, "--seed", min=0, max=2**32 - 1, help="Seed for the random data (6.4) and random test points."),
     problems: str = typer.Option("all", "--problems", help="Which problems, e.g. 6.1,6.9 (default all)."),
 ) -> None:
     """Write OUT/index.html: every problem with its derivation (rendered math), figures, checks and the verdict on the seed sheet."""
@@ -63,22 +73,29 @@ def book(
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     from ..book import BookContext, parse_problems, solve, write_report
+    from ..outputs import OutputFolder
 
     names = parse_problems(problems)
-    ctx = BookContext(out_dir=out, small=small, seed=seed)
+    folder = OutputFolder("--out", out)  # before any work: a file, a symlink or a user's folder is refused
+    ctx = BookContext(out_dir=folder.stage(), small=small, seed=seed)
     console = Console()
     results = []
     start = time.perf_counter()
-    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(),
-                  console=console, transient=False) as progress:
-        task = progress.add_task("solving", total=len(names) + 1)
-        for name in names:
-            progress.update(task, description=f"problem {name}")
-            results.append(solve(name, ctx))
+    # built in a staging folder and moved into place when complete: an interrupted run leaves the previous page
+    try:
+        with Progress(TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(),
+                      console=console, transient=False) as progress:
+            task = progress.add_task("solving", total=len(names) + 1)
+            for name in names:
+                progress.update(task, description=f"problem {name}")
+                results.append(solve(name, ctx))
+                progress.advance(task)
+            progress.update(task, description="writing index.html")
+            path = folder.final(write_report(results, folder.stage()))
+            folder.commit()
             progress.advance(task)
-        progress.update(task, description="writing index.html")
-        path = write_report(results, out)
-        progress.advance(task)
+    finally:
+        folder.discard()
     _print_summary(console, results, time.perf_counter() - start)
     console.print(f"wrote [bold]{path}[/] and {sum(len(r.figures) for r in results)} figures in {Path(out) / 'figures'}")
     if not all(r.passed for r in results):
@@ -97,6 +114,10 @@ def _short(value) -> str:
         value = value.tolist()
     if isinstance(value, float):
         return f"{value:.10g}"
+    if isinstance(value, str) and "\\" in value:  # a formula: LaTeX in --json, Unicode on the terminal
+        from ..unicode_math import latex_to_unicode
+
+        return latex_to_unicode(value)
     if isinstance(value, (list, tuple)) and len(value) > 8:
         return f"[{', '.join(_short(v) for v in value[:4])}, ... ({len(value)} items)]"
     if isinstance(value, (list, tuple)):
@@ -104,26 +125,35 @@ def _short(value) -> str:
     return str(value)
 
 
-def _print_result(console, result) -> None:
+def _print_result(console, result, folder=None) -> None:
     from rich.markup import escape
     from rich.panel import Panel
     from rich.table import Table
 
+    from ..unicode_math import latex_to_unicode, math_text_to_unicode
+
+    def uni(text: str) -> str:
+        # a detail that is bare LaTeX (no $...$) is one formula; **bold** stays markdown for the report
+        return latex_to_unicode(text) if "\\" in text and "$" not in text else math_text_to_unicode(text)
+
+    def bold(text: str) -> str:
+        return re.sub(r"\*\*(.+?)\*\*", r"[bold]\1[/bold]", text)
+
     status = "[green]all checks pass[/]" if result.passed else "[bold red]CHECK FAILED[/]"
     console.rule(f"[bold]Problem {result.problem}[/]: {escape(result.title)}  ({status}, {result.seconds:.1f} s)")
-    console.print(escape(result.summary), soft_wrap=False, highlight=False)
+    console.print(bold(escape(uni(result.summary))), soft_wrap=False, highlight=False)
     answer = Table("answer", "value", show_header=True, header_style="bold", expand=False)
     for key, value in result.answer.items():
         answer.add_row(key, escape(_short(value)))
     console.print(answer)
     checks = Table("", "check", "detail", show_header=True, header_style="bold")
     for c in result.checks:
-        checks.add_row("[green]pass[/]" if c.passed else "[bold red]FAIL[/]", escape(c.name), escape(c.detail))
+        checks.add_row("[green]pass[/]" if c.passed else "[bold red]FAIL[/]", escape(uni(c.name)), escape(uni(c.detail)))
     console.print(checks)
     colour = {"agrees": "green", "disagrees": "red", "no answer": "yellow"}[result.seed_verdict]
-    console.print(Panel(escape(result.seed_notes), title=f"seed sheet: [{colour}]{result.seed_verdict}[/]", title_align="left"))
+    console.print(Panel(escape(uni(result.seed_notes)), title=f"seed sheet: [{colour}]{result.seed_verdict}[/]", title_align="left"))
     for fig in result.figures:
-        console.print(f"figure: {fig}", highlight=False)
+        console.print(f"figure: {folder.final(fig) if folder is not None else fig}", highlight=False)
 
 
 def _print_summary(console, results, seconds: float) -> None:
