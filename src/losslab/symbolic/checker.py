@@ -182,6 +182,8 @@ def _parse_row(text: str, ctx: Context) -> tuple[list | None, list, str]:
 def check_sheet(text: str, *, filename: str | None = None, format: str = "auto") -> list[ClaimResult]:
     """Verdicts on every claim of a solution sheet (Markdown, LaTeX, notebook or plain text with $..$)."""
     doc = read_document(text, format=format, filename=filename)
+    if not any(isinstance(it, Math) for section in doc.sections for it in section.items):
+        raise LosslabError("The sheet has no math in it ($..$, $$..$$, \\[..\\] or a LaTeX environment): nothing to check.")
     results: list[ClaimResult] = []
     deadline = time.monotonic() + SHEET_SECONDS
     previous_ctx = None
