@@ -4,6 +4,7 @@ Endpoints::
 
     GET  /                    the page (static/index.html)
     GET  /static/plotly.min.js  plotly.js from the installed ``plotly`` package (no CDN)
+    GET  /book/               the problem book, when ``losslab serve --book DIR`` names one
     GET  /api/objectives      the objectives, their ranges/starts, the optimisers, the limits
     POST /api/landscape       {objective, data?, range0, range1?, resolution <= 400} -> loss grid
     POST /api/run             {objective, data?, start, optimizers: 1..4 x {name, lr, beta, gamma,
@@ -26,6 +27,7 @@ from __future__ import annotations
 
 import importlib.resources
 import json
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI, File, Form, Request, UploadFile
@@ -38,6 +40,7 @@ from ..errors import LosslabError
 from ..mathml import math_font_path
 from ..sheet_input import MAX_SHEET_BYTES, SheetNotText, SheetTooLarge, check_sheet_name, sheet_text
 from . import service
+from . import check_worker
 from .check_worker import CheckTimeout, check_in_worker
 from .guard import BodyLimit
 from .schemas import (
@@ -169,8 +172,14 @@ async def _unless_client_leaves(request: Request, work):
             raise ClientGone
 
 
-def create_app() -> FastAPI:
-    app = FastAPI(title="losslab", description="Chapter 6 optimiser explorer", docs_url="/api/docs", redoc_url=None)
+def create_app(book_dir: str | Path | None = None) -> FastAPI:
+    """The explorer; with ``book_dir`` (a folder ``losslab book`` wrote) it serves that book at ``/book/`` too."""
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        yield
+        check_worker.shutdown()  # the sheet-checking worker process ends with the server
+
+    app = FastAPI(lifespan=lifespan, title="losslab", description="Chapter 6 optimiser explorer", docs_url="/api/docs", redoc_url=None)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError):
@@ -236,6 +245,15 @@ def create_app() -> FastAPI:
         return FileResponse(font, media_type="font/ttf", headers={"Cache-Control": "max-age=86400"})
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    if book_dir is not None:
+        book = Path(book_dir)
+        if not (book / "index.html").is_file():
+            raise LosslabError(f"The 'book' folder must hold the index.html that `losslab book` writes. Got {str(book)!r} instead.")
+        app.mount("/book", StaticFiles(directory=book, html=True), name="book")
+
+    @app.get("/api/info", include_in_schema=False)
+    def info() -> Response:
+        return FastJSON({"book": book_dir is not None})
 
     @app.get("/api/objectives")
     def objectives() -> Response:

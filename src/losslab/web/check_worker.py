@@ -19,7 +19,7 @@ import time
 
 from ..errors import LosslabError
 
-__all__ = ["check_in_worker", "CheckTimeout", "CHECK_SECONDS", "shutdown", "abandon"]
+__all__ = ["CHECK_SECONDS", "CheckTimeout", "abandon", "check_in_worker", "shutdown"]
 
 CHECK_SECONDS = 60.0
 _START_SECONDS = 60.0  # importing losslab (JAX, SymPy) in a fresh process
@@ -37,9 +37,16 @@ def _serve(requests, replies) -> None:  # pragma: no cover - runs in the worker 
     from ..check_view import _run_checker
 
     cap_memory(CHECK_MEMORY)
+    parent = multiprocessing.parent_process()
     replies.put(("ready", None))
     while True:
-        item = requests.get()
+        try:
+            item = requests.get(timeout=1.0)
+        except queue.Empty:
+            # a server killed by a signal runs no exit handlers: the worker leaves with it rather than linger
+            if parent is not None and not parent.is_alive():
+                return
+            continue
         if item is None:
             return
         text, filename = item
