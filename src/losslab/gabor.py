@@ -149,7 +149,8 @@ def _blocks(phi0: np.ndarray, x_max: float, beta_max: float):
     if prod == 0.0 or span == 0.0:
         n_blocks = 1
     else:
-        n_blocks = max(1, math.ceil(span * prod / (2.0 * _SIGMA_MAX)))
+        # never more blocks than points: a span of 1e300 would otherwise ask for 1e300 blocks
+        n_blocks = min(g0, max(1, math.ceil(min(span * prod / (2.0 * _SIGMA_MAX), float(g0)))))
     while True:
         size = -(-g0 // n_blocks)
         idx = np.minimum(np.arange(n_blocks * size), g0 - 1).reshape(n_blocks, size)

@@ -25,7 +25,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .errors import LosslabError, check_choice, check_int, check_number
+from .errors import LosslabError, check_choice, check_int, check_number, check_seed
 from .memory import DEFAULT_MEMORY_LIMIT, gib, resolve_limit
 from .sharding import map_rows
 
@@ -159,7 +159,8 @@ def estimate_bytes(n_rows: int, n_cols: int, n_points: int, *, per_eval: int = _
 def _plan_chunk(owner: str, n_rows: int, n_cols: int, n_points: int, chunk, memory_limit, per_eval=_BYTES_PER_EVAL) -> int:
     """Rows per device per call: the user's ``chunk`` if it fits, else refuse; automatic if None."""
     limit = resolve_limit(memory_limit, owner)
-    out_bytes = 8 * n_rows * n_cols
+    # the grid exists up to four times at once: device rows, their stack, the numpy copy, the unsorted result
+    out_bytes = 8 * n_rows * n_cols * 4
     row = estimate_bytes(1, n_cols, n_points, per_eval=per_eval)
     if out_bytes + row > limit:
         raise LosslabError(
@@ -348,7 +349,7 @@ def random_direction(objective, params, *, seed: int = 0, filter_normalize: bool
     layer structure are normalised as one block: :math:`\|d\| = \|\theta\|`.
     """
     params = np.asarray(objective.check_params(params))
-    seed = check_int("seed", seed, owner="random_direction", ge=0)
+    seed = check_seed("seed", seed, owner="random_direction")
     d = np.random.default_rng(seed).standard_normal(params.shape)
     if not filter_normalize:
         return d

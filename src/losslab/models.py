@@ -27,7 +27,7 @@ import numpy as np
 from . import derivatives as _d
 from . import gabor as _gabor
 from .backprop import mlp_forward, mlp_inputs, mlp_least_squares_fused
-from .errors import LosslabError, check_int
+from .errors import LosslabError, check_int, check_seed
 
 __all__ = [
     "Model",
@@ -140,7 +140,7 @@ class Model:
 
     def init(self, seed: int = 0) -> jnp.ndarray:
         """A starting point: the model's own initialiser, else N(0, 1) entries."""
-        key = jax.random.PRNGKey(check_int("seed", seed, owner=f"{self.name}.init", ge=0))
+        key = jax.random.PRNGKey(check_seed("seed", seed, owner=f"{self.name}.init"))
         if self.init_fn is not None:
             return self.init_fn(key)
         return jax.random.normal(key, (self.n_params,), dtype=jnp.float64)
@@ -288,7 +288,8 @@ def mlp(widths: Sequence[int]) -> Model:
         names,
         equation=f"ReLU MLP {widths}",
         init_fn=init_fn,
-        meta={"widths": widths, "unravel": unravel},
+        # input_dim: inputs per data point, so the objective refuses data of another width
+        meta={"widths": widths, "unravel": unravel, "input_dim": d_in},
         # the objective differentiates least squares through hand-written backprop (faster on CPU)
         capabilities=Capabilities(fused={"least_squares": mlp_least_squares_fused(unravel, len(shapes) // 2, d_in)}),
     )

@@ -137,6 +137,15 @@ class Objective:
                     f"The 'y' labels of data {data.name!r} must be 0 or 1 for binary cross-entropy. "
                     f"Got {shown.tolist()} instead."
                 )
+        d_in = model.meta.get("input_dim")
+        got = 1 if data.x.ndim == 1 else int(data.x.shape[1])
+        if d_in is not None and got != d_in:
+            widths = model.meta.get("widths")
+            shown = ",".join(map(str, widths)) if widths else d_in
+            raise LosslabError(
+                f"The 'widths' parameter of {model.name} must start with {got}, the inputs per point of data {data.name!r}. "
+                f"Got {shown} instead."
+            )
         self.model = model
         self.data = data
         self.x = jnp.asarray(data.x, dtype=self.dtype)
