@@ -103,3 +103,39 @@ def test_quick_load_no_500_no_lost_request_memory_back():
     report = web_load.load_test(32, 8)
     assert web_load.verdict(report) == [], report
     assert report["requests"] == 32 + 6 and report["status_codes"].get("413", 0) >= 1
+
+
+def test_a_check_stops_when_its_client_leaves():
+    import socket
+    import threading
+    import time
+
+    import httpx
+    import uvicorn
+
+    from losslab.web import check_worker
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        while not server.started:
+            time.sleep(0.05)
+        claim = "$$\\frac{\\partial L}{\\partial \\phi_0} = \\sum_{i=1}^{I} 2(\\phi_0 + \\phi_1 x_i - y_i)$$\n"
+        sheet = "# Problem 6.1\n$$L[\\phi] = \\sum_{i=1}^{I} (\\phi_0 + \\phi_1 x_i - y_i)^2$$\n" + claim * 400
+        with pytest.raises(httpx.ReadTimeout):  # the client gives up long before 400 claims are checked
+            httpx.post(f"http://127.0.0.1:{port}/api/check", data={"text": sheet}, timeout=3)
+        deadline = time.monotonic() + 20  # well inside the check's own 60 s deadline
+        while time.monotonic() < deadline:
+            worker = check_worker._worker
+            if worker is None or not worker.process.is_alive():
+                break
+            time.sleep(0.2)
+        assert worker is None or not worker.process.is_alive()  # killed, not checking for nobody
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        check_worker.shutdown()
