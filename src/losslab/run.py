@@ -32,7 +32,6 @@ checked against the one memory rule of :mod:`losslab.memory` before it runs.
 
 from __future__ import annotations
 
-import math
 from collections import OrderedDict
 from dataclasses import dataclass
 from functools import partial
@@ -44,6 +43,7 @@ import optax
 from jax import lax
 
 from .errors import LosslabError, check_choice, check_int, check_number, check_seed
+from .jsonable import finite_or_none
 from .memory import refuse_if_over, refuse_printed
 from .optim.book import _find_lookahead, gradient_point
 from .optim.line_search import LineSearch, make_line_search, search_step
@@ -102,7 +102,7 @@ class RunResult:
         """The ``--json`` shape: params, loss, steps, epochs, examples_seen, diverged, trajectory."""
         return {
             "params": [float(v) for v in self.final_params],
-            "loss": _finite_or_none(self.final_loss),
+            "loss": finite_or_none(self.final_loss),
             "steps": int(self.steps),
             "epochs": int(self.epochs),
             "examples_seen": int(self.examples_seen),
@@ -116,10 +116,10 @@ class RunResult:
             "trajectory": [
                 {
                     "step": t,
-                    "params": [_finite_or_none(v) for v in self.params[t]],
-                    "loss": _finite_or_none(self.loss[t]),
-                    "grad_norm": _finite_or_none(self.grad_norm[t]),
-                    "step_size": _finite_or_none(self.step_size[t]),
+                    "params": [finite_or_none(v) for v in self.params[t]],
+                    "loss": finite_or_none(self.loss[t]),
+                    "grad_norm": finite_or_none(self.grad_norm[t]),
+                    "step_size": finite_or_none(self.step_size[t]),
                     "epoch": int(self.epoch[t]),
                 }
                 for t in range(len(self.loss))
@@ -136,11 +136,6 @@ class RunResult:
             f"RunResult({self.optimizer or 'optimizer'}, steps={self.steps}, epochs={self.epochs}, "
             f"examples_seen={self.examples_seen}, {self.summary()})"
         )
-
-
-def _finite_or_none(value):
-    value = float(value)
-    return value if math.isfinite(value) else None
 
 
 RECORDS = ("params", "loss", "final")  # what run_many keeps of every run
