@@ -16,7 +16,7 @@ from losslab.mathml import (
 )
 from losslab.unicode_math import latex_to_unicode, math_text_to_unicode
 
-MML = "{http://www.w3.org/1998/Math/MathML}"
+MML = ""  # the HTML faces write <math> without xmlns (HTML gives it the MathML namespace)
 
 
 def _tree(mathml: str) -> ET.Element:
