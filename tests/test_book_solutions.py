@@ -124,15 +124,16 @@ def test_bad_problem_exit_code(tmp_path):
     assert "6.12" in proc.stderr and "Traceback" not in proc.stderr
 
 
-def test_math_renderer_offline_and_fallback():
+def test_math_renderer_mathml_and_error_span():
     ok = render_math(r"\frac{\partial L}{\partial \phi_0} = 2\sum_{i=1}^{I} x_i \ge 0")
-    assert ok.startswith('<img class="math"') and "data:image/svg+xml;base64," in ok
+    assert ok.startswith("<math ") and "<mfrac>" in ok and "&#x02211;" in ok and "&#x02265;" in ok
+    # a macro the renderer does not know is an error span with the source, never raw LaTeX inside the formula
     bad = render_math(r"\unknowncommand{x}")
-    assert bad.startswith("<code") and "unknowncommand" in bad
+    assert bad.startswith('<span class="math-error"') and "unknowncommand" in bad and "<math" not in bad
     matrix = render_math(r"\mathbf{H} = \begin{bmatrix} a & b \\ c & d \end{bmatrix}", True)
-    assert matrix.count("<td>") == 4
+    assert matrix.count("<mtd>") == 4 and "<mo>&#x0005B;</mo><mtable>" in matrix and 'display="block"' in matrix
     html = markdown_to_html("Text with $x^2$ and **bold**.\n\n- item $a$\n- item b\n\n$$y = 1$$")
-    assert "<strong>bold</strong>" in html and "<ul>" in html and 'class="display"' in html
+    assert "<strong>bold</strong>" in html and "<ul>" in html and 'class="math block"' in html
     assert "<script" not in markdown_to_html("<script>alert(1)</script> $x$")
 
 

@@ -1,146 +1,59 @@
 """The book as one HTML page: every problem, its derivation in rendered math, its figures, checks and verdict.
 
-Works offline: KaTeX/MathJax are not available, so every formula is rendered
-by matplotlib's mathtext to SVG and inlined as a ``data:`` URI (nothing to
-fetch, no clashing glyph ids between formulas). Figures are separate PNG files
-under ``DIR/figures/`` referenced by relative paths, so the page plus that folder
-is the whole report. A formula mathtext cannot draw is shown as its LaTeX
-source in ``<code>`` rather than dropped.
+Works offline: every formula is MathML from :mod:`losslab.mathml` (the one
+renderer of every HTML face), laid out by the math font that the page's
+folder carries in ``DIR/assets/``. Figures are separate PNG files under
+``DIR/figures/`` referenced by relative paths, so the page plus those two
+folders is the whole report. A formula the renderer cannot read is shown as
+its LaTeX source in a ``math-error`` span rather than dropped.
 """
 
 from __future__ import annotations
 
-import base64
 import html
-import io
 import os
 import re
-from functools import lru_cache
+import shutil
 from pathlib import Path
 
+from ..mathml import latex_to_mathml, markdown_to_html, math_css, math_font_path
 from .result import ProblemResult
 
-__all__ = ["render_math", "markdown_to_html", "write_report"]
+__all__ = ["render_math", "markdown_to_html", "write_report", "ASSETS"]
+
+ASSETS = "assets"
 
 
-@lru_cache(maxsize=4096)
 def render_math(latex: str, display: bool = False) -> str:
-    """``<img>`` of one formula rendered by mathtext (SVG data URI), or ``<code>`` if it cannot be drawn."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from matplotlib import mathtext, rc_context
-    from matplotlib.font_manager import FontProperties
-
-    if _MATRIX.search(latex):
-        return _render_with_matrices(latex, display)
-    source = _mathtext_compatible(latex)
-    buffer = io.BytesIO()
-    try:
-        with rc_context({"mathtext.fontset": "cm", "svg.fonttype": "path"}):
-            mathtext.math_to_image(f"${source}$", buffer, format="svg", prop=FontProperties(size=15 if display else 12))
-    except Exception:  # mathtext's parser raises ValueError (and sometimes others) on unsupported LaTeX
-        cls = "math-fallback display" if display else "math-fallback"
-        return f'<code class="{cls}">{html.escape(latex)}</code>'
-    data = base64.b64encode(buffer.getvalue()).decode("ascii")
-    cls = "math display" if display else "math"
-    return f'<img class="{cls}" alt="{html.escape(latex, quote=True)}" src="data:image/svg+xml;base64,{data}">'
+    """One formula as MathML (see :func:`losslab.mathml.latex_to_mathml`)."""
+    return latex_to_mathml(latex, display=display)
 
 
-_REPLACEMENTS = [
-    (r"\,", r"\/"),
-    (r"\text{", r"\mathrm{"),
-    (r"\operatorname{", r"\mathrm{"),
-    (r"\dots", r"\ldots"),
-    (r"\tfrac", r"\frac"),
-    (r"\dfrac", r"\frac"),
-    (r"\quad", r"\ \ "),
-    (r"\qquad", r"\ \ \ \ "),
-]
+_DOLLAR_SPANS = re.compile(r"(\$\$.+?\$\$|(?<![\\$])\$(?!\$).+?(?<!\\)\$)", re.DOTALL)
+_MACRO = re.compile(r"\\[A-Za-z]+(?:\{[^{}$]*\})*")
 
 
-def _mathtext_compatible(latex: str) -> str:
-    out = latex.strip()
-    for old, new in _REPLACEMENTS:
-        out = out.replace(old, new)
-    out = re.sub(r"\\ge(?![a-zA-Z])", r"\\geq", out)
-    out = re.sub(r"\\le(?![a-zA-Z])", r"\\leq", out)
-    out = re.sub(r"\\[bB]igg?[lr]?(?![a-zA-Z])", "", out)  # \big| -> |: mathtext has no \big
-    out = out.replace("\n", " ")
-    return out
-
-
-_MATRIX = re.compile(r"\\begin\{[bp]matrix\}(.*?)\\end\{[bp]matrix\}", re.DOTALL)
-
-
-def _render_with_matrices(latex: str, display: bool) -> str:
-    """mathtext has no matrices: draw each as an HTML table of rendered entries between brackets."""
-    pieces = []
-    last = 0
-    for m in _MATRIX.finditer(latex):
-        before = latex[last : m.start()].strip()
-        if before:
-            pieces.append(render_math(before, display))
-        rows = [r for r in re.split(r"\\\\", m.group(1)) if r.strip()]
-        cells = "".join(
-            "<tr>" + "".join(f"<td>{render_math(c.strip(), False)}</td>" for c in row.split("&")) + "</tr>" for row in rows
-        )
-        pieces.append(f'<table class="matrix"><tbody>{cells}</tbody></table>')
-        last = m.end()
-    after = latex[last:].strip()
-    if after:
-        pieces.append(render_math(after, display))
-    return '<span class="matrix-formula">' + "".join(pieces) + "</span>"
-
-
-_DISPLAY = re.compile(r"\$\$(.+?)\$\$", re.DOTALL)
-_INLINE = re.compile(r"(?<![\\$])\$(?!\$)(.+?)(?<!\\)\$")
-_BOLD = re.compile(r"\*\*(.+?)\*\*")
-_CODE = re.compile(r"`([^`]+)`")
-_ITALIC = re.compile(r"(?<![*\w])\*(?![\s*])([^*]+?)(?<!\s)\*(?![*\w])")
+def _quote_source(text: str) -> str:
+    """Prose that quotes LaTeX source outside $...$ (a checker's reason: "(\\dots)") shows it as code, not as math."""
+    parts = _DOLLAR_SPANS.split(text)
+    return "".join(p if k % 2 else _MACRO.sub(lambda m: f"`{m.group(0)}`", p) for k, p in enumerate(parts))
 
 
 def _inline(text: str) -> str:
-    """Escape text, render $...$ math, **bold** and `code`."""
-    pieces = []
-    last = 0
-    for m in _INLINE.finditer(text):
-        pieces.append(_plain(text[last : m.start()]))
-        pieces.append(render_math(m.group(1), False))
-        last = m.end()
-    pieces.append(_plain(text[last:]))
-    return "".join(pieces)
+    """One paragraph of prose with $math$, without the surrounding <p>."""
+    out = markdown_to_html(_quote_source(text)).strip()
+    if out.startswith("<p>") and out.endswith("</p>") and out.count("<p>") == 1:
+        out = out[3:-4]
+    return out
 
 
-def _plain(text: str) -> str:
-    out = html.escape(text, quote=False)
-    out = _BOLD.sub(r"<strong>\1</strong>", out)
-    out = _ITALIC.sub(r"<em>\1</em>", out)
-    return _CODE.sub(r"<code>\1</code>", out)
-
-
-def markdown_to_html(text: str) -> str:
-    """A small markdown: paragraphs, '- ' lists, '#### ' headings, $$display$$ and $inline$ math."""
-    blocks: list[str] = []
-    # display math becomes its own block
-    parts = _DISPLAY.split(text)
-    for k, part in enumerate(parts):
-        if k % 2 == 1:
-            blocks.append(f'<div class="display">{render_math(part, True)}</div>')
-            continue
-        for para in re.split(r"\n\s*\n", part):
-            para = para.strip()
-            if not para:
-                continue
-            lines = para.splitlines()
-            if all(line.lstrip().startswith(("- ", "* ")) for line in lines):
-                items = "".join(f"<li>{_inline(line.lstrip()[2:])}</li>" for line in lines)
-                blocks.append(f"<ul>{items}</ul>")
-            elif para.startswith("#### "):
-                blocks.append(f"<h4>{_inline(para[5:])}</h4>")
-            else:
-                blocks.append(f"<p>{_inline(' '.join(lines))}</p>")
-    return "\n".join(blocks)
+def _detail(text: str) -> str:
+    """A check's name or detail: bare LaTeX (no $...$, as SymPy prints it) is one formula, anything else prose."""
+    if "\\" in text and "$" not in text:
+        formula = latex_to_mathml(text)
+        if formula.startswith("<math"):
+            return formula
+    return _inline(text)
 
 
 _CSS = """
@@ -148,9 +61,7 @@ body { font-family: system-ui, -apple-system, 'Segoe UI', sans-serif; max-width:
        color: #222; line-height: 1.5; }
 h1 { border-bottom: 2px solid #345; }
 h2 { margin-top: 2.5em; border-bottom: 1px solid #ccc; }
-img.math { vertical-align: middle; }
-div.display { text-align: center; margin: 0.6em 0; overflow-x: auto; }
-code.math-fallback { background: #fff5e0; }
+div.math.block { text-align: center; margin: 0.6em 0; overflow-x: auto; }
 figure { margin: 1em 0; text-align: center; }
 figure img { max-width: 100%; border: 1px solid #ddd; }
 figcaption { font-size: 0.9em; color: #555; }
@@ -163,10 +74,6 @@ td, th { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: left; vertic
 .no-answer { background: #eee; }
 .verdict { padding: 0.5em 0.8em; border-radius: 4px; }
 pre.seed { background: #f7f7f7; border-left: 3px solid #aaa; padding: 0.6em; white-space: pre-wrap; font-size: 0.85em; }
-table.matrix { display: inline-table; vertical-align: middle; border-left: 2px solid #222; border-right: 2px solid #222;
-               border-radius: 4px; margin: 0 0.3em; }
-table.matrix td { border: none; padding: 0.15em 0.5em; text-align: center; }
-.matrix-formula > img { vertical-align: middle; }
 .statement { background: #f3f6fb; padding: 0.4em 0.9em; border-left: 3px solid #345; }
 """
 
@@ -183,16 +90,16 @@ def _section(result: ProblemResult, out_dir: Path) -> str:
 
     anchor = "p" + result.problem.replace(".", "-")
     out = [f'<section id="{anchor}"><h2>Problem {html.escape(result.problem)}: {html.escape(result.title)}</h2>']
-    out.append(f'<div class="statement">{markdown_to_html(result.statement)}</div>')
-    out.append("<h3>Answer</h3>" + markdown_to_html(result.summary))
+    out.append(f'<div class="statement">{markdown_to_html(_quote_source(result.statement))}</div>')
+    out.append("<h3>Answer</h3>" + markdown_to_html(_quote_source(result.summary)))
     if result.derivation:
-        out.append("<h3>Derivation</h3>" + markdown_to_html(result.derivation))
+        out.append("<h3>Derivation</h3>" + markdown_to_html(_quote_source(result.derivation)))
     for fig in result.figures:
         rel = html.escape(_relative(fig, out_dir), quote=True)
         out.append(f'<figure><a href="{rel}"><img src="{rel}" alt="figure {rel}"></a><figcaption>{rel}</figcaption></figure>')
     rows = "".join(
         f'<tr><td class="{"pass" if c.passed else "fail"}">{"pass" if c.passed else "FAIL"}</td>'
-        f"<td>{html.escape(c.name)}</td><td>{html.escape(c.detail)}</td></tr>"
+        f"<td>{_detail(c.name)}</td><td>{_detail(c.detail)}</td></tr>"
         for c in result.checks
     )
     out.append(f"<h3>Checks</h3><table><tr><th></th><th>check</th><th>detail</th></tr>{rows}</table>")
@@ -215,6 +122,10 @@ def write_report(results: list[ProblemResult], out_dir: str | os.PathLike, *, ti
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    # the math font travels with the page: the folder is the whole report, offline
+    font = math_font_path()
+    (out_dir / ASSETS).mkdir(exist_ok=True)
+    shutil.copyfile(font, out_dir / ASSETS / font.name)
     rows = []
     for r in results:
         anchor = "p" + r.problem.replace(".", "-")
@@ -227,10 +138,10 @@ def write_report(results: list[ProblemResult], out_dir: str | os.PathLike, *, ti
         )
     head = (
         f"<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{html.escape(title)}</title>"
-        f"<style>{_CSS}</style></head><body><h1>{html.escape(title)}</h1>"
+        f"<style>{math_css(ASSETS + '/' + math_font_path().name)}{_CSS}</style></head><body><h1>{html.escape(title)}</h1>"
         "<p>Every answer below is computed by losslab's engine and checked independently (closed forms, "
         "autodiff, finite differences, brute force). The user's solution sheet (the <em>seed</em>) is then compared "
-        "with the computed answer; no answer is taken from it. Formulas are rendered offline with matplotlib mathtext.</p>"
+        "with the computed answer; no answer is taken from it. Formulas are MathML, drawn by the browser.</p>"
         "<table><tr><th>problem</th><th>title</th><th>checks</th><th>seed sheet</th><th>time</th></tr>"
         + "".join(rows)
         + "</table>"

@@ -18,7 +18,7 @@ from ..errors import LosslabError
 
 def read_sheet(path: Path) -> str:
     """The sheet's text, or a LosslabError saying why it cannot be read."""
-    from ..symbolic.sheet import MAX_SHEET_BYTES
+    from ..sheet_input import MAX_SHEET_BYTES, sheet_text
 
     if not path.exists():
         raise LosslabError(f"The 'sheet' argument must be an existing file. Got {str(path)!r} instead.")
@@ -33,15 +33,7 @@ def read_sheet(path: Path) -> str:
         data = path.read_bytes()
     except OSError as err:
         raise LosslabError(f"The 'sheet' file {str(path)!r} cannot be read: {err.strerror}.") from None
-    if b"\x00" in data:
-        raise LosslabError(f"The 'sheet' file must be text (Markdown/LaTeX). Got a binary file {str(path)!r} instead.")
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError:
-        raise LosslabError(f"The 'sheet' file must be UTF-8 text. Got undecodable bytes in {str(path)!r} instead.") from None
-    if not text.strip():
-        raise LosslabError(f"The 'sheet' file {str(path)!r} is empty: nothing to check.")
-    return text
+    return sheet_text(data, str(path))
 
 
 def check(
@@ -74,6 +66,8 @@ def _report(results, sheet: Path) -> None:
     from rich.console import Console
     from rich.markup import escape
 
+    from ..unicode_math import latex_to_unicode, math_text_to_unicode
+
     console = Console(highlight=False, soft_wrap=True)
     style = {"correct": "bold green", "incorrect": "bold red", "not checked": "bold yellow"}
     mark = {"correct": "✓", "incorrect": "✗", "not checked": "?"}
@@ -81,13 +75,26 @@ def _report(results, sheet: Path) -> None:
         return
     current = None
     for r in results:
-        if r.problem != current:
-            current = r.problem
-            console.print(f"\n[bold]Problem {escape(r.problem or '(no heading)')}[/]")
-        console.print(f"  [{style[r.verdict]}]{mark[r.verdict]} {r.verdict}[/]  line {r.line}: {escape(_clip(r.latex))}")
-        console.print(f"      {escape(r.reason)}")
-        if r.verdict == "incorrect" and r.truth_latex:
-            console.print(f"      truth: {escape(_clip(r.truth_latex, 400))}")
+        d = r.to_dict()  # what --json prints: the keys the checker gives, shown when present
+        if d.get("problem") != current:
+            current = d.get("problem")
+            console.print(f"\n[bold]Problem {escape(current or '(no heading)')}[/]")
+        where = f"line {d.get('line')}" + (f" (cell {d['cell']})" if d.get("cell") is not None else "")
+        verdict = d.get("verdict", "not checked")
+        console.print(f"  [{style.get(verdict, 'bold')}]{mark.get(verdict, '?')} {verdict}[/]  {where}: "
+                      f"{escape(_clip(latex_to_unicode(d.get('latex', ''))))}")
+        console.print(f"      {escape(math_text_to_unicode(str(d.get('reason', ''))))}")
+        for k, step in enumerate(d.get("steps") or [], start=1):
+            if isinstance(step, dict):
+                text = latex_to_unicode(str(step.get("latex", "")))
+                console.print(f"      step {k}: {escape(str(step.get('verdict', '')))}  {escape(_clip(text, 100))}"
+                              + (f" ({escape(str(step['reason']))})" if step.get("reason") and step.get("verdict") != "correct" else ""))
+        if d.get("mistake"):
+            console.print(f"      mistake: {escape(math_text_to_unicode(str(d['mistake'])))}")
+        if d.get("convention"):
+            console.print(f"      convention: {escape(math_text_to_unicode(str(d['convention'])))}")
+        if verdict == "incorrect" and d.get("truth"):
+            console.print(f"      truth: {escape(_clip(latex_to_unicode(d['truth']), 400))}")
     counts = {v: sum(r.verdict == v for r in results) for v in style}
     console.print(
         f"\n{len(results)} claims: [green]{counts['correct']} correct[/], [red]{counts['incorrect']} incorrect[/], "

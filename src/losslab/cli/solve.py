@@ -7,6 +7,7 @@ Exit status: 0 when every check passed, 1 when any check failed, 2 on bad input.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import typer
@@ -97,6 +98,10 @@ def _short(value) -> str:
         value = value.tolist()
     if isinstance(value, float):
         return f"{value:.10g}"
+    if isinstance(value, str) and "\\" in value:  # a formula: LaTeX in --json, Unicode on the terminal
+        from ..unicode_math import latex_to_unicode
+
+        return latex_to_unicode(value)
     if isinstance(value, (list, tuple)) and len(value) > 8:
         return f"[{', '.join(_short(v) for v in value[:4])}, ... ({len(value)} items)]"
     if isinstance(value, (list, tuple)):
@@ -109,19 +114,28 @@ def _print_result(console, result) -> None:
     from rich.panel import Panel
     from rich.table import Table
 
+    from ..unicode_math import latex_to_unicode, math_text_to_unicode
+
+    def uni(text: str) -> str:
+        # a detail that is bare LaTeX (no $...$) is one formula; **bold** stays markdown for the report
+        return latex_to_unicode(text) if "\\" in text and "$" not in text else math_text_to_unicode(text)
+
+    def bold(text: str) -> str:
+        return re.sub(r"\*\*(.+?)\*\*", r"[bold]\1[/bold]", text)
+
     status = "[green]all checks pass[/]" if result.passed else "[bold red]CHECK FAILED[/]"
     console.rule(f"[bold]Problem {result.problem}[/]: {escape(result.title)}  ({status}, {result.seconds:.1f} s)")
-    console.print(escape(result.summary), soft_wrap=False, highlight=False)
+    console.print(bold(escape(uni(result.summary))), soft_wrap=False, highlight=False)
     answer = Table("answer", "value", show_header=True, header_style="bold", expand=False)
     for key, value in result.answer.items():
         answer.add_row(key, escape(_short(value)))
     console.print(answer)
     checks = Table("", "check", "detail", show_header=True, header_style="bold")
     for c in result.checks:
-        checks.add_row("[green]pass[/]" if c.passed else "[bold red]FAIL[/]", escape(c.name), escape(c.detail))
+        checks.add_row("[green]pass[/]" if c.passed else "[bold red]FAIL[/]", escape(uni(c.name)), escape(uni(c.detail)))
     console.print(checks)
     colour = {"agrees": "green", "disagrees": "red", "no answer": "yellow"}[result.seed_verdict]
-    console.print(Panel(escape(result.seed_notes), title=f"seed sheet: [{colour}]{result.seed_verdict}[/]", title_align="left"))
+    console.print(Panel(escape(uni(result.seed_notes)), title=f"seed sheet: [{colour}]{result.seed_verdict}[/]", title_align="left"))
     for fig in result.figures:
         console.print(f"figure: {fig}", highlight=False)
 

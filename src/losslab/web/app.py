@@ -11,8 +11,12 @@ Endpoints::
     POST /api/linesearch      {objective, data?, point, max_dist, thresh, max_iter, direction} -> brackets
     POST /api/fit             {objective, data?, params: 1..4 vectors} -> model outputs over the data
     POST /api/upload          multipart CSV file (<= 1 MB, numbers only) -> {data: "upload:ID", n, ...}
+    POST /api/check           multipart: a sheet ``file`` (.md/.tex/.ipynb/.txt, <= 1 MB, UTF-8) or pasted
+                              ``text`` -> {claims: what `losslab check --json` prints, counts, html}
+    GET  /static/math/STIXTwoMath-Regular.ttf  the math font that lays out MathML (from ``ziamath``)
 
-Every bad request is answered with status 422 and ``{"detail": "<sentence>"}``,
+Every bad request is answered with status 422 (413 for a sheet too large, 415
+for one that is not text, 504 for a check past its deadline) and ``{"detail": "<sentence>"}``,
 the sentence naming the parameter, what is expected and what was received.
 Nothing a user sends is evaluated as code; uploads are parsed as numbers and
 kept in memory (starlette spools a large multipart body to a temporary file).
@@ -24,13 +28,16 @@ import importlib.resources
 import json
 from pathlib import Path
 
-from fastapi import FastAPI, File, Request, UploadFile
+from fastapi import FastAPI, File, Form, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from ..errors import LosslabError
+from ..mathml import math_font_path
+from ..sheet_input import MAX_SHEET_BYTES, SheetNotText, SheetTooLarge, check_sheet_name, sheet_text
 from . import service
+from .check_worker import CheckTimeout, check_in_worker
 from .schemas import MAX_UPLOAD_BYTES, FitRequest, LandscapeRequest, LineSearchRequest, RunRequest
 
 __all__ = ["create_app", "app", "plotly_js_path", "describe_validation_errors"]
@@ -129,6 +136,16 @@ def create_app() -> FastAPI:
     async def _losslab_error(request: Request, exc: LosslabError):
         return JSONResponse(status_code=422, content={"detail": str(exc)})
 
+    def _status_handler(status: int):
+        async def handler(request: Request, exc: LosslabError):
+            return JSONResponse(status_code=status, content={"detail": str(exc)})
+
+        return handler
+
+    # a sheet too large, one that is not text, a check past its deadline: the status says which
+    for kind, status in ((SheetTooLarge, 413), (SheetNotText, 415), (CheckTimeout, 504)):
+        app.add_exception_handler(kind, _status_handler(status))
+
     @app.get("/", include_in_schema=False)
     def page() -> FileResponse:
         return FileResponse(STATIC_DIR / "index.html", media_type="text/html")
@@ -136,6 +153,20 @@ def create_app() -> FastAPI:
     @app.get("/static/plotly.min.js", include_in_schema=False)
     def plotly_js() -> FileResponse:
         return FileResponse(plotly_js_path(), media_type="text/javascript")
+
+    @app.get("/static/math.css", include_in_schema=False)
+    def math_stylesheet() -> Response:
+        from ..check_view import REPORT_CSS
+        from ..mathml import math_css
+
+        return Response(math_css("/static/math/" + math_font_path().name) + REPORT_CSS, media_type="text/css")
+
+    @app.get("/static/math/{name}", include_in_schema=False)
+    def math_font(name: str) -> Response:
+        font = math_font_path()
+        if name != font.name:
+            return JSONResponse(status_code=404, content={"detail": f"No math asset {name!r}; the font is {font.name!r}."})
+        return FileResponse(font, media_type="font/ttf", headers={"Cache-Control": "max-age=86400"})
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
@@ -165,6 +196,28 @@ def create_app() -> FastAPI:
         raw = await file.read(MAX_UPLOAD_BYTES + 1)
         await file.close()
         return FastJSON(service.store_upload(raw, file.filename or "upload.csv"))
+
+    @app.post("/api/check")
+    async def check(
+        file: UploadFile | None = File(None),
+        text: str | None = Form(None),
+        filename: str | None = Form(None),
+    ) -> Response:
+        from ..check_view import check_report_html
+
+        if file is not None:
+            name = check_sheet_name(file.filename or "upload")
+            raw = await file.read(MAX_SHEET_BYTES + 1)  # one byte past the limit is enough to refuse
+            await file.close()
+        elif text is not None:
+            name = check_sheet_name(filename or "pasted.md")
+            raw = text.encode("utf-8")
+        else:
+            raise LosslabError("The 'file' or 'text' parameter is required: upload a sheet or paste its text. Got neither instead.")
+        source = sheet_text(raw, name)
+        claims = await check_in_worker(source, name)
+        counts = {v: sum(c.get("verdict") == v for c in claims) for v in ("correct", "incorrect", "not checked")}
+        return FastJSON({"filename": name, "claims": claims, "counts": counts, "html": check_report_html(claims, source)})
 
     return app
 

@@ -32,6 +32,7 @@ class ObjectiveEntry:
     model: str | None = None
     data_name: str | None = None
     description: str = ""
+    formula: str = ""  # the loss in LaTeX, as the book writes it (rendered by losslab.mathml)
     resolution: int = 120
     log_color: bool = False
     extra: dict = field(default_factory=dict)
@@ -44,6 +45,7 @@ OBJECTIVES: dict[str, ObjectiveEntry] = {
             "linear", "linear model, book data (notebook 6.2)", "model", 2, (0.0, 2.0), (-1.0, 1.0), (1.6, -0.5),
             (_opt("gd", 0.1, 10, line_search=True, max_dist=0.1), _opt("gd", 0.01, 100), _opt("momentum", 0.02, 100, beta=0.6)),
             model="linear", data_name="book:linear", description="eq. 6.4 + least squares (eq. 6.5), 12 points",
+            formula=r"L[\boldsymbol\phi] = \sum_{i=1}^{I} \left(\phi_0 + \phi_1 x_i - y_i\right)^2",
             log_color=True,
         ),
         ObjectiveEntry(
@@ -51,23 +53,27 @@ OBJECTIVES: dict[str, ObjectiveEntry] = {
             (_opt("sgd", 0.6, 81, batch_size=5), _opt("momentum", 0.6, 81, beta=0.6, batch_size=5),
              _opt("nesterov", 0.6, 81, beta=0.6, batch_size=5)),
             model="gabor", data_name="book:gabor", description="eq. 6.8 + least squares, 30 points",
+            formula=r"L[\boldsymbol\phi] = \sum_{i=1}^{I} \left(\sin[\phi_0 + 0.06 \phi_1 x_i] \exp\left[-\frac{(\phi_0 + 0.06 \phi_1 x_i)^2}{32}\right] - y_i\right)^2",
         ),
         ObjectiveEntry(
             "logistic", "logistic regression, seeded data (problem 6.4)", "model", 2, (-4.0, 4.0), (-4.0, 6.0), (-3.0, -3.0),
             (_opt("gd", 0.05, 100), _opt("adam", 0.1, 100)),
             model="logistic", data_name="logistic:0", description="sig[phi_0 + phi_1 x] + binary cross-entropy, 20 points",
+            formula=r"L[\boldsymbol\phi] = -\sum_{i=1}^{I} \left(y_i \log \text{sig}[\phi_0 + \phi_1 x_i] + (1 - y_i) \log\left(1 - \text{sig}[\phi_0 + \phi_1 x_i]\right)\right)",
             log_color=True,
         ),
         ObjectiveEntry(
             "nb6_5", "notebook 6.5 function", "function", 2, (-1.5, 1.5), (-1.0, 1.0), (-0.7, -0.9),
             (_opt("gd", 0.08, 200), _opt("normalized", 0.08, 40), _opt("adam", 0.05, 60, beta=0.9, gamma=0.99)),
             description="L = 1 - exp(-2 phi_1^2) exp(-(phi_0 - 0.7)^2 / 8)",
+            formula=r"L[\boldsymbol\phi] = 1 - \exp\left[-2\phi_1^2\right] \exp\left[-\frac{(\phi_0 - 0.7)^2}{8}\right]",
         ),
         ObjectiveEntry(
             "nb6_1", "notebook 6.1 one-dimensional function", "function", 1, (0.0, 1.0), None, (0.05,),
             (_opt("gd", 0.01, 50), _opt("gd", 0.1, 10, line_search=True, max_dist=1.0)),
             param_names=("phi",), resolution=400,
             description="L = 1 - 0.5 exp(-(phi-0.65)^2/0.1) - 0.45 exp(-(phi-0.35)^2/0.02)",
+            formula=r"L[\phi] = 1 - 0.5 \exp\left[-\frac{(\phi - 0.65)^2}{0.1}\right] - 0.45 \exp\left[-\frac{(\phi - 0.35)^2}{0.02}\right]",
         ),
     )
 }

@@ -162,6 +162,8 @@ def _num(value) -> float | None:
 
 # ---------------------------------------------------------------- endpoints' work
 def catalog() -> dict:
+    from ..mathml import latex_to_mathml
+
     objectives = []
     for e in OBJECTIVES.values():
         n_data = None
@@ -172,6 +174,7 @@ def catalog() -> dict:
             "range1": list(e.range1) if e.range1 else None, "start": list(e.start), "param_names": list(e.param_names),
             "model": e.model, "data_name": e.data_name, "n_data": n_data, "description": e.description,
             "resolution": e.resolution, "log_color": e.log_color, "optimizers": [dict(o) for o in e.optimizers],
+            "formula": e.formula, "formula_html": latex_to_mathml(e.formula, display=False),
         })
     return {
         "default": DEFAULT_OBJECTIVE,

@@ -128,7 +128,8 @@ function renderControls() {
   ui["upload-label"].hidden = info.kind !== "model";
   ui["clear-upload"].hidden = !(state.data && state.data.startsWith("upload:"));
   if (isLogistic) ui["data-seed"].value = state.data && state.data.startsWith("logistic:") ? state.data.slice(9) : 0;
-  ui["data-name"].textContent = info.kind === "model" ? `data: ${state.data || info.data_name}` : info.description;
+  ui["data-name"].textContent = info.kind === "model" ? `data: ${state.data || info.data_name}` : "";
+  ui.formula.innerHTML = info.formula_html || "";   // MathML the server rendered from the catalog's LaTeX
   ui.r0lo.value = state.r0[0]; ui.r0hi.value = state.r0[1];
   ui["r1-controls"].hidden = info.dims !== 2;
   ui["start1-label"].hidden = info.dims !== 2;

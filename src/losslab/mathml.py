@@ -1,0 +1,122 @@
+"""The one math renderer of every HTML face: LaTeX -> MathML (latex2mathml), laid out by STIX Two Math.
+
+The book page, the explorer, the check panel and the notebook views all call
+:func:`latex_to_mathml`; browsers draw MathML natively, so a formula is text a
+reader can select and copy, and nothing is fetched from a CDN. MathML's
+stretchy brackets (the matrices) and large operators (``\\sum`` with limits)
+need a font with an OpenType MATH table, which a bare Linux machine may lack:
+the STIX Two Math font shipped inside the installed ``ziamath`` package is
+served by ``losslab serve`` and copied beside the book's ``index.html``, the
+way the explorer serves plotly.js from the ``plotly`` package.
+
+A formula latex2mathml cannot read becomes ``<span class="math-error">`` with
+its LaTeX source and the reason: visible, never dropped, and countable by the
+tests (zero for everything the book and the checker write).
+"""
+
+from __future__ import annotations
+
+import html
+import importlib.resources
+import re
+from functools import lru_cache
+from pathlib import Path
+
+__all__ = [
+    "latex_to_mathml",
+    "math_font_path",
+    "math_css",
+    "markdown_to_html",
+    "MATH_ERROR_CLASS",
+    "MATH_FONT_NAME",
+]
+
+MATH_ERROR_CLASS = "math-error"
+MATH_FONT_NAME = "STIXTwoMath-Regular.ttf"
+
+# LaTeX the book writes that latex2mathml reads differently or not at all, rewritten to what it reads.
+_REWRITES = [
+    (re.compile(r"\\operatorname\{([A-Za-z]+)\}"), r"\\mathrm{\1}"),  # an operator name drawn upright
+    (re.compile(r"\\(?:tfrac|dfrac)(?![A-Za-z])"), r"\\frac"),
+    (re.compile(r"\\(?:bigg|Bigg|big|Big)[lr]?(?![A-Za-z])"), ""),  # sizes are the font's business
+    (re.compile(r"\\(?:dots|ldots)(?![A-Za-z])"), r"\\ldots"),
+    (re.compile(r"\\(arg|Pr|tr)(?![A-Za-z])"), r"\\mathrm{\1}"),
+    (re.compile(r"\\(?:ge)(?![A-Za-z])"), r"\\geq"),
+    (re.compile(r"\\(?:le)(?![A-Za-z])"), r"\\leq"),
+]
+
+
+_UNKNOWN = re.compile(r">(\\[A-Za-z]+)<")
+
+
+def _prepare(latex: str) -> str:
+    text = " ".join(latex.split())
+    for pattern, replacement in _REWRITES:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+@lru_cache(maxsize=8192)
+def latex_to_mathml(latex: str, *, display: bool = False) -> str:
+    """``<math>`` for one formula (``display`` for a block), or a ``math-error`` span saying why not."""
+    from latex2mathml.converter import convert
+
+    if not isinstance(latex, str):
+        raise TypeError(f"The 'latex' parameter of latex_to_mathml must be a string. Got {type(latex).__name__} instead.")
+    source = latex.strip()
+    if not source:
+        return ""
+    try:
+        mathml = convert(_prepare(source), display="block" if display else "inline")
+        unknown = _UNKNOWN.search(mathml)
+        if unknown:  # latex2mathml passes a macro it does not know through as text: that is raw LaTeX on the page
+            raise ValueError(f"unknown command {unknown.group(1)}")
+    except Exception as err:  # latex2mathml raises its own exceptions and plain ones on LaTeX it cannot read
+        reason = str(err) or type(err).__name__
+        return (
+            f'<span class="{MATH_ERROR_CLASS}" title="{html.escape(reason, quote=True)}">'
+            f"<code>{html.escape(source)}</code></span>"
+        )
+    # the source travels with the formula: screen readers and copy-as-LaTeX tools read alttext
+    return mathml.replace("<math ", f'<math alttext="{html.escape(source, quote=True)}" ', 1)
+
+
+def math_font_path() -> Path:
+    """STIX Two Math (SIL Open Font License) as shipped inside the installed ``ziamath`` package."""
+    resource = importlib.resources.files("ziamath") / "fonts" / MATH_FONT_NAME
+    with importlib.resources.as_file(resource) as real:
+        if not Path(real).is_file():  # pragma: no cover - a broken ziamath install
+            raise FileNotFoundError(f"{MATH_FONT_NAME} not found in the installed ziamath package (looked at {real})")
+        return Path(real)
+
+
+def math_css(font_url: str) -> str:
+    """CSS that lays out MathML with the math font at ``font_url`` (relative to the page, or absolute)."""
+    return (
+        f"@font-face {{ font-family: 'losslab math'; src: url('{font_url}') format('truetype'); }}\n"
+        "math { font-family: 'losslab math', 'STIX Two Math', 'Cambria Math', math; font-size: 1.1em; }\n"
+        "math[display=block] { margin: 0.4em 0; overflow-x: auto; overflow-y: hidden; }\n"
+        f"span.{MATH_ERROR_CLASS} {{ background: #fff0d9; border-bottom: 1px dashed #b36b00; }}\n"
+    )
+
+
+@lru_cache(maxsize=1)
+def _markdown():
+    from markdown_it import MarkdownIt
+    from mdit_py_plugins.dollarmath import dollarmath_plugin
+
+    md = MarkdownIt("commonmark", {"html": False}).enable("table")
+    dollarmath_plugin(
+        md,
+        allow_labels=False,
+        allow_space=True,
+        allow_digits=False,  # "costs 5$ and 6$" is money, not math
+        double_inline=True,
+        renderer=lambda content, config: latex_to_mathml(content, display=bool(config.get("display_mode"))),
+    )
+    return md
+
+
+def markdown_to_html(text: str) -> str:
+    """Markdown (CommonMark + tables) with ``$inline$`` and ``$$display$$`` math as MathML; raw HTML is escaped."""
+    return _markdown().render(text)
