@@ -28,6 +28,9 @@ for _module in (core, fit, check, solve, hessian, serve):
 
 def main() -> None:
     """Console-script entry point."""
+    from ..compile_cache import enable
+
+    enable()  # compiled programs persist between runs (the user's cache folder; off if unwritable)
     try:
         app()
     except LosslabError as error:
