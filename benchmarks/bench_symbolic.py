@@ -28,9 +28,7 @@ for name in ("linear", "gabor", "logistic", "shallow"):
     obj = make_objective(name, "logistic:0" if name == "logistic" else f"book:{name}")
     p = rng.normal(size=obj.n_params)
     t_cse = best(lambda: d.example_grads(p, x, y))
-    from losslab.derivatives import ANALYTIC
-
-    grads_fn = ANALYTIC[(name, obj.loss)][0]
+    grads_fn = obj.model.capabilities.example_grads[obj.loss]
     import jax.numpy as jnp
 
     xj, yj, pj = jnp.asarray(x), jnp.asarray(y), jnp.asarray(p)

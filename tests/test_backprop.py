@@ -7,7 +7,6 @@ import pytest
 
 import losslab as ll
 from losslab.curvature import make_hvp
-from losslab.derivatives import fused_for
 
 
 def _plain_mlp_loss(params, x, y, widths):
@@ -36,7 +35,7 @@ def test_mlp_objective_derivatives_equal_plain_autodiff(widths, seed):
     y = rng.normal(size=n)
     params = jnp.asarray(rng.normal(size=model.n_params))
     obj = ll.Objective(model, ll.Dataset(x, y, name="random"), reduction="sum")
-    assert fused_for(model, "least_squares") is not None
+    assert "least_squares" in model.capabilities.fused
     X, Y = jnp.asarray(x), jnp.asarray(y)
 
     def plain(p, xx, yy):
@@ -72,7 +71,5 @@ def test_mlp_gradient_matches_central_differences():
 
 def test_only_least_squares_in_float64_uses_the_hand_written_backprop():
     model = ll.mlp((1, 4, 1))
-    assert fused_for(model, "least_squares") is not None
-    assert fused_for(model, "bce") is None
-    assert fused_for(model, "least_squares", "float32") is None
-    assert fused_for(ll.custom(lambda p, x: p[0] * x, 1, name="mlp[1,4,1]"), "least_squares") is None
+    assert set(model.capabilities.fused) == {"least_squares"}
+    assert not ll.custom(lambda p, x: p[0] * x, 1, name="mlp[1,4,1]").capabilities.fused

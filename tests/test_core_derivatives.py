@@ -199,12 +199,33 @@ def test_gabor_fused_formula_derivatives_equal_plain_jax_autodiff(seed):
 
 
 def test_a_users_model_named_gabor_gets_plain_autodiff_not_the_builtin_formula():
-    from losslab.derivatives import fused_for
-
-    assert fused_for(ll.gabor(), "least_squares") is not None
+    assert "least_squares" in ll.gabor().capabilities.fused
     impostor = ll.custom(lambda params, x: params[0] * x, 2, name="gabor")
-    assert fused_for(impostor, "least_squares") is None
-    assert fused_for(ll.gabor(), "least_squares", "float32") is None
+    assert not impostor.capabilities.fused and not impostor.capabilities.columns and not impostor.capabilities.grid
     obj = ll.Objective(impostor, ll.load_dataset("book:gabor"))
     x, y = obj.data.x, obj.data.y
     np.testing.assert_allclose(np.asarray(obj.grad([2.0, 0.0])), [np.sum(2 * (2.0 * x - y) * x), 0.0], rtol=1e-12)
+
+
+def test_a_users_model_named_linear_gets_autodiff_not_the_linear_formula():
+    # f = phi_0 + phi_1 x^2 under the name "linear": the linear model's eq. 6.7 and problem 6.2
+    # Hessian would be wrong for it, so it must have neither and differentiate its own function.
+    impostor = ll.custom(lambda params, x: params[0] + params[1] * x**2, 2, name="linear")
+    obj = ll.Objective(impostor, ll.load_dataset("book:linear"))
+    assert not obj.has_analytic_grad and not obj.has_analytic_hessian
+    with pytest.raises(ll.LosslabError, match="No hand-derived gradient for model 'linear'"):
+        obj.analytic_grad([0.5, 0.2])
+    with pytest.raises(ll.LosslabError, match="No closed-form Hessian for model 'linear'"):
+        obj.analytic_hessian([0.5, 0.2])
+    x, y = obj.data.x, obj.data.y
+    residual = 0.5 + 0.2 * x**2 - y
+    np.testing.assert_allclose(np.asarray(obj.grad([0.5, 0.2])), [np.sum(2 * residual), np.sum(2 * residual * x**2)], rtol=1e-12)
+    hess = np.array([[2 * len(x), 2 * np.sum(x**2)], [2 * np.sum(x**2), 2 * np.sum(x**4)]])
+    np.testing.assert_allclose(np.asarray(obj.hessian([0.5, 0.2])), hess, rtol=1e-12)
+    # the built-in keeps its formulas, and they differ from the impostor's derivatives
+    builtin = ll.Objective(ll.linear(), ll.load_dataset("book:linear"))
+    assert builtin.has_analytic_grad and builtin.has_analytic_hessian
+    assert not np.allclose(np.asarray(builtin.analytic_grad([0.5, 0.2])), np.asarray(obj.grad([0.5, 0.2])))
+    # nor does a user's model borrow a built-in's default data, grid kernel or many-run kernel
+    with pytest.raises(ll.LosslabError, match="'data' parameter is required for model 'linear'"):
+        ll.make_objective(impostor)

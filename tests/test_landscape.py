@@ -78,7 +78,8 @@ def test_memory_refusal_with_estimate():
     model = gabor()
     x = np.linspace(-15, 15, 1000)
     obj = Objective(model, sample_from_model(model, [0.0, 16.0], x))
-    with pytest.raises(LosslabError, match=r"needs 15\.6 GiB, limit 4\.0 GiB; use --chunk"):
+    # 1024^2 x 1000 x 16 B of working rows plus the grid held four times (4 x 8 MiB)
+    with pytest.raises(LosslabError, match=r"needs 15\.7 GiB, limit 4\.0 GiB; use --chunk"):
         grid2d(obj, (-10, 10), (2.5, 22.5), 1024, chunk=1024, method="direct")
     with pytest.raises(LosslabError, match="use a smaller resolution"):
         grid2d(obj, (-10, 10), (2.5, 22.5), 30000)

@@ -32,7 +32,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .errors import LosslabError, check_choice, check_int, check_number
+from .errors import LosslabError, check_choice, check_int, check_number, check_seed
 from .memory import refuse_if_over
 
 __all__ = [
@@ -458,7 +458,7 @@ def hutchinson_trace(
     so a diagonal H is estimated exactly.
     """
     samples = check_int("samples", samples, owner="hutchinson_trace", ge=2)
-    seed = check_int("seed", seed, owner="hutchinson_trace", ge=0)
+    seed = check_seed("seed", seed, owner="hutchinson_trace")
     matvec, dim = _operator(objective, params, dim, vectors=6, memory_limit=memory_limit, owner="hutchinson_trace")
     key = jax.random.PRNGKey(seed)
     values = np.empty(samples)

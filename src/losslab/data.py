@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import LosslabError, check_int, check_number
+from .errors import LosslabError, check_int, check_number, check_seed
 
 __all__ = [
     "Dataset",
@@ -134,7 +134,7 @@ DATASET_NAMES = (*_BOOK, "logistic")
 
 def logistic_data(seed: int = 0, n_per_class: int = 10) -> Dataset:
     """Problem 6.4's data: ``n_per_class`` points from N(-1, 1) labelled 0, as many from N(1, 1) labelled 1."""
-    seed = check_int("seed", seed, owner="logistic_data", ge=0)
+    seed = check_seed("seed", seed, owner="logistic_data")
     n_per_class = check_int("n_per_class", n_per_class, owner="logistic_data", ge=1)
     rng = np.random.default_rng(seed)
     x0 = rng.normal(-1.0, 1.0, n_per_class)
@@ -185,7 +185,7 @@ def sample_from_model(
     """Noisy samples y = f[x, params] + N(0, noise_std^2) of any model (for a logit
     model, y ~ Bernoulli(sig(f)) and ``noise_std`` is ignored)."""
     noise_std = check_number("noise_std", noise_std, owner="sample_from_model", ge=0.0)
-    seed = check_int("seed", seed, owner="sample_from_model", ge=0)
+    seed = check_seed("seed", seed, owner="sample_from_model")
     params = model.check_params(params)
     x = np.asarray(x, dtype=np.float64)
     rng = np.random.default_rng(seed)
@@ -206,7 +206,11 @@ def from_csv(path: str | Path, *, max_bytes: int = 50_000_000) -> Dataset:
         raise LosslabError(
             f"The CSV file {str(path)!r} must be at most {max_bytes} bytes. Got {path.stat().st_size} bytes instead."
         )
-    return parse_csv_text(path.read_text(encoding="utf-8", errors="replace"), name=path.name)
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError as err:  # permission, a vanished file, an I/O error: said as such, naming the file
+        raise LosslabError(f"The CSV file {str(path)!r} cannot be read: {err.strerror or err}.") from None
+    return parse_csv_text(text, name=path.name)
 
 
 def parse_csv_text(text: str, *, name: str = "upload.csv") -> Dataset:
@@ -218,7 +222,9 @@ def parse_csv_text(text: str, *, name: str = "upload.csv") -> Dataset:
     ys: list[float] = []
     for line_number, row in enumerate(rows, start=1):
         cells = [c.strip() for c in row]
-        if len(cells) < 2:
+        if len(cells) == 3 and not cells[2]:
+            cells = cells[:2]  # a trailing comma
+        if len(cells) != 2:  # a third column would otherwise be dropped without a word
             raise LosslabError(
                 f"Row {line_number} of CSV data {name!r} must have two columns (x, y). Got {len(cells)} instead."
             )
@@ -235,22 +241,33 @@ def parse_csv_text(text: str, *, name: str = "upload.csv") -> Dataset:
     return Dataset(np.array(xs), np.array(ys), name)
 
 
-def from_npz(path: str | Path) -> Dataset:
-    """Read arrays ``x`` and ``y`` from an ``.npz`` file (pickles are refused)."""
+def from_npz(path: str | Path, *, memory_limit: float | None = None) -> Dataset:
+    """Read arrays ``x`` and ``y`` from an ``.npz`` file (pickles are refused).
+
+    The arrays' sizes are read from the archive's directory first: a small file that would
+    decompress to more than the memory limit is refused before anything is decompressed.
+    """
+    import zipfile
+
+    from .memory import refuse_if_over
+
     path = Path(path)
     if not path.is_file():
         raise LosslabError(f"The 'path' parameter must name an existing NPZ file. Got {str(path)!r} instead.")
     try:
-        with np.load(path, allow_pickle=False) as archive:
-            missing = [k for k in ("x", "y") if k not in archive.files]
+        with zipfile.ZipFile(path) as archive:
+            unpacked = sum(info.file_size for info in archive.infolist())
+        refuse_if_over(2 * unpacked, memory_limit, owner="from_npz", what=f"The NPZ file {str(path)!r} (decompressed)",
+                       advice="use a smaller file")
+        with np.load(path, allow_pickle=False) as npz:
+            missing = [k for k in ("x", "y") if k not in npz.files]
             if missing:
                 raise LosslabError(
-                    f"The NPZ file {str(path)!r} must contain arrays 'x' and 'y'. Got {archive.files} instead."
+                    f"The NPZ file {str(path)!r} must contain arrays 'x' and 'y'. Got {npz.files} instead."
                 )
-            return Dataset(archive["x"], archive["y"], path.name)
-    except (ValueError, OSError) as exc:
-        if isinstance(exc, LosslabError):
-            raise
-        raise LosslabError(f"The file {str(path)!r} must be a valid NPZ archive. Got an unreadable file ({exc}).") from None
-
-
+            return Dataset(npz["x"], npz["y"], path.name)
+    except LosslabError:
+        raise
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+        raise LosslabError(f"The file {str(path)!r} must be a valid NPZ archive. Got an unreadable file ({reason}) instead.") from None

@@ -92,6 +92,14 @@ def check_int(
     return number
 
 
+MAX_SEED = 2**32 - 1  # what every random generator used here (NumPy, JAX keys) accepts
+
+
+def check_seed(name: str, value: Any, *, owner: str | None = None) -> int:
+    """A seed: an integer in [0, 2**32 - 1]."""
+    return check_int(name, value, owner=owner, ge=0, le=MAX_SEED)
+
+
 def check_choice(name: str, value: Any, choices: Iterable[str], *, owner: str | None = None) -> str:
     """Return ``value`` if it is one of ``choices``, else raise listing them."""
     options = list(choices)

@@ -2,9 +2,10 @@
 
 * :func:`grid2d` evaluates any two-parameter objective on a G x G grid,
   chunked over grid rows so memory stays bounded, split over every device
-  (:mod:`losslab.sharding`). For the Gabor least-squares loss (eqs. 6.8-6.9) it
-  uses an exact separable form (below) that turns the 1e9 model evaluations of a
-  1024 x 1024 x 1000 grid into a few matrix products.
+  (:mod:`losslab.sharding`). A model that declares a grid kernel
+  (``model.capabilities.grid``, e.g. the Gabor model's exact separable form in
+  :mod:`losslab.gabor`) is evaluated with it: a 1024 x 1024 x 1000 grid becomes a
+  few matrix products instead of 1e9 model evaluations.
 * :func:`min_eigenvalue_map`: the smallest eigenvalue of the 2 x 2 Hessian at
   every grid point (the loss is locally convex where it is >= 0).
 * For models with many parameters (Li et al. 2018, "Visualizing the loss
@@ -13,26 +14,10 @@
   :func:`slice_2d` and :func:`interpolate` (the straight line between two solutions).
 
 Requests too large for memory are refused up front with the estimate.
-
-The separable Gabor form. With ``z = phi_0 + 0.06 phi_1 x_k`` split as
-``z = a_c + t + b`` (``a_c`` the centre of a block of phi_0 values, ``t`` the
-offset in the block, ``b = 0.06 phi_1 x_k``), every term of the loss
-``sum_k f_k^2 - 2 y_k f_k + y_k^2``, with ``f^2 = (e^{-z^2/16} - Re e^{2iz - z^2/16}) / 2``
-and ``f = Im e^{iz - z^2/32}``, is a sum of ``c_k e^{i w z - z^2/s}``, and
-
-.. math::
-   e^{i\\omega z - z^2/s} = \\underbrace{e^{i\\omega t - (2 a_c t + t^2)/s}}_{\\text{phi_0 only}}\\;
-   \\underbrace{e^{i\\omega(a_c + b) - (a_c + b)^2/s}}_{\\text{phi_1, x only}}\\;
-   \\sum_{n \\ge 0} \\frac{(-2 t b / s)^n}{n!}.
-
-Every factor is bounded (no overflow), the series is truncated where its
-remainder is below 1e-17 relative (blocks are sized so that ``|2 t b / s| <= 2``),
-and ``b^n = (0.06 phi_1)^n x_k^n`` separates, so the sum over k is a GEMM.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -40,10 +25,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .errors import LosslabError, check_choice, check_int, check_number
+from .errors import LosslabError, check_choice, check_int, check_number, check_seed
 from .memory import DEFAULT_MEMORY_LIMIT, gib, resolve_limit
-from .derivatives import gabor_least_squares_fused
-from .numerics import SINCOS_MAX, sincos
 from .sharding import map_rows
 
 __all__ = [
@@ -65,8 +48,6 @@ __all__ = [
 
 _WORKING_SET = 256 * 2**20  # target bytes per automatic chunk
 _BYTES_PER_EVAL = 16  # float64 z and f per (grid point, data point)
-_SERIES_TOL = 1e-17
-_SIGMA_MAX = 2.0
 
 
 # ----------------------------------------------------------------------------- results
@@ -178,7 +159,8 @@ def estimate_bytes(n_rows: int, n_cols: int, n_points: int, *, per_eval: int = _
 def _plan_chunk(owner: str, n_rows: int, n_cols: int, n_points: int, chunk, memory_limit, per_eval=_BYTES_PER_EVAL) -> int:
     """Rows per device per call: the user's ``chunk`` if it fits, else refuse; automatic if None."""
     limit = resolve_limit(memory_limit, owner)
-    out_bytes = 8 * n_rows * n_cols
+    # the grid exists up to four times at once: device rows, their stack, the numpy copy, the unsorted result
+    out_bytes = 8 * n_rows * n_cols * 4
     row = estimate_bytes(1, n_cols, n_points, per_eval=per_eval)
     if out_bytes + row > limit:
         raise LosslabError(
@@ -216,97 +198,6 @@ def _direct_rows_for(loss_on):
     return rows_fn
 
 
-def _is_gabor_ls(objective) -> bool:
-    from .models import GABOR_FREQUENCY, GABOR_WIDTH, _gabor_fn
-
-    return (
-        getattr(objective.model, "fn", None) is _gabor_fn
-        and objective.loss == "least_squares"
-        and GABOR_FREQUENCY == 0.06
-        and GABOR_WIDTH == 32.0
-    )
-
-
-def _series_terms(sigma: float) -> int:
-    """Smallest N with sigma^N / N! * e^sigma below the tolerance (the series' remainder bound)."""
-    n = 1
-    while sigma**n / math.factorial(n) * math.exp(sigma) > _SERIES_TOL and n < 200:
-        n += 1
-    return n
-
-
-def _gabor_blocks(phi0: np.ndarray, x_max: float, beta_max: float):
-    """Split sorted phi_0 into blocks of equal length whose half-width keeps the series argument <= _SIGMA_MAX."""
-    g0 = len(phi0)
-    span = float(phi0[-1] - phi0[0])
-    prod = 2.0 * x_max * beta_max / 16.0  # sigma = prod * half_width for the e^{-z^2/16} terms
-    if prod == 0.0 or span == 0.0:
-        n_blocks = 1
-    else:
-        n_blocks = max(1, math.ceil(span * prod / (2.0 * _SIGMA_MAX)))
-    while True:
-        size = -(-g0 // n_blocks)
-        idx = np.minimum(np.arange(n_blocks * size), g0 - 1).reshape(n_blocks, size)
-        vals = phi0[idx]
-        half = (vals.max(axis=1) - vals.min(axis=1)) / 2.0
-        if prod * half.max() <= _SIGMA_MAX or size == 1:
-            break
-        n_blocks += 1
-    centre = (vals.max(axis=1) + vals.min(axis=1)) / 2.0
-    return idx, vals, centre, np.maximum(half, 1e-300), max(prod * float(half.max()), 0.0)
-
-
-@lru_cache(maxsize=32)
-def _gabor_rows_fn(n_terms: int):
-    """Jitted: loss rows for a batch of phi_1 values and every phi_0 block (exact separable form)."""
-    n = np.arange(n_terms)
-    inv_fact = jnp.asarray([1.0 / math.factorial(int(k)) for k in n])
-
-    @jax.jit
-    def rows_fn(phi1_rows, t_blocks, centres, halves, x, y, x_max, beta_max):
-        beta = 0.06 * phi1_rows  # (J,)
-        b = beta[:, None] * x[None, :]  # (J, I)
-        xi = x / x_max
-        pow_x = xi[:, None] ** n[None, :]  # (I, N)
-        pow_beta = (beta / beta_max)[:, None] ** n[None, :]  # (J, N)
-        k_ones = pow_x
-        k_y = y[:, None] * pow_x
-
-        def block(args):
-            t, ac, half = args
-            u = ac + b
-            g = jnp.exp(-(u * u) / 32.0)  # e^{-(a_c+b)^2/32}
-            s, c = sincos(jnp.where(jnp.abs(u) < SINCOS_MAX, u, 0.0))  # g is exactly 0 beyond
-            g2 = g * g
-            gc, gs = g * c, g * s
-            # b-side moments (J, N): sum_k c_k e^{i w (a_c+b) - (a_c+b)^2/s} xi_k^n, as real GEMMs
-            j = b.shape[0]
-            ones_part = jnp.concatenate([g2, gc * gc - gs * gs, 2.0 * gc * gs], axis=0) @ k_ones  # w=0 and w=2, s=16
-            y_part = jnp.concatenate([gc, gs], axis=0) @ k_y  # w=1, s=32
-            m_a = ones_part[:j] * pow_beta
-            m_b = jax.lax.complex(ones_part[j : 2 * j], ones_part[2 * j :]) * pow_beta
-            m_c = jax.lax.complex(y_part[:j], y_part[j:]) * pow_beta
-            # phi_0 side (B, N): e^{i w t - (2 a_c t + t^2)/s} (-sigma tau)^n / n!
-            tau = t / half
-            sig16 = 2.0 * half * x_max * beta_max / 16.0
-            series16 = (-sig16 * tau)[:, None] ** n[None, :] * inv_fact
-            series32 = (-0.5 * sig16 * tau)[:, None] ** n[None, :] * inv_fact
-            q16 = jnp.exp(-(2.0 * ac * t + t * t) / 16.0)
-            q32 = jnp.exp(-(2.0 * ac * t + t * t) / 32.0)
-            a_a = (q16[:, None] * series16).astype(jnp.complex128)
-            a_b = (q16 * jnp.exp(2j * t))[:, None] * series16
-            a_c = (q32 * jnp.exp(1j * t))[:, None] * series32
-            # L = Re[ T_a / 2 - T_b / 2 + 2 i T_c ] + sum y^2
-            lhs = jnp.concatenate([0.5 * a_a, -0.5 * a_b, 2j * a_c], axis=1)
-            rhs = jnp.concatenate([m_a.astype(jnp.complex128), m_b, m_c], axis=1)
-            return jnp.real(lhs) @ jnp.real(rhs).T - jnp.imag(lhs) @ jnp.imag(rhs).T  # (B, J)
-
-        out = jax.lax.map(block, (t_blocks, centres, halves))  # (nb, B, J)
-        return jnp.transpose(out.reshape(-1, out.shape[-1])) + jnp.sum(y * y)  # (J, nb*B)
-
-    return rows_fn
-
-
 def grid_values(
     objective,
     phi0,
@@ -318,9 +209,10 @@ def grid_values(
 ) -> tuple[np.ndarray, str]:
     """Loss at every ``(phi0[i], phi1[j])`` as ``(G1, G0)``, for arbitrary 1-D ``phi0``, ``phi1``.
 
-    ``method``: ``"direct"`` (vmap of the objective), ``"separable"`` (exact
-    factorised Gabor form, least squares only) or ``"auto"`` (separable when it
-    applies and is safe, else direct). Returns ``(loss, method_used)``.
+    ``method``: ``"direct"`` (vmap of the objective), ``"separable"`` (the model's
+    grid kernel, ``model.capabilities.grid``: the Gabor model's exact factorised form
+    for least squares) or ``"auto"`` (the kernel where the model has one and it is
+    safe, else direct). Returns ``(loss, method_used)``.
     """
     owner = "grid2d"
     _check_two_params(objective, owner)
@@ -330,57 +222,21 @@ def grid_values(
     x, y = objective.x, objective.y
     n_points = int(x.shape[0])
     rows = _plan_chunk(owner, len(phi1), len(phi0), n_points, chunk, memory_limit)
-    gabor = _is_gabor_ls(objective)
-    if method == "separable" and not gabor:
+    kernel = objective.model.capabilities.grid.get(objective.loss) if objective.dtype == "float64" else None
+    if method == "separable" and kernel is None:
         raise LosslabError(
-            f"The 'method' parameter of grid2d may be 'separable' only for the Gabor model with least squares. "
-            f"Got {objective!r} instead."
+            f"The 'method' parameter of grid2d may be 'separable' only for a model with a grid kernel for its loss "
+            f"(the Gabor model with least squares). Got {objective!r} instead."
         )
-    if gabor and method in ("auto", "separable") and np.all(np.isfinite(phi0)) and np.all(np.isfinite(phi1)):
-        order = np.argsort(phi0, kind="stable")
-        sorted0 = phi0[order]
-        x_max = float(np.max(np.abs(np.asarray(x)))) or 1.0
-        beta_max = 0.06 * float(np.max(np.abs(phi1))) or 1.0
-        idx, vals, centre, half, sigma = _gabor_blocks(sorted0, x_max, beta_max)
-        # a-side factor e^{-(2 a_c t + t^2)/16}: refuse the separable form where it could overflow
-        safe = float(np.max((2.0 * np.abs(centre) * (half + 0) + half**2) / 16.0)) < 600.0
-        if safe or method == "separable":
-            if not safe:
-                raise LosslabError(
-                    f"The 'method' parameter of grid2d cannot be 'separable' for phi_0 values this large "
-                    f"(up to {np.max(np.abs(phi0)):g}): the factors would overflow. Got 'separable' instead; use 'auto'."
-                )
-            n_terms = _series_terms(max(sigma, 1e-300))
-            fn = _gabor_rows_fn(n_terms)
-            # a phi_1 row of the separable form holds O(I) numbers per term, not O(G0 I)
-            sep_rows = rows if chunk is not None else max(1, _WORKING_SET // (160 * n_points))
-            t_blocks = vals - centre[:, None]
-            out = map_rows(
-                fn,
-                phi1,
-                chunk=sep_rows,
-                args=(
-                    jnp.asarray(t_blocks),
-                    jnp.asarray(centre),
-                    jnp.asarray(half),
-                    x,
-                    y,
-                    jnp.asarray(x_max),
-                    jnp.asarray(beta_max),
-                ),
+    if kernel is not None and method in ("auto", "separable") and np.all(np.isfinite(phi0)) and np.all(np.isfinite(phi1)):
+        loss = kernel(phi0, phi1, x, y, rows=rows if chunk is not None else None)
+        if loss is None and method == "separable":
+            raise LosslabError(
+                f"The 'method' parameter of grid2d cannot be 'separable' for phi_0 values this large "
+                f"(up to {np.max(np.abs(phi0)):g}): the factors would overflow. Got 'separable' instead; use 'auto'."
             )
-            flat = out[:, : idx.size]
-            # blocks are padded by repeating the last phi_0; keep the first occurrence of each sorted index
-            first = np.full(len(phi0), -1)
-            flat_idx = idx.ravel()
-            for pos in range(flat_idx.size - 1, -1, -1):
-                first[flat_idx[pos]] = pos
-            loss_sorted = flat[:, first]
-            loss = np.empty_like(loss_sorted)
-            loss[:, order] = loss_sorted
-            if objective.reduction == "mean":
-                loss = loss / n_points
-            return loss, "separable"
+        if loss is not None:
+            return (loss / n_points if objective.reduction == "mean" else loss), "separable"
     fn = _direct_rows_fn(objective)
     out = map_rows(fn, phi1, chunk=rows, args=(jnp.asarray(phi0), x, y))
     return out, "direct"
@@ -493,7 +349,7 @@ def random_direction(objective, params, *, seed: int = 0, filter_normalize: bool
     layer structure are normalised as one block: :math:`\|d\| = \|\theta\|`.
     """
     params = np.asarray(objective.check_params(params))
-    seed = check_int("seed", seed, owner="random_direction", ge=0)
+    seed = check_seed("seed", seed, owner="random_direction")
     d = np.random.default_rng(seed).standard_normal(params.shape)
     if not filter_normalize:
         return d
@@ -604,13 +460,3 @@ def interpolate(
     return slice_1d(
         objective, a, b - a, alphas=alphas, resolution=resolution, chunk=chunk, memory_limit=memory_limit, kind="interpolation"
     )
-
-
-# ----------------------------------------------------------------------------- fast exact Gabor kernel
-
-
-def gabor_value_and_grad(params, x, y):
-    """Least-squares Gabor loss (eq. 6.9, sum) and its hand-derived gradient (problem 6.3),
-    batched over leading axes of ``params`` (..., 2): :func:`losslab.derivatives.gabor_least_squares_fused`."""
-    value, grad, _, _ = gabor_least_squares_fused(params, x, y)
-    return value, grad

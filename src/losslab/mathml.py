@@ -17,7 +17,6 @@ tests (zero for everything the book and the checker write).
 from __future__ import annotations
 
 import html
-import importlib.resources
 import re
 from functools import lru_cache
 from pathlib import Path
@@ -83,11 +82,15 @@ def latex_to_mathml(latex: str, *, display: bool = False) -> str:
 
 def math_font_path() -> Path:
     """STIX Two Math (SIL Open Font License) as shipped inside the installed ``ziamath`` package."""
-    resource = importlib.resources.files("ziamath") / "fonts" / MATH_FONT_NAME
-    with importlib.resources.as_file(resource) as real:
-        if not Path(real).is_file():  # pragma: no cover - a broken ziamath install
-            raise FileNotFoundError(f"{MATH_FONT_NAME} not found in the installed ziamath package (looked at {real})")
-        return Path(real)
+    import importlib.util
+
+    # located without importing ziamath: its __init__ calls the deprecated importlib.resources.path,
+    # a DeprecationWarning (an error under the tests' filterwarnings) on every first use
+    spec = importlib.util.find_spec("ziamath")
+    real = Path(spec.origin).parent / "fonts" / MATH_FONT_NAME if spec is not None and spec.origin else Path(MATH_FONT_NAME)
+    if not real.is_file():  # pragma: no cover - a broken ziamath install
+        raise FileNotFoundError(f"{MATH_FONT_NAME} not found in the installed ziamath package (looked at {real})")
+    return real
 
 
 def math_css(font_url: str) -> str:

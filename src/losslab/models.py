@@ -5,23 +5,33 @@ Every model maps a 1-D parameter vector and a batch of inputs ``x`` (shape
 ``output`` is ``"logit"`` return the pre-sigmoid value; the loss applies the
 sigmoid (stably). A flat vector keeps every layer above simple: Hessians,
 optimisers and ``vmap`` over many starts all see one array.
+
+What a model can do besides being evaluated is data on the model
+(:class:`Capabilities`): hand-derived gradients and Hessians, a fused
+loss-and-gradient, a column kernel for many runs, a landscape grid kernel. The
+built-in constructors fill them in; :func:`custom` declares none, so a user's
+model always gets autodiff, whatever its name. The layers above read these
+fields and never recognise a model by its name, identity or constants.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from types import MappingProxyType
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from . import derivatives as _d
+from . import gabor as _gabor
 from .backprop import mlp_forward, mlp_inputs, mlp_least_squares_fused
-from .errors import LosslabError, check_int
-from .numerics import SINCOS_MAX, sincos
+from .errors import LosslabError, check_int, check_seed
 
 __all__ = [
     "Model",
+    "Capabilities",
     "MODEL_NAMES",
     "linear",
     "gabor",
@@ -39,9 +49,50 @@ def relu(z):
     return jax.nn.relu(z)
 
 
+def _frozen(mapping: Mapping | None) -> Mapping:
+    return MappingProxyType(dict(mapping or {}))
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a model can do beyond ``fn``, each keyed by loss name ("least_squares", "bce").
+
+    * ``example_grads[loss](params, x, y)``: dl_i/dphi by a hand-derived formula, (I, P);
+    * ``hessian[loss](params, x, y)``: the closed-form Hessian of the summed loss, (P, P);
+    * ``fused[loss](params, x, y)``: ``(L, dL/dphi, dL/dx, dL/dy)`` of the summed loss in one
+      pass (float64): the objective differentiates through it (exact, and fast);
+    * ``columns[loss](params, x, y)``: ``(L, dL/dphi)`` for parameter vectors stored as the
+      columns of ``params`` (P, S) (float64): many runs at once step with it;
+    * ``grid[loss](phi0, phi1, x, y, rows=None)``: the summed loss on a two-parameter grid,
+      ``(G1, G0)``, or None where the kernel does not apply (float64).
+
+    An empty field means autodiff (or the direct grid).
+    """
+
+    example_grads: Mapping[str, Callable] = field(default_factory=dict)
+    hessian: Mapping[str, Callable] = field(default_factory=dict)
+    fused: Mapping[str, Callable] = field(default_factory=dict)
+    columns: Mapping[str, Callable] = field(default_factory=dict)
+    grid: Mapping[str, Callable] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for name in ("example_grads", "hessian", "fused", "columns", "grid"):
+            object.__setattr__(self, name, _frozen(getattr(self, name)))
+
+    def __repr__(self) -> str:
+        held = [f"{name}[{', '.join(sorted(m))}]" for name in ("example_grads", "hessian", "fused", "columns", "grid")
+                if (m := getattr(self, name))]
+        return f"Capabilities({', '.join(held) or 'autodiff only'})"
+
+
 @dataclass(frozen=True, eq=False)
 class Model:
-    """A named model: ``fn(params, x) -> outputs`` with ``n_params`` parameters."""
+    """A named model: ``fn(params, x) -> outputs`` with ``n_params`` parameters.
+
+    ``capabilities`` are the model's hand-derived kernels (:class:`Capabilities`);
+    ``default_data`` the data set used when none is given; ``scalar_input`` says that
+    ``x`` must be 1-D; ``meta`` holds structure (an MLP's ``widths`` and ``unravel``).
+    """
 
     name: str
     fn: Callable = field(repr=False)
@@ -51,6 +102,9 @@ class Model:
     equation: str = ""
     init_fn: Callable | None = field(default=None, repr=False)
     meta: dict = field(default_factory=dict, compare=False, repr=False)
+    capabilities: Capabilities = field(default_factory=Capabilities, repr=False)
+    default_data: str | None = field(default=None, repr=False)
+    scalar_input: bool = field(default=False, repr=False)
 
     def __call__(self, params, x):
         return self.fn(params, x)
@@ -86,7 +140,7 @@ class Model:
 
     def init(self, seed: int = 0) -> jnp.ndarray:
         """A starting point: the model's own initialiser, else N(0, 1) entries."""
-        key = jax.random.PRNGKey(check_int("seed", seed, owner=f"{self.name}.init", ge=0))
+        key = jax.random.PRNGKey(check_seed("seed", seed, owner=f"{self.name}.init"))
         if self.init_fn is not None:
             return self.init_fn(key)
         return jax.random.normal(key, (self.n_params,), dtype=jnp.float64)
@@ -104,35 +158,37 @@ def _linear_fn(params, x):
 
 def linear() -> Model:
     """The 1D linear model of eq. 6.4: f[x, phi] = phi_0 + phi_1 x."""
-    return Model("linear", _linear_fn, 2, ("phi_0", "phi_1"), equation="eq. 6.4: phi_0 + phi_1 x")
-
-
-GABOR_FREQUENCY = 0.06
-GABOR_WIDTH = 32.0
-
-
-def _gabor_sine(z):
-    # XLA's float64 sine on CPU is a scalar library call; the vectorised sincos is exact
-    # to 1 ulp with an exact derivative. Beyond |z| = 1e6 the envelope exp(-z^2/32) is
-    # exactly 0 in float64, so the clamped sine's value there never reaches the output.
-    if z.dtype != jnp.float64:
-        return jnp.sin(z)
-    return sincos(jnp.where(jnp.abs(z) < SINCOS_MAX, z, 0.0))[0]
-
-
-def _gabor_fn(params, x):
-    z = params[0] + GABOR_FREQUENCY * params[1] * x
-    return _gabor_sine(z) * jnp.exp(-(z**2) / GABOR_WIDTH)  # eq. 6.8
+    return Model(
+        "linear",
+        _linear_fn,
+        2,
+        ("phi_0", "phi_1"),
+        equation="eq. 6.4: phi_0 + phi_1 x",
+        capabilities=Capabilities(
+            example_grads={"least_squares": _d.linear_example_grads},
+            hessian={"least_squares": _d.linear_hessian},
+        ),
+        default_data="book:linear",
+        scalar_input=True,
+    )
 
 
 def gabor() -> Model:
     """The Gabor model of eq. 6.8: sin[phi_0 + 0.06 phi_1 x] exp(-(phi_0 + 0.06 phi_1 x)^2 / 32)."""
     return Model(
         "gabor",
-        _gabor_fn,
+        _gabor.gabor_fn,
         2,
         ("phi_0", "phi_1"),
         equation="eq. 6.8: sin[z] exp(-z^2/32), z = phi_0 + 0.06 phi_1 x",
+        capabilities=Capabilities(
+            example_grads={"least_squares": _gabor.example_grads},
+            fused={"least_squares": _gabor.objective_fused},
+            columns={"least_squares": _gabor.least_squares_columns},
+            grid={"least_squares": _gabor.separable_grid},
+        ),
+        default_data="book:gabor",
+        scalar_input=True,
     )
 
 
@@ -145,6 +201,12 @@ def logistic() -> Model:
         ("phi_0", "phi_1"),
         output="logit",
         equation="problem 6.4: sig[phi_0 + phi_1 x]",
+        capabilities=Capabilities(
+            example_grads={"bce": _d.logistic_example_grads},
+            hessian={"bce": _d.logistic_hessian},
+        ),
+        default_data="logistic",
+        scalar_input=True,
     )
 
 
@@ -170,6 +232,9 @@ def shallow() -> Model:
         10,
         SHALLOW_PARAM_NAMES,
         equation="eq. 3.1: phi_0 + sum_k phi_k a[theta_k0 + theta_k1 x]",
+        capabilities=Capabilities(example_grads={"least_squares": _d.shallow_example_grads}),
+        default_data="book:shallow",
+        scalar_input=True,
     )
 
 
@@ -223,12 +288,10 @@ def mlp(widths: Sequence[int]) -> Model:
         names,
         equation=f"ReLU MLP {widths}",
         init_fn=init_fn,
-        meta={
-            "widths": widths,
-            "unravel": unravel,
-            # the objective differentiates least squares through hand-written backprop (faster on CPU)
-            "fused": {"least_squares": mlp_least_squares_fused(unravel, len(shapes) // 2, d_in)},
-        },
+        # input_dim: inputs per data point, so the objective refuses data of another width
+        meta={"widths": widths, "unravel": unravel, "input_dim": d_in},
+        # the objective differentiates least squares through hand-written backprop (faster on CPU)
+        capabilities=Capabilities(fused={"least_squares": mlp_least_squares_fused(unravel, len(shapes) // 2, d_in)}),
     )
     return model
 
@@ -238,6 +301,8 @@ def custom(fn: Callable, n_params: int, *, name: str = "custom", output: str = "
 
     ``fn(params, x)`` takes a 1-D parameter vector and either one input
     (``vectorized=False``: it is ``vmap``-ed over the data) or the whole batch.
+    It declares no capabilities: every derivative is autodiff of ``fn``, even when
+    ``name`` is the name of a built-in model.
     """
     if not callable(fn):
         raise LosslabError(f"The 'fn' parameter of custom must be a callable f(params, x). Got {fn!r} instead.")

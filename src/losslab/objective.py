@@ -7,9 +7,10 @@ Objective(model='linear', loss='least_squares', reduction='sum', data='book:line
 >>> round(float(obj.value([0.6, -0.2])), 3)
 12.367
 
-Autodiff is always available; the chapter's hand-derived formulas
-(:mod:`losslab.derivatives`) are available as ``analytic_grad`` /
-``analytic_hessian`` where the chapter derives them. The pure function
+Autodiff is always available; the chapter's hand-derived formulas are
+available as ``analytic_grad`` / ``analytic_hessian`` where the model declares
+them (:class:`losslab.models.Capabilities`), and a declared fused
+loss-and-gradient is what the objective differentiates through. The pure function
 ``Objective.loss_on`` takes the data explicitly so that runs can
 ``jit``/``vmap``/``scan`` it over minibatches.
 """
@@ -20,15 +21,12 @@ from collections.abc import Callable
 from functools import lru_cache
 from typing import NamedTuple
 
-
-
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from . import losses as _losses
 from .data import Dataset, load_dataset
-from .derivatives import ANALYTIC, fused_for
 from .errors import LosslabError, check_choice
 from .models import Model, get_model
 
@@ -139,19 +137,31 @@ class Objective:
                     f"The 'y' labels of data {data.name!r} must be 0 or 1 for binary cross-entropy. "
                     f"Got {shown.tolist()} instead."
                 )
+        d_in = model.meta.get("input_dim")
+        got = 1 if data.x.ndim == 1 else int(data.x.shape[1])
+        if d_in is not None and got != d_in:
+            widths = model.meta.get("widths")
+            shown = ",".join(map(str, widths)) if widths else d_in
+            raise LosslabError(
+                f"The 'widths' parameter of {model.name} must start with {got}, the inputs per point of data {data.name!r}. "
+                f"Got {shown} instead."
+            )
         self.model = model
         self.data = data
         self.x = jnp.asarray(data.x, dtype=self.dtype)
         self.y = jnp.asarray(data.y, dtype=self.dtype)
-        kernels = _kernels(model.fn, self.loss, self.reduction, fused_for(model, self.loss, self.dtype))
+        capabilities = model.capabilities
+        # the fused kernels are float64 formulas; float32 objectives differentiate model.fn
+        fused = capabilities.fused.get(self.loss) if self.dtype == "float64" else None
+        kernels = _kernels(model.fn, self.loss, self.reduction, fused)
         # Pure functions of (params, x, y), shared by every objective with the same
         # model function, loss and reduction, so runs that jit/vmap/scan them and
         # new Objective instances reuse compiled code instead of recompiling.
         self.example_losses = kernels.example_losses
         self.loss_on = kernels.loss_on
         self._kernels = kernels
-        analytic = ANALYTIC.get((model.name, self.loss))
-        self._analytic_example_grads, self._analytic_hessian = analytic if analytic else (None, None)
+        self._analytic_example_grads = capabilities.example_grads.get(self.loss)
+        self._analytic_hessian = capabilities.hessian.get(self.loss)
 
     # -- on the bound data, validated at the edge -------------------------------
     @property
@@ -268,16 +278,16 @@ def make_objective(
 ) -> Objective:
     """An :class:`Objective` from names: ``make_objective("gabor", "book:gabor")``.
 
-    With ``data=None`` the model's own book data set is used (``logistic`` uses seed 0).
+    With ``data=None`` the model's own data set is used (``model.default_data``;
+    ``logistic`` uses seed 0).
     """
     model_obj = model if isinstance(model, Model) else get_model(model, widths=widths)
     if data is None:
-        defaults = {"linear": "book:linear", "gabor": "book:gabor", "shallow": "book:shallow", "logistic": "logistic"}
-        if model_obj.name not in defaults:
+        if model_obj.default_data is None:
             raise LosslabError(f"The 'data' parameter is required for model {model_obj.name!r}. Got None instead.")
-        data = defaults[model_obj.name]
+        data = model_obj.default_data
     data_obj = data if isinstance(data, Dataset) else load_dataset(data)
-    if data_obj.x.ndim == 2 and model_obj.name in ("linear", "gabor", "logistic", "shallow"):
+    if data_obj.x.ndim == 2 and model_obj.scalar_input:
         raise LosslabError(f"The 'x' data for model {model_obj.name!r} must be 1-D. Got shape {data_obj.x.shape} instead.")
     return Objective(model_obj, data_obj, loss=loss, reduction=reduction, dtype=dtype)
 

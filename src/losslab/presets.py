@@ -22,6 +22,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .errors import LosslabError, check_choice
+from .models import Capabilities
 
 __all__ = [
     "FunctionObjective",
@@ -53,7 +54,9 @@ class FunctionObjective:
         self.name = name
         self.formula = formula
         names = tuple(param_names) if param_names else tuple(f"phi_{i}" for i in range(n_params))
-        self.model = SimpleNamespace(name=name, n_params=n_params, param_names=names, output="real")
+        # a plain function declares no capabilities: every derivative is autodiff
+        self.model = SimpleNamespace(name=name, n_params=n_params, param_names=names, output="real",
+                                     capabilities=Capabilities(), meta={})
         self.data = SimpleNamespace(name="none", x=np.zeros(1), y=np.zeros(1))
         self.x = jnp.zeros(1)
         self.y = jnp.zeros(1)

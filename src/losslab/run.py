@@ -34,8 +34,8 @@ import numpy as np
 import optax
 from jax import lax
 
-from .errors import LosslabError, check_int, check_number
-from .memory import refuse_if_over
+from .errors import LosslabError, check_int, check_number, check_seed
+from .memory import refuse_if_over, refuse_printed
 from .optim.book import _find_lookahead, gradient_point
 from .optim.line_search import LineSearch, make_line_search, search_step
 from .optim.registry import BOOK_NAMES, OPTIMIZER_NAMES, build_optimizer, validate_hparams
@@ -329,7 +329,7 @@ def _check_common(objective, steps, batch_size, seed, tol):
     n = int(objective.n_examples)
     if batch_size is not None:
         batch_size = check_int("batch_size", batch_size, owner="run", ge=1, le=n)
-    seed = check_int("seed", seed, owner="run", ge=0)
+    seed = check_seed("seed", seed, owner="run")
     tol = -1.0 if tol is None else check_number("tol", tol, owner="run", ge=0)
     return steps, n, batch_size, seed, tol
 
@@ -399,10 +399,7 @@ def run(
     the compiled run every ``progress_every`` steps (for a progress bar).
     """
     steps, n, batch_size, seed, tol = _check_common(objective, steps, batch_size, seed, tol)
-    # every step's parameters are recorded (twice while they come back from the device)
-    refuse_if_over(16 * (steps + 1) * (objective.n_params + 3), None, owner="run",
-                   what=f"Recording {steps + 1:,} steps of {objective.n_params:,} parameters",
-                   advice="run fewer steps (sharding.sweep keeps only the final parameters of many runs)")
+    check_size(objective, steps=steps)
     opt_key, values, spec, label = _resolve(optimizer, line_search, line_search_options, dict(hparams))
     init = _check_init(objective, init)
     sampler = Sampler(n, batch_size, replace=replace, drop_last=drop_last, seed=seed)
@@ -429,6 +426,21 @@ def run(
         steps=taken, epochs=count.epochs, examples_seen=count.examples_seen, optimizer=label,
         batch_size=batch_size, n_examples=n, seed=seed,
     )
+
+
+def check_size(objective, *, steps: int, json: bool = False) -> None:
+    """Refuse, before any parameter exists, a run whose records (or their JSON) exceed the memory limit.
+
+    Every step's parameters are recorded (twice while they come back from the device), on top of
+    the parameter vector, its gradient and the optimiser's state (a few vectors of P).
+    """
+    p = int(objective.n_params)
+    refuse_if_over(16 * (steps + 1) * (p + 3) + 64 * p, None, owner="run",
+                   what=f"Recording {steps + 1:,} steps of {p:,} parameters",
+                   advice="run fewer steps or use a smaller model (run_many keeps only the final parameters of many runs)")
+    if json:  # every step as {"step", "params", "loss", "grad_norm", "step_size", "epoch"}
+        refuse_printed((steps + 1) * (p + 8), owner="run", what=f"The JSON of {steps + 1:,} steps of {p:,} parameters",
+                       advice="run fewer steps, or leave out --json")
 
 
 def _epochs_vector(sampler: Sampler, end: int) -> np.ndarray:
@@ -496,9 +508,11 @@ def run_many(
     for k in keys:
         if k != "learning_rate":
             table[k] = columns.get(k, np.full(L, values[k]))
-    size = L * starts.shape[0] * (steps + 1) * objective.n_params * 8
-    if record_params and size > 4 * 2**30:
-        raise LosslabError(f"Recording every parameter vector would take {size / 2**30:.1f} GiB. Pass record_params=False.")
+    S = starts.shape[0]
+    # losses of every step are always kept; parameters of every step only with record_params (twice on the way back)
+    refuse_if_over(16 * L * S * (steps + 1) * ((objective.n_params if record_params else 0) + 1), None, owner="run_many",
+                   what=f"Recording {steps + 1:,} steps of {L * S:,} runs" + (" with their parameters" if record_params else ""),
+                   advice="run fewer steps or runs" + (", or pass record_params=False" if record_params else ""))
     sampler = Sampler(n, batch_size, replace=replace, drop_last=drop_last, seed=seed)
     idx, mask = sampler.batches(steps)
     engine = _engine_for(objective, optimizer, steps, batch_size is None, None, many=True, hp_keys=keys)

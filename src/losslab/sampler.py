@@ -20,7 +20,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .errors import check_int
+from .errors import check_int, check_seed
+from .memory import refuse_if_over
 
 __all__ = ["EpochCount", "Sampler", "batches_per_epoch", "epochs_for"]
 
@@ -74,7 +75,7 @@ class Sampler:
         self.batch_size = None if batch_size is None else check_int("batch_size", batch_size, owner="Sampler", ge=1, le=self.n)
         self.replace = bool(replace)
         self.drop_last = bool(drop_last)
-        self.seed = check_int("seed", seed, owner="Sampler", ge=0)
+        self.seed = check_seed("seed", seed, owner="Sampler")
 
     @property
     def width(self) -> int:
@@ -84,6 +85,10 @@ class Sampler:
         """(indices (T, B) int32, mask (T, B) bool) for T = ``iterations`` steps."""
         iterations = check_int("iterations", iterations, owner="Sampler.batches", ge=0)
         n, width = self.n, self.width
+        # int32 indices + bool mask per slot, and (without replacement) the epochs' permutations besides
+        refuse_if_over(iterations * width * 5 * (1 if self.replace or self.batch_size is None else 2) + 16 * n, None,
+                       owner="Sampler", what=f"The minibatch index table of {iterations:,} steps x {width:,} examples",
+                       advice="run fewer steps or use smaller batches")
         if self.batch_size is None:
             idx = np.broadcast_to(np.arange(n, dtype=np.int32), (iterations, n)).copy()
             return idx, np.ones((iterations, n), dtype=bool)

@@ -113,11 +113,10 @@ def sweep(objective, optimizer: str, inits, *, steps: int, chunk: int | None = N
     The lean sibling of :func:`losslab.run.run_many`: it keeps only each run's
     final parameters and loss (no per-step records), shards the starts over every
     device (:func:`map_rows`), and for the Gabor least-squares loss uses the
-    hand-derived gradient with a vectorised sine (:func:`losslab.landscape.gabor_value_and_grad`).
+    model's column kernel where it declares one (``model.capabilities.columns``).
     Other objectives use ``jax.grad``. ``hparams`` go to :func:`losslab.optim.make_optimizer`.
     """
     from .errors import LosslabError, check_int
-    from .landscape import _is_gabor_ls
     from .optim import make_optimizer
 
     steps = check_int("steps", steps, owner="sweep", ge=1)
@@ -125,16 +124,17 @@ def sweep(objective, optimizer: str, inits, *, steps: int, chunk: int | None = N
     if starts.ndim != 2 or starts.shape[1] != objective.n_params:
         raise LosslabError(f"The 'inits' parameter of sweep must have shape (S, {objective.n_params}). Got {starts.shape} instead.")
     make_optimizer(optimizer, **hparams)  # validates the name and hyperparameters up front
-    analytic = _is_gabor_ls(objective)
+    columns = objective.model.capabilities.columns.get(objective.loss) if objective.dtype == "float64" else None
+    analytic = columns is not None
     scale = 1.0 / objective.n_examples if objective.reduction == "mean" else 1.0
     try:
-        key = ("analytic" if analytic else objective.loss_on, scale, optimizer, tuple(sorted(hparams.items())), steps)
+        key = (columns if analytic else objective.loss_on, scale, optimizer, tuple(sorted(hparams.items())), steps)
         hash(key)
     except TypeError:  # an unhashable hyperparameter (an array): compile afresh
         key = object()
     runs = _sweep_fns.get(key)
     if runs is None:
-        runs = _sweep_fn(objective.loss_on, analytic, scale, make_optimizer(optimizer, **hparams), steps)
+        runs = _sweep_fn(objective.loss_on, columns, scale, make_optimizer(optimizer, **hparams), steps)
         if len(_sweep_fns) > 32:
             _sweep_fns.clear()
         _sweep_fns[key] = runs
@@ -145,14 +145,14 @@ def sweep(objective, optimizer: str, inits, *, steps: int, chunk: int | None = N
 _sweep_fns: dict = {}
 
 
-def _sweep_fn(loss_on, analytic: bool, scale: float, tx, steps: int):
+def _sweep_fn(loss_on, columns, scale: float, tx, steps: int):
     """The jitted (starts, x, y) -> (final params, final loss) for one optimiser setting."""
     import optax
 
     from .optim import gradient_point
 
-    if analytic:
-        return _gabor_columns_sweep(scale, tx, steps)
+    if columns is not None:
+        return _columns_sweep(columns, scale, tx, steps)
     grad_fn = jax.grad(loss_on)
 
     @jax.jit
@@ -172,13 +172,11 @@ def _sweep_fn(loss_on, analytic: bool, scale: float, tx, steps: int):
     return runs
 
 
-def _gabor_columns_sweep(scale: float, tx, steps: int):
-    """Gabor least squares: the runs are columns of a (2, S) array while the loss and the
-    gradient are computed (:func:`losslab.derivatives.gabor_least_squares_columns`); the
-    optimiser is ``vmap``-ed over runs (over the last axis), exactly as in ``run_many``."""
+def _columns_sweep(columns, scale: float, tx, steps: int):
+    """A model with a column kernel: the runs are columns of a (P, S) array while the loss and
+    the gradient are computed; the optimiser is ``vmap``-ed over runs (over the last axis)."""
     import optax
 
-    from .derivatives import gabor_least_squares_columns
     from .optim import gradient_point
 
     # every per-run quantity keeps the run index last, so XLA never transposes inside the loop
@@ -188,12 +186,12 @@ def _gabor_columns_sweep(scale: float, tx, steps: int):
     def runs(p0, x, y):
         def step(carry, _):
             params, state = carry
-            g = gabor_least_squares_columns(per_run(gradient_point)(params, state), x, y)[1] * scale
+            g = columns(per_run(gradient_point)(params, state), x, y)[1] * scale
             updates, state = per_run(tx.update)(g, state, params)
             return (optax.apply_updates(params, updates), state), None
 
-        columns = p0.T
-        final = jax.lax.scan(step, (columns, per_run(tx.init)(columns)), None, length=steps)[0][0]
-        return final.T, gabor_least_squares_columns(final, x, y)[0] * scale
+        start = p0.T
+        final = jax.lax.scan(step, (start, per_run(tx.init)(start)), None, length=steps)[0][0]
+        return final.T, columns(final, x, y)[0] * scale
 
     return runs

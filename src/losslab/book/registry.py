@@ -46,7 +46,7 @@ def solve(problem: str, ctx: BookContext | None = None) -> ProblemResult:
     start = time.perf_counter()
     try:
         result = module.solve(ctx)
-    except LosslabError:
+    except (LosslabError, OSError):  # bad input and I/O errors are not failed maths checks
         raise
     except Exception as error:  # a bug in one problem must not hide the other ten
         import traceback

@@ -17,6 +17,7 @@ import shutil
 from pathlib import Path
 
 from ..mathml import latex_to_mathml, markdown_to_html, math_css, math_font_path
+from ..outputs import write_text
 from .result import ProblemResult
 
 __all__ = ["render_math", "markdown_to_html", "write_report", "ASSETS"]
@@ -148,7 +149,7 @@ def write_report(results: list[ProblemResult], out_dir: str | os.PathLike, *, ti
     )
     body = "\n".join(_section(r, out_dir) for r in results)
     path = out_dir / "index.html"
-    path.write_text(head + body + "</body></html>\n", encoding="utf-8")
+    write_text(path, head + body + "</body></html>\n")
     # the same results as data: what `losslab solve all --json` prints, with figure paths relative to out_dir
     import json
 
@@ -157,5 +158,5 @@ def write_report(results: list[ProblemResult], out_dir: str | os.PathLike, *, ti
         record = r.to_dict()
         record["figures"] = [_relative(f, out_dir) for f in r.figures]
         records.append(record)
-    (out_dir / "results.json").write_text(json.dumps(records, indent=1), encoding="utf-8")
+    write_text(out_dir / "results.json", json.dumps(records, indent=1))
     return path

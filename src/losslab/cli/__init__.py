@@ -26,6 +26,19 @@ for _module in (core, fit, check, solve, hessian, serve):
     _module.register(app)
 
 
+def describe_failure(error: BaseException) -> str | None:
+    """The one line for a failure that is the user's input or the machine, not a bug: bad input, an I/O
+    error (disk full, permission, a file vanished), memory exhausted. None for anything else (a bug)."""
+    if isinstance(error, LosslabError):
+        return str(error)
+    if isinstance(error, OSError):
+        where = f" {error.filename!r}" if getattr(error, "filename", None) else ""
+        return f"I/O error on{where or ' a file'}: {error.strerror or error}. Nothing was replaced."
+    if isinstance(error, MemoryError):
+        return "out of memory: the request is larger than this machine's memory; ask for less (fewer steps, points, a smaller model)."
+    return None
+
+
 def main() -> None:
     """Console-script entry point."""
     from ..compile_cache import enable
@@ -33,8 +46,9 @@ def main() -> None:
     enable()  # compiled programs persist between runs (the user's cache folder; off if unwritable)
     try:
         app()
-    except LosslabError as error:
+    except (LosslabError, OSError, MemoryError) as error:
         from rich.console import Console
+        from rich.markup import escape
 
-        Console(stderr=True).print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
+        Console(stderr=True).print(f"[bold red]error:[/] {escape(describe_failure(error))}", highlight=False, soft_wrap=True)
         sys.exit(2)

@@ -31,21 +31,92 @@ def parse_ints(option: str, text: str) -> tuple[int, ...]:
         raise LosslabError(f"The '{option}' option must be comma-separated integers, e.g. 1,64,1. Got {text!r} instead.") from None
 
 
+def check_applies(model: str, *, data: str | None = None, widths: str | None = None) -> None:
+    """Refuse an option the chosen model would ignore, instead of ignoring it without a word."""
+    if widths is not None and model != "mlp":
+        raise LosslabError(f"The '--widths' option applies only to --model mlp. Got --widths {widths} with --model {model!r} instead.")
+    if data is not None and model.startswith("fn:"):
+        raise LosslabError(f"The '--data' option does not apply to --model {model} (a plain function of the parameters, no data). "
+                           f"Got --data {data} instead.")
+
+
+def short_vector(values, *, head: int = 8) -> str:
+    """A parameter vector for a table cell: all of a short one, the first ``head`` of a long one and the count."""
+    arr = np.asarray(values).ravel()
+    shown = ", ".join(f"{v:.10g}" for v in arr[:head])
+    return shown if arr.size <= head else f"{shown}, ... ({arr.size:,} parameters)"
+
+
 def print_json(obj) -> None:
-    """One JSON object on stdout (NumPy/JAX arrays become lists)."""
-    json.dump(to_jsonable(obj), sys.stdout, indent=2)
+    """One JSON object on stdout (NumPy/JAX arrays become lists). A number that overflowed is ``null``,
+    and a top-level object gains ``"notes"`` naming each such quantity (never a silent NaN or a string)."""
+    notes: list[str] = []
+    data = to_jsonable(obj, notes)
+    if notes and isinstance(data, dict):
+        data["notes"] = list(data.get("notes") or []) + _summarise(notes)
+    if _count_numbers(data) > 100_000:  # the C encoder (no indent): a large document in seconds, not minutes
+        sys.stdout.write(json.dumps(data, allow_nan=False, separators=(",", ":")))
+    else:
+        json.dump(data, sys.stdout, indent=2, allow_nan=False)
     sys.stdout.write("\n")
 
 
-def to_jsonable(obj):
+def overflow_notes(obj) -> list[str]:
+    """Sentences naming each quantity of ``obj`` that is NaN or infinite (as print_json adds them)."""
+    notes: list[str] = []
+    to_jsonable(obj, notes)
+    return _summarise(notes)
+
+
+def _summarise(notes: list[str]) -> list[str]:
+    by_key: dict[str, list[str]] = {}
+    for entry in notes:
+        key = entry.split("[", 1)[0]
+        by_key.setdefault(key, []).append(entry)
+    out = []
+    for key, entries in by_key.items():
+        listed = ", ".join(entries[:3]) + (f" and {len(entries) - 3} more" if len(entries) > 3 else "")
+        out.append(f"{listed}: not finite in float64 (overflow or 0 * inf), shown as null")
+    return out
+
+
+def _count_numbers(obj, limit: int = 100_001) -> int:
+    stack, count = [obj], 0
+    while stack and count < limit:
+        item = stack.pop()
+        if isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            count += len(item)
+            stack.extend(v for v in item if isinstance(v, (list, dict)))
+    return count
+
+
+def to_jsonable(obj, notes: list[str] | None = None, path: str = ""):
+    """Plain JSON values; a non-finite float becomes None and its path is appended to ``notes``."""
     if isinstance(obj, dict):
-        return {str(k): to_jsonable(v) for k, v in obj.items()}
+        return {str(k): to_jsonable(v, notes, f"{path}.{k}" if path else str(k)) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
-        return [to_jsonable(v) for v in obj]
+        return [to_jsonable(v, notes, f"{path}[{i}]") for i, v in enumerate(obj)]
     if hasattr(obj, "tolist") and hasattr(obj, "dtype"):
-        return to_jsonable(np.asarray(obj).tolist())
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None if math.isnan(obj) else ("inf" if obj > 0 else "-inf")
+        arr = np.asarray(obj)
+        if arr.dtype.kind == "f" and arr.size and not np.all(np.isfinite(arr)):
+            if notes is not None:
+                for where in np.argwhere(~np.isfinite(arr))[:4]:
+                    notes.append(f"{path}[{', '.join(map(str, where))}]" if arr.ndim else path)
+            values = np.where(np.isfinite(arr), arr, 0.0).tolist()
+            return _nulls(values, np.isfinite(arr).tolist())
+        return arr.tolist()
     if isinstance(obj, (np.floating, np.integer, np.bool_)):
-        return to_jsonable(obj.item())
+        return to_jsonable(obj.item(), notes, path)
+    if isinstance(obj, float) and not math.isfinite(obj):
+        if notes is not None:
+            notes.append(path or "value")
+        return None
     return obj
+
+
+def _nulls(values, finite):
+    if isinstance(values, list):
+        return [_nulls(v, f) for v, f in zip(values, finite)]
+    return values if finite else None

@@ -36,14 +36,32 @@ def read_sheet(path: Path) -> str:
     return sheet_text(data, str(path))
 
 
+DEFAULT_SECONDS = 300.0  # the whole sheet; each claim also has the checker's own, softer budget
+DEFAULT_MEMORY_GIB = 2.0
+
+
+def check_bounded(text: str, *, seconds: float, memory_bytes: int, what: str, filename: str | None = None, cancelled=None):
+    """check_sheet(text) in a worker process that is killed at the deadline or above the memory cap."""
+    from ..bounded import run_bounded
+    from ..check_view import _run_checker
+
+    return run_bounded(_run_checker, text, filename, seconds=seconds, memory_bytes=memory_bytes, what=what, cancelled=cancelled)
+
+
 def check(
     sheet: Path = typer.Argument(..., help="Markdown/LaTeX solution sheet ($$ display math $$, problems under headings)."),
     json: bool = typer.Option(False, "--json", help="Print a JSON list of claims instead of the report."),
+    time_limit: float = typer.Option(DEFAULT_SECONDS, "--time-limit", help="Seconds the whole check may take; it is stopped after."),
+    memory_limit: float = typer.Option(DEFAULT_MEMORY_GIB, "--memory-limit", help="GiB the check may use; it is stopped above."),
 ) -> None:
     """Check every derivative claim of a hand-written solution sheet: correct, incorrect (why) or not checked (why)."""
-    from ..symbolic.checker import check_sheet
+    from ..errors import check_number
+    from ..memory import check_limit_gib
 
-    results = check_sheet(read_sheet(sheet))
+    seconds = check_number("--time-limit", time_limit, owner="losslab check", gt=0, le=86400)
+    memory = check_limit_gib("--memory-limit", memory_limit, owner="losslab check")
+    results = check_bounded(read_sheet(sheet), seconds=seconds, memory_bytes=int(memory),
+                            what=f"Checking {str(sheet)!r}", filename=str(sheet))
     if json:
         from ._common import print_json
 

@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from ._common import parse_floats, parse_ints, print_json
+from ._common import check_applies, overflow_notes, parse_floats, parse_ints, print_json
 
 
 def register(app: typer.Typer) -> None:
@@ -30,6 +30,7 @@ def loss(
 
     from ..objective import make_objective
 
+    check_applies(model, data=data, widths=widths)
     obj = make_objective(model, data, reduction=reduction, widths=parse_ints("--widths", widths) if widths else None)
     phi = obj.check_params(parse_floats("--params", params))
     result = {
@@ -41,10 +42,14 @@ def loss(
         "hessian_autodiff": obj.hessian(phi) if obj.n_params <= 50 else None,
         "hessian_analytic": obj.analytic_hessian(phi) if obj.has_analytic_hessian else None,
     }
+    notes = overflow_notes(result)
     if json_output:
         print_json(result)
         return
     console = Console()
+    err = Console(stderr=True, highlight=False)
+    for note in notes:
+        err.print(f"[yellow]warning:[/] {note}")
     console.print(obj)
     table = Table("quantity", "value")
     for key, value in result.items():

@@ -11,7 +11,7 @@ from typing import Optional
 
 import typer
 
-from ._common import parse_floats, parse_ints, print_json
+from ._common import check_applies, parse_floats, parse_ints, print_json, short_vector
 
 FUNCTION_MODELS = {"fn:6.1": "6.1", "fn:6.5": "6.5"}
 
@@ -47,15 +47,19 @@ def fit(
     """Fit a model with one of the chapter's optimisers; every step is recorded."""
     import numpy as np
 
-    from ..errors import LosslabError, check_choice, check_int, check_number
+    from ..errors import LosslabError, check_choice, check_int, check_number, check_seed
     from ..optim.line_search import LINE_SEARCH_NAMES
     from ..optim.registry import OPTIMIZER_NAMES, hyperparameters
     from ..run import run
 
     # -- validate at the edge, naming the option -----------------------------
+    if plot is not None:
+        from ..outputs import check_file
+
+        check_file("--plot", plot)
     check_choice("--optimizer", optimizer, OPTIMIZER_NAMES)
     steps = check_int("--steps", steps, ge=1)
-    seed = check_int("--seed", seed, ge=0)
+    seed = check_seed("--seed", seed)
     check_choice("--reduction", reduction, ("sum", "mean"))
     if line_search is not None:
         check_choice("--line-search", line_search, LINE_SEARCH_NAMES)
@@ -78,6 +82,9 @@ def fit(
             takes = ", ".join(f"--{k}" for k in accepted) or "no option besides --lr"
             raise LosslabError(f"The '--{key}' option does not apply to optimizer {optimizer!r} (it takes {takes}). Got {given[key]} instead.")
 
+    if decay_every is not None:
+        check_number("--decay-factor", decay_factor, gt=0, le=1)
+    check_applies(model, data=data, widths=widths)
     if model in FUNCTION_MODELS:
         from ..presets import preset_objective
 
@@ -86,6 +93,9 @@ def fit(
         from ..objective import make_objective
 
         objective = make_objective(model, data, reduction=reduction, widths=parse_ints("--widths", widths) if widths else None)
+    from ..run import check_size
+
+    check_size(objective, steps=steps, json=json_output)  # before the parameters exist
     n = objective.n_examples
     if batch_size is not None:
         batch_size = check_int("--batch-size", batch_size, ge=1, le=n)
@@ -98,6 +108,14 @@ def fit(
         start = np.asarray(objective.model.init(seed))
     else:
         start = np.zeros(objective.n_params)
+
+    start_loss = float(objective.value(start))
+    if not np.isfinite(start_loss):
+        raise LosslabError(
+            f"The loss at the starting parameters overflows float64 (got {start_loss}) on data {objective.data.name!r} "
+            f"(|x| up to {np.max(np.abs(objective.data.x)):.3g}, |y| up to {np.max(np.abs(objective.data.y)):.3g}); "
+            "rescale the data or choose another --init."
+        )
 
     rate = lr
     if decay_every is not None and lr is not None:
@@ -144,7 +162,6 @@ def _run_with_progress(run, objective, optimizer, start, settings):
 
 
 def _write_plot(objective, result, path: str) -> None:
-    import numpy as np
 
     from ..plots.runs import plot_run
 
@@ -182,7 +199,7 @@ def _print_summary(objective, result, plot) -> None:
     console.print(f"[{colour}]{result.summary()}[/]")
     table = Table("steps", "epochs", "examples seen", "final loss", "final params")
     table.add_row(str(result.steps), str(result.epochs), str(result.examples_seen), f"{result.final_loss:.10g}",
-                  ", ".join(f"{v:.10g}" for v in result.final_params))
+                  short_vector(result.final_params))
     console.print(table)
     if plot:
         console.print(f"figure written to {plot}")

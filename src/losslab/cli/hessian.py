@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from ._common import parse_floats, parse_ints, print_json
+from ._common import check_applies, parse_floats, parse_ints, print_json
 
 
 def register(app: typer.Typer) -> None:
@@ -32,7 +32,7 @@ def _synthetic(widths, points: int, seed: int):
 
 def hessian(
     model: str = typer.Option("mlp", help="linear, gabor, logistic, shallow or mlp."),
-    widths: Optional[str] = typer.Option("1,100,1", help="MLP widths, e.g. 1,1000,1000,1 (1,004,001 parameters)."),
+    widths: Optional[str] = typer.Option(None, help="MLP widths, e.g. 1,1000,1000,1 (1,004,001 parameters); default 1,100,1."),
     points: int = typer.Option(1000, help="Synthetic data points (MLP without --data)."),
     data: Optional[str] = typer.Option(None, help="book:gabor, logistic[:SEED], a .csv/.npz path, ... (default: synthetic for mlp, the book's data otherwise)."),
     params: Optional[str] = typer.Option(None, help="Comma-separated parameters (default: the model's seeded initialisation)."),
@@ -55,18 +55,30 @@ def hessian(
     from rich.table import Table
 
     from .. import curvature
-    from ..errors import LosslabError, check_int, check_number
+    from ..errors import LosslabError, check_int, check_seed
     from ..models import get_model
     from ..objective import Objective, make_objective
 
+    if density is not None:
+        from ..outputs import check_file
+
+        check_file("--density", density)
     top_k = check_int("--top-k", top_k, owner="losslab hessian", ge=1)
     bottom_k = check_int("--bottom-k", bottom_k, owner="losslab hessian", ge=0)
     points = check_int("--points", points, owner="losslab hessian", ge=1)
     trace_samples = check_int("--trace-samples", trace_samples, owner="losslab hessian", ge=2)
-    seed = check_int("--seed", seed, owner="losslab hessian", ge=0)
+    seed = check_seed("--seed", seed, owner="losslab hessian")
+    check_applies(model, data=data, widths=widths)
     start = time.perf_counter()
-    w = parse_ints("--widths", widths) if model == "mlp" and widths else None
-    if model == "mlp" and data is None:
+    w = parse_ints("--widths", widths or "1,100,1") if model == "mlp" else None
+    from ..memory import check_limit_gib
+
+    limit = check_limit_gib("--memory-limit", memory_limit, owner="losslab hessian")
+    if model == "mlp" and data is None:  # the synthetic data is sized before it is drawn
+        from ..memory import refuse_if_over
+
+        refuse_if_over(8 * points * (w[0] + 3), limit, owner="losslab hessian", what=f"{points:,} synthetic data points",
+                       advice="use fewer --points or raise --memory-limit (GiB)")
         obj = Objective(get_model("mlp", widths=w), _synthetic(w or (), points, seed) if w else None, reduction=reduction)
     else:
         obj = make_objective(model, data, reduction=reduction, widths=w)
@@ -75,7 +87,6 @@ def hessian(
         raise LosslabError(f"The '--top-k'/'--bottom-k' options of losslab hessian must be <= {n} (the parameter count). Got {max(top_k, bottom_k)} instead.")
     if iters is not None:
         check_int("--iters", iters, owner="losslab hessian", ge=max(top_k, bottom_k, 1))
-    limit = check_number("--memory-limit", memory_limit, owner="losslab hessian", gt=0) * 2**30
     # before the parameters exist: a model too big for memory is refused, not killed
     basis = [(iters or max(3 * k + 15, 30)) + k + 6 for k in (top_k, bottom_k) if k] + ([66] if density else [])
     curvature.check_memory(obj, vectors=max(basis), memory_limit=limit, owner="losslab hessian",
@@ -118,10 +129,10 @@ def hessian(
         if density:
             dens = curvature.slq_density(obj, phi, vectors=3, iters=min(60, n), seed=seed, progress=tracker("SLQ density"),
                                         memory_limit=limit)
+            from ..outputs import save_figure
             from ..plots.landscape import plot_spectral_density
 
-            fig = plot_spectral_density(dens)
-            fig.savefig(density, dpi=120)
+            save_figure(plot_spectral_density(dens), density, dpi=120)
             result["density_figure"] = density
     result["seconds"] = time.perf_counter() - start
     if json_output:
@@ -168,6 +179,17 @@ def landscape(
     from ..landscape import grid2d, min_eigenvalue_map
     from ..objective import make_objective
 
+    if out is not None:
+        from ..outputs import check_file
+
+        check_file("--out", out)
+    from ..errors import check_int
+    from ..memory import refuse_printed
+
+    resolution = check_int("--resolution", resolution, owner="losslab landscape", ge=2)
+    if json_output:  # before computing: the grid (and the eigenvalue map) as JSON numbers
+        refuse_printed((resolution**2) * (2 if min_eigenvalue else 1), owner="losslab landscape",
+                       what=f"The JSON of a {resolution}x{resolution} grid", advice="use a smaller --resolution, or --out for a figure")
     r0 = tuple(parse_floats("--range0", range0))
     r1 = tuple(parse_floats("--range1", range1))
     obj = make_objective(model, data, reduction=reduction)
@@ -183,9 +205,10 @@ def landscape(
         result["min_eigenvalue"] = emap.min_eigenvalue
         result["convex_fraction"] = float(emap.convex.mean())
     if out:
+        from ..outputs import save_figure
         from ..plots.landscape import plot_landscape
 
-        plot_landscape(land, title=f"{obj.model.name} loss, {obj.data.name}").savefig(out, dpi=120)
+        save_figure(plot_landscape(land, title=f"{obj.model.name} loss, {obj.data.name}"), out, dpi=120)
         result["figure"] = out
     if json_output:
         print_json(result)

@@ -15,13 +15,39 @@ def serve(
     port = check_int("port", port, owner="serve", ge=1, le=65535)
     if not host or any(ch.isspace() for ch in host):
         raise LosslabError(f"The 'host' option must be an interface name or address such as 127.0.0.1. Got {host!r} instead.")
+    _check_bindable(host, port)
     import uvicorn
 
     from ..web.app import app
 
     shown = f"[{host}]" if ":" in host else host
     typer.echo(f"losslab explorer: http://{shown}:{port}/   (Ctrl+C to stop)")
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    # SIGTERM/Ctrl+C: stop accepting, give running requests a moment, then exit (compute threads are not waited for)
+    uvicorn.run(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=GRACE_SECONDS)
+
+
+GRACE_SECONDS = 2
+
+
+def _check_bindable(host: str, port: int) -> None:
+    """Refuse, with a sentence, a host that does not resolve or an address already in use (before uvicorn starts)."""
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError) as err:
+        raise LosslabError(f"The 'host' option must be an interface name or address of this machine, such as 127.0.0.1. "
+                           f"Got {host!r}, which does not resolve ({getattr(err, 'strerror', None) or err}), instead.") from None
+    family, kind, proto, _, address = infos[0]
+    probe = socket.socket(family, kind, proto)
+    try:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        probe.bind(address)
+    except OSError as err:
+        raise LosslabError(f"The 'host' and 'port' options must name a free address of this machine. Got {host}:{port}, "
+                           f"which cannot be bound ({err.strerror or err}), instead.") from None
+    finally:
+        probe.close()
 
 
 def register(app: typer.Typer) -> None:

@@ -25,7 +25,7 @@ def solve(
     problem: str = typer.Argument(..., help="A problem number 6.1 ... 6.11 (or just 1 ... 11), several separated by commas, or 'all'."),
     out: Path = typer.Option(Path(DEFAULT_OUT), "--out", help="Folder for the figures."),
     small: bool = typer.Option(False, "--small", help="Smaller sweeps and a 10,401-parameter MLP for 6.11 (CI)."),
-    seed: int = typer.Option(0, "--seed", min=0, help="Seed for the random data (6.4) and random test points."),
+    seed: int = typer.Option(0, "--seed", min=0, max=2**32 - 1, help="Seed for the random data (6.4) and random test points."),
     json_output: bool = typer.Option(False, "--json", help="JSON: one object for one problem, a list for several."),
 ) -> None:
     """Solve problems of Chapter 6: the answer in words and formulas, its checks, and where the seed sheet disagrees."""
@@ -34,19 +34,28 @@ def solve(
     from rich.console import Console
 
     from ..book import BookContext, parse_problems, solve_many
+    from ..outputs import OutputFolder
     from ._common import print_json
 
     problems = parse_problems(problem)
-    ctx = BookContext(out_dir=out, small=small, seed=seed)
+    folder = OutputFolder("--out", out)  # before any work: a file, a symlink or a user's folder is refused
+    ctx = BookContext(out_dir=folder.stage(), small=small, seed=seed)
     console = Console(stderr=json_output)
     start = time.perf_counter()
-    with _progress(len(problems)) as (started, finished):
-        if json_output:
-            results = solve_many(problems, ctx, on_start=started, on_done=lambda r: finished())
-        else:
-            results = solve_many(problems, ctx, on_start=started, on_done=lambda r: (finished(), _print_result(console, r)))
+    try:
+        with _progress(len(problems)) as (started, finished):
+            if json_output:
+                results = solve_many(problems, ctx, on_start=started, on_done=lambda r: finished())
+                dicts = [r.to_dict() for r in results]
+                for d in dicts:
+                    d["figures"] = [str(folder.final(f)) for f in d["figures"]]
+            else:
+                results = solve_many(problems, ctx, on_start=started,
+                                     on_done=lambda r: (finished(), _print_result(console, r, folder)))
+        folder.commit(merge=True)
+    finally:
+        folder.discard()
     if json_output:
-        dicts = [r.to_dict() for r in results]
         print_json(dicts[0] if len(dicts) == 1 else dicts)
     elif len(results) > 1:
         _print_summary(console, results, time.perf_counter() - start)
@@ -71,7 +80,7 @@ def _progress(total: int):
 def book(
     out: Path = typer.Option(Path("book_out"), "--out", help="Folder for index.html and figures/."),
     small: bool = typer.Option(False, "--small", help="Smaller sweeps and MLP (for CI)."),
-    seed: int = typer.Option(0, "--seed", min=0, help="Seed for the random data (6.4) and random test points."),
+    seed: int = typer.Option(0, "--seed", min=0, max=2**32 - 1, help="Seed for the random data (6.4) and random test points."),
     problems: str = typer.Option("all", "--problems", help="Which problems, e.g. 6.1,6.9 (default all)."),
 ) -> None:
     """Write OUT/index.html: every problem with its derivation (rendered math), figures, checks and the verdict on the seed sheet."""
@@ -81,22 +90,29 @@ def book(
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     from ..book import BookContext, parse_problems, solve, write_report
+    from ..outputs import OutputFolder
 
     names = parse_problems(problems)
-    ctx = BookContext(out_dir=out, small=small, seed=seed)
+    folder = OutputFolder("--out", out)  # before any work: a file, a symlink or a user's folder is refused
+    ctx = BookContext(out_dir=folder.stage(), small=small, seed=seed)
     console = Console()
     results = []
     start = time.perf_counter()
-    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(),
-                  console=console, transient=False) as progress:
-        task = progress.add_task("solving", total=len(names) + 1)
-        for name in names:
-            progress.update(task, description=f"problem {name}")
-            results.append(solve(name, ctx))
+    # built in a staging folder and moved into place when complete: an interrupted run leaves the previous page
+    try:
+        with Progress(TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(),
+                      console=console, transient=False) as progress:
+            task = progress.add_task("solving", total=len(names) + 1)
+            for name in names:
+                progress.update(task, description=f"problem {name}")
+                results.append(solve(name, ctx))
+                progress.advance(task)
+            progress.update(task, description="writing index.html")
+            path = folder.final(write_report(results, folder.stage()))
+            folder.commit()
             progress.advance(task)
-        progress.update(task, description="writing index.html")
-        path = write_report(results, out)
-        progress.advance(task)
+    finally:
+        folder.discard()
     _print_summary(console, results, time.perf_counter() - start)
     console.print(f"wrote [bold]{path}[/] and {sum(len(r.figures) for r in results)} figures in {Path(out) / 'figures'}")
     if not all(r.passed for r in results):
@@ -126,7 +142,7 @@ def _short(value) -> str:
     return str(value)
 
 
-def _print_result(console, result) -> None:
+def _print_result(console, result, folder=None) -> None:
     from rich.markup import escape
     from rich.panel import Panel
     from rich.table import Table
@@ -154,7 +170,7 @@ def _print_result(console, result) -> None:
     colour = {"agrees": "green", "disagrees": "red", "no answer": "yellow"}[result.seed_verdict]
     console.print(Panel(escape(uni(result.seed_notes)), title=f"seed sheet: [{colour}]{result.seed_verdict}[/]", title_align="left"))
     for fig in result.figures:
-        console.print(f"figure: {fig}", highlight=False)
+        console.print(f"figure: {folder.final(fig) if folder is not None else fig}", highlight=False)
 
 
 def _print_summary(console, results, seconds: float) -> None:

@@ -32,10 +32,14 @@ def _plt():
 
 
 def _save(fig, path) -> Path:
+    from ..outputs import save_figure
+
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110, bbox_inches="tight")
-    _plt().close(fig)
+    try:
+        save_figure(fig, path, dpi=110, bbox_inches="tight")
+    finally:
+        _plt().close(fig)
     return path
 
 

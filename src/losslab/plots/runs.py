@@ -89,6 +89,8 @@ def _finish(fig, path, title: str, ax=None):
         fig.suptitle(title)
     fig.tight_layout()
     if path is not None:
-        fig.savefig(path, dpi=120)
+        from ..outputs import save_figure
+
+        save_figure(fig, path, dpi=120)
         plt.close(fig)
     return fig

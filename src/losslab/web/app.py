@@ -32,13 +32,22 @@ from fastapi import FastAPI, File, Form, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..errors import LosslabError
 from ..mathml import math_font_path
 from ..sheet_input import MAX_SHEET_BYTES, SheetNotText, SheetTooLarge, check_sheet_name, sheet_text
 from . import service
 from .check_worker import CheckTimeout, check_in_worker
-from .schemas import MAX_UPLOAD_BYTES, FitRequest, LandscapeRequest, LineSearchRequest, RunRequest
+from .guard import BodyLimit
+from .schemas import (
+    MAX_BODY_BYTES,
+    MAX_UPLOAD_BYTES,
+    FitRequest,
+    LandscapeRequest,
+    LineSearchRequest,
+    RunRequest,
+)
 
 __all__ = ["create_app", "app", "plotly_js_path", "describe_validation_errors"]
 
@@ -86,7 +95,15 @@ def _where(loc: tuple) -> tuple[str, str]:
 
 
 def _show(value) -> str:
-    text = json.dumps(value) if not isinstance(value, str) else repr(value)
+    if isinstance(value, (bytes, bytearray)):
+        text = f"{len(value)} bytes that are not JSON"
+    elif isinstance(value, str):
+        text = repr(value)
+    else:
+        try:
+            text = json.dumps(value, allow_nan=False)
+        except (TypeError, ValueError):  # a form, NaN, anything JSON cannot say: described, never a 500
+            text = type(value).__name__
     return text if len(text) <= 60 else text[:57] + "..."
 
 
@@ -101,6 +118,9 @@ def describe_validation_errors(errors: list[dict]) -> str:
             sentences.append(f"The {name} parameter{owner} is required. Got nothing instead.")
         elif kind == "extra_forbidden":
             sentences.append(f"The {name} parameter{owner} is not known; remove it.")
+        elif kind in ("model_attributes_type", "dict_type") and not [p for p in err.get("loc", ()) if p != "body"]:
+            sentences.append(f"The request body must be a JSON object (Content-Type: application/json). "
+                             f"Got {_show(err.get('input'))} instead.")
         elif kind == "json_invalid":
             sentences.append("The request body must be valid JSON. Got malformed JSON instead.")
         else:
@@ -135,6 +155,24 @@ def create_app() -> FastAPI:
     @app.exception_handler(LosslabError)
     async def _losslab_error(request: Request, exc: LosslabError):
         return JSONResponse(status_code=422, content={"detail": str(exc)})
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException):
+        # starlette's own answers ("Not Found", "There was an error parsing the body") as sentences
+        sentences = {
+            400: "The request body must be valid JSON in UTF-8. Got bytes that cannot be read as such instead.",
+            404: f"There is no page or endpoint {request.url.path!r} here; the API is listed at /api/docs.",
+            405: f"The endpoint {request.url.path!r} does not accept {request.method}; see /api/docs.",
+        }
+        detail = sentences.get(exc.status_code, f"{exc.detail}." if isinstance(exc.detail, str) else str(exc.detail))
+        return JSONResponse(status_code=exc.status_code, content={"detail": detail}, headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(MemoryError)
+    async def _out_of_memory(request: Request, exc: MemoryError):
+        return JSONResponse(status_code=503, content={"detail": "The server ran out of memory for this request; ask for less "
+                                                                "(a smaller grid, fewer steps or data points)."})
+
+    app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)
 
     def _status_handler(status: int):
         async def handler(request: Request, exc: LosslabError):

@@ -29,9 +29,14 @@ class CheckTimeout(LosslabError):
     """The check did not finish within the deadline (HTTP 504)."""
 
 
+CHECK_MEMORY = 2 * 2**30  # bytes the worker may map beyond its imports (bounded.cap_memory)
+
+
 def _serve(requests, replies) -> None:  # pragma: no cover - runs in the worker process
+    from ..bounded import cap_memory
     from ..check_view import _run_checker
 
+    cap_memory(CHECK_MEMORY)
     replies.put(("ready", None))
     while True:
         item = requests.get()
@@ -42,6 +47,9 @@ def _serve(requests, replies) -> None:  # pragma: no cover - runs in the worker 
             replies.put(("ok", [r.to_dict() for r in _run_checker(text, filename)]))
         except LosslabError as err:
             replies.put(("error", str(err)))
+        except MemoryError:
+            replies.put(("error", f"The sheet needed more than the checker's memory limit of {CHECK_MEMORY / 2**30:g} GiB "
+                                  "and was not checked; check fewer problems at a time."))
         except Exception as err:  # a checker bug must not kill the worker silently: the request says what happened
             replies.put(("crash", f"{type(err).__name__}: {err}"))
 

@@ -17,6 +17,8 @@ __all__ = [
     "MAX_STEPS",
     "MAX_OPTIMIZERS",
     "MAX_UPLOAD_BYTES",
+    "MAX_BODY_BYTES",
+    "MAX_WORK",
     "MAX_ABS_COORD",
     "OBJECTIVE_KEYS",
     "ObjectiveRef",
@@ -33,6 +35,12 @@ MAX_OPTIMIZERS = 4
 MAX_UPLOAD_BYTES = 1_000_000
 MAX_ABS_COORD = 1e6
 MAX_BATCH = 100_000
+# One request's work: evaluations of one example's loss (grid points x data points, steps x examples per step,
+# summed over the runs). About a second or two of CPU; sized before the work starts and refused above it, so
+# no request computes for minutes after its client has gone.
+MAX_WORK = 50_000_000
+# The largest request body: an upload of MAX_UPLOAD_BYTES and its multipart envelope; every JSON body is far smaller.
+MAX_BODY_BYTES = MAX_UPLOAD_BYTES + 64 * 1024
 
 # The objectives the page offers (see losslab.web.catalog for what each one is).
 OBJECTIVE_KEYS = ("linear", "gabor", "logistic", "nb6_5", "nb6_1")

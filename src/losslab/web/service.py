@@ -26,6 +26,7 @@ from .schemas import (
     MAX_RESOLUTION,
     MAX_STEPS,
     MAX_UPLOAD_BYTES,
+    MAX_WORK,
     FitRequest,
     LandscapeRequest,
     LineSearchRequest,
@@ -145,6 +146,15 @@ def _check_dims(key: str, name: str, values) -> None:
         )
 
 
+def refuse_work(evaluations: float, *, what: str, advice: str) -> None:
+    """Refuse, before starting it, a request of more than MAX_WORK example-loss evaluations."""
+    if evaluations > MAX_WORK:
+        raise LosslabError(
+            f"{what} needs {evaluations:,.0f} evaluations of an example's loss, more than this server does for one "
+            f"request ({MAX_WORK:,}); {advice}."
+        )
+
+
 def _floats(values) -> list:
     """A NumPy array as a (nested) list with non-finite entries as None (JSON has no NaN)."""
     array = np.asarray(values, dtype=np.float64)
@@ -208,6 +218,9 @@ def _landscape_cached(key: str, data: str | None, range0: tuple, range1: tuple |
         return {"dims": 1, "phi0": _floats(cut.alphas), "loss": _floats(loss), "min": _num(np.nanmin(loss)), "max": _num(np.nanmax(loss))}
     if req.range1 is None:
         raise LosslabError(f"The 'range1' parameter is required for the {entry.label} (two parameters). Got nothing instead.")
+    n = obj.n_examples
+    refuse_work(req.resolution**2 * n, what=f"A {req.resolution}x{req.resolution} landscape over {n:,} data points",
+                advice=f"use a resolution of at most {max(2, int((MAX_WORK / n) ** 0.5))} or fewer data points")
     # "direct" (one vmapped evaluation per grid point): at the page's sizes (<= 400 x 400) it is faster than
     # the separable Gabor form, which pays off on far larger grids
     land = grid2d(obj, req.range0, req.range1, resolution=req.resolution, method="direct")
@@ -237,6 +250,10 @@ def run(req: RunRequest) -> dict:
     _check_dims(req.objective, "start", req.start)
     obj = objective_for(req.objective, req.data)
     start = np.asarray(req.start, dtype=np.float64)
+    n = getattr(obj, "n_examples", 1)
+    work = sum(compiled_steps(spec.steps) * (min(spec.batch_size or n, n) + n) for spec in req.optimizers)
+    refuse_work(work, what=f"{len(req.optimizers)} run(s) of up to {max(s.steps for s in req.optimizers):,} steps over {n:,} data points",
+                advice="use fewer steps, smaller batches or fewer data points")
     runs = []
     for k, spec in enumerate(req.optimizers, start=1):
         if spec.name not in OPTIMIZERS:
@@ -286,6 +303,9 @@ def line_search(req: LineSearchRequest) -> dict:
     _check_dims(req.objective, "point", req.point)
     obj = objective_for(req.objective, req.data)
     point = np.asarray(req.point, dtype=np.float64)
+    n = getattr(obj, "n_examples", 1)
+    refuse_work((req.samples + 4 * req.max_iter + 8) * n, what=f"A line search drawn at {req.samples} points over {n:,} data points",
+                advice="use fewer samples or fewer data points")
     if req.direction == "gradient":
         direction = -np.asarray(obj.grad(point), dtype=np.float64)  # notebook 6.2: L(phi - t dL/dphi)
     else:
@@ -298,9 +318,13 @@ def line_search(req: LineSearchRequest) -> dict:
     brackets = np.asarray(result.brackets, dtype=np.float64).reshape(-1, 4)
     cut = slice_1d(obj, point, direction, alphas=(0.0, req.max_dist), resolution=req.samples, kind="line search")
     t, f = cut.alphas, cut.loss
-    f_brackets = [[along(v) for v in row] for row in brackets]
-    return {"point": list(req.point), "direction": _floats(direction), "t": _floats(t), "f": _floats(f),
-            "brackets": _floats(brackets), "f_brackets": f_brackets, "step": _num(result.step), "f_step": _num(along(result.step))}
+    f_brackets = _floats([[along(v) for v in row] for row in brackets])  # an overflowing loss is null, not a 500
+    out = {"point": list(req.point), "direction": _floats(direction), "t": _floats(t), "f": _floats(f),
+           "brackets": _floats(brackets), "f_brackets": f_brackets, "step": _num(result.step), "f_step": _num(along(result.step))}
+    if not (np.all(np.isfinite(np.asarray(f, dtype=np.float64))) and all(v is not None for row in f_brackets for v in row)):
+        out["notes"] = ["The loss overflows float64 (is infinite) at some points of this line; those values are null "
+                        "and the search's step among them is not meaningful."]
+    return out
 
 
 @lru_cache(maxsize=64)

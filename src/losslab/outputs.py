@@ -1,0 +1,247 @@
+"""Where losslab writes: output paths checked before any work, every file written atomically,
+nothing of the user's overwritten, no symlink followed.
+
+Two kinds of output:
+
+* a **file** (``fit --plot``, ``hessian --density``, ``landscape --out``): :func:`check_file`
+  before the work (folder exists and accepts a new file, a format losslab writes, not a folder,
+  not a symlink, and an existing file only if losslab wrote it: its bytes carry :data:`MARK`);
+  :func:`save_figure` then writes a temporary file beside it and renames it into place.
+* a **folder** (``book --out``, ``solve --out``): :class:`OutputFolder`. Everything under an
+  existing folder must be listed in its manifest (:data:`MANIFEST`, what losslab wrote there);
+  the new content is built in a temporary sibling folder and moved into place when complete, so
+  an interrupted run leaves the previous complete output (or nothing) and never a mix.
+
+Every refusal is a :class:`~losslab.errors.LosslabError` naming the option and the path.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from .errors import LosslabError
+
+__all__ = ["MARK", "MANIFEST", "FIGURE_FORMATS", "check_file", "save_figure", "write_text", "OutputFolder"]
+
+MARK = "losslab"  # stored in every figure's metadata: what losslab wrote, it may replace
+MANIFEST = ".losslab-manifest.json"
+FIGURE_FORMATS = {".png": "png", ".svg": "svg", ".pdf": "pdf"}
+_METADATA = {"png": {"Software": MARK}, "svg": {"Creator": MARK}, "pdf": {"Creator": MARK}}
+_MARK_SCAN_BYTES = 64 * 2**20  # a figure larger than this was not written by losslab
+
+
+def _probe_writable(option: str, folder: Path, shown: str) -> None:
+    """Create and remove a file in ``folder``: the only test that holds for root, read-only mounts and /proc."""
+    try:
+        fd, probe = tempfile.mkstemp(dir=folder, prefix=".losslab-probe-")
+    except OSError as err:
+        raise LosslabError(
+            f"The {option!r} option must name a place losslab can write. Got {shown!r}, where the folder "
+            f"{str(folder)!r} does not accept new files ({err.strerror or err}) instead."
+        ) from None
+    os.close(fd)
+    os.unlink(probe)
+
+
+def _existing_parent(option: str, path: Path, shown: str) -> Path:
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        raise LosslabError(
+            f"The {option!r} option must name a file in an existing folder. Got {shown!r}, whose folder "
+            f"{str(parent)!r} does not exist, instead."
+        )
+    return parent
+
+
+def _written_by_losslab(path: Path) -> bool:
+    try:
+        if path.stat().st_size > _MARK_SCAN_BYTES:
+            return False
+        return MARK.encode() in path.read_bytes()
+    except OSError:
+        return False
+
+
+def check_file(option: str, path: str | os.PathLike, *, formats: dict[str, str] | None = None) -> Path:
+    """``path`` as a Path if losslab may write a figure there; a LosslabError naming ``option`` otherwise.
+
+    Call it before the work: a bad path is refused in milliseconds, not after an hour of computing.
+    """
+    formats = FIGURE_FORMATS if formats is None else formats
+    shown = os.fspath(path)
+    if not shown or "\x00" in shown:
+        raise LosslabError(f"The {option!r} option must be a file path. Got {shown!r} instead.")
+    path = Path(shown)
+    suffix = path.suffix.lower()
+    if suffix not in formats:
+        wanted = ", ".join(formats)
+        raise LosslabError(f"The {option!r} option must be a file ending in {wanted}. Got {shown!r} instead.")
+    if path.is_symlink():
+        raise LosslabError(f"The {option!r} option must not be a symbolic link (losslab never writes through one). Got {shown!r} instead.")
+    if path.is_dir():
+        raise LosslabError(f"The {option!r} option must be a file path, not a folder. Got {shown!r} instead.")
+    if path.exists() and not path.is_file():
+        raise LosslabError(f"The {option!r} option must be a regular file path. Got {shown!r} (a device or pipe) instead.")
+    if path.exists() and not _written_by_losslab(path):
+        raise LosslabError(
+            f"The {option!r} option names an existing file that losslab did not write; it is left alone. "
+            f"Got {shown!r}; choose a new name or remove that file first."
+        )
+    _probe_writable(option, _existing_parent(option, path, shown), shown)
+    return path
+
+
+def _replace_atomically(path: Path, write) -> None:
+    """``write(tmp_path)`` into a temporary file beside ``path``, then rename it over ``path``."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent if str(path.parent) else ".", prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def save_figure(fig, path: str | os.PathLike, **savefig_kwargs) -> Path:
+    """Write a matplotlib figure atomically, marked as losslab's (so a later run may replace it)."""
+    path = Path(path)
+    fmt = FIGURE_FORMATS.get(path.suffix.lower(), "png")
+
+    def write(tmp: Path) -> None:
+        fig.savefig(tmp, format=fmt, metadata=_METADATA[fmt], **savefig_kwargs)
+
+    _replace_atomically(path, write)
+    return path
+
+
+def write_text(path: str | os.PathLike, text: str) -> Path:
+    """Write UTF-8 text atomically (temporary file + rename)."""
+    path = Path(path)
+    _replace_atomically(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+    return path
+
+
+class OutputFolder:
+    """A folder losslab owns: checked at construction, filled through a staging folder, committed by rename.
+
+    >>> folder = OutputFolder("--out", "book_out")       # refuses a user's folder, a file, a symlink
+    >>> stage = folder.stage()                           # build everything under ``stage``
+    >>> folder.commit()                                  # then move it into place (or folder.discard())
+    """
+
+    def __init__(self, option: str, path: str | os.PathLike) -> None:
+        self.option = option
+        shown = os.fspath(path)
+        if not shown or "\x00" in shown:
+            raise LosslabError(f"The {option!r} option must be a folder path. Got {shown!r} instead.")
+        self.path = Path(shown)
+        self._staging: Path | None = None
+        if self.path.is_symlink():
+            raise LosslabError(f"The {option!r} option must not be a symbolic link (losslab never writes through one). Got {shown!r} instead.")
+        if self.path.exists() and not self.path.is_dir():
+            raise LosslabError(f"The {option!r} option must be a folder, not a file. Got {shown!r}, an existing file, instead.")
+        self.previous = self._owned_files() if self.path.exists() else set()
+        parent = self.path.parent if str(self.path.parent) else Path(".")
+        if not parent.is_dir():
+            raise LosslabError(
+                f"The {option!r} option must be a folder whose parent exists. Got {shown!r}, whose parent "
+                f"{str(parent)!r} does not exist, instead."
+            )
+        _probe_writable(option, parent, shown)
+
+    def __repr__(self) -> str:
+        return f"OutputFolder({self.option!r}, {str(self.path)!r}, {len(self.previous)} files of a previous run)"
+
+    def _owned_files(self) -> set[str]:
+        """Relative paths of the files in the existing folder; refuses anything losslab did not write."""
+        listed: set[str] = set()
+        manifest = self.path / MANIFEST
+        if manifest.is_file() and not manifest.is_symlink():
+            try:
+                listed = set(json.loads(manifest.read_text(encoding="utf-8")).get("files", []))
+            except (OSError, ValueError, AttributeError, TypeError):
+                listed = set()
+        found: set[str] = set()
+        for root, dirs, files in os.walk(self.path):
+            for name in sorted(dirs + files):
+                full = Path(root) / name
+                rel = full.relative_to(self.path).as_posix()
+                if full.is_symlink():
+                    raise LosslabError(
+                        f"The {self.option!r} folder {str(self.path)!r} holds a symbolic link {rel!r}; losslab never "
+                        "writes through one. Remove it or choose another folder."
+                    )
+                if name in files and rel != MANIFEST:
+                    if rel not in listed:
+                        raise LosslabError(
+                            f"The {self.option!r} folder {str(self.path)!r} holds {rel!r}, which losslab did not write; "
+                            "it is left alone. Choose a new or empty folder, or move that file away."
+                        )
+                    found.add(rel)
+        return found
+
+    def stage(self) -> Path:
+        """A new empty folder beside the output, on the same file system (so the final move is a rename)."""
+        if self._staging is None:
+            parent = self.path.parent if str(self.path.parent) else Path(".")
+            self._staging = Path(tempfile.mkdtemp(dir=parent, prefix=f".{self.path.name}.partial-"))
+            os.chmod(self._staging, 0o755)  # mkdtemp's 0700 would become the output folder's mode
+        return self._staging
+
+    def final(self, staged: str | os.PathLike) -> Path:
+        """Where a file written under the staging folder will be once committed."""
+        staged = Path(staged)
+        if self._staging is not None:
+            try:
+                return self.path / staged.relative_to(self._staging)
+            except ValueError:
+                pass
+        return staged
+
+    def _write_manifest(self, folder: Path, files: set[str]) -> None:
+        write_text(folder / MANIFEST, json.dumps({"written_by": MARK, "files": sorted(files)}, indent=1))
+
+    def _new_files(self) -> set[str]:
+        stage = self.stage()
+        return {p.relative_to(stage).as_posix() for p in stage.rglob("*") if p.is_file() and p.name != MANIFEST}
+
+    def commit(self, *, merge: bool = False) -> Path:
+        """Move the staged content into place. ``merge``: keep earlier files that this run did not rewrite
+        (each new file replaces its old version by rename); otherwise the whole folder is replaced."""
+        stage = self.stage()
+        new = self._new_files()
+        if merge and self.path.is_dir():
+            self._owned_files()  # the folder may have changed during the run
+            for rel in sorted(new):
+                target = self.path / rel
+                target.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(stage / rel, target)
+            self._write_manifest(self.path, self.previous | new)
+            shutil.rmtree(stage, ignore_errors=True)
+        else:
+            self._write_manifest(stage, new)
+            old = None
+            if self.path.exists():
+                self._owned_files()
+                old = Path(tempfile.mkdtemp(dir=stage.parent, prefix=f".{self.path.name}.old-"))
+                os.replace(self.path, old / "content")
+            os.replace(stage, self.path)
+            if old is not None:
+                shutil.rmtree(old, ignore_errors=True)
+        self._staging = None
+        return self.path
+
+    def discard(self) -> None:
+        """Remove the staging folder (an interrupted or failed run): the previous output stays as it was."""
+        if self._staging is not None:
+            shutil.rmtree(self._staging, ignore_errors=True)
+            self._staging = None

@@ -1,0 +1,134 @@
+"""Output paths: checked before the work, written atomically, nothing of the user's overwritten, no symlink followed,
+an interrupted run leaves the previous complete output; I/O errors are I/O errors."""
+
+from __future__ import annotations
+
+import errno
+import json
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import pytest  # noqa: E402
+from typer.testing import CliRunner  # noqa: E402
+
+from losslab.cli import app, describe_failure  # noqa: E402
+from losslab.errors import LosslabError  # noqa: E402
+from losslab.outputs import MANIFEST, MARK, OutputFolder, check_file, save_figure  # noqa: E402
+
+
+def _figure():
+    fig, ax = plt.subplots()
+    ax.plot([0, 1], [1, 0])
+    return fig
+
+
+@pytest.mark.parametrize("suffix", [".png", ".svg", ".pdf"])
+def test_a_figure_is_marked_and_may_be_replaced_by_losslab_only(tmp_path, suffix):
+    path = tmp_path / f"f{suffix}"
+    check_file("--plot", path)  # new: fine
+    save_figure(_figure(), path)
+    assert MARK.encode() in path.read_bytes()
+    check_file("--plot", path)  # losslab's own: may be replaced
+    save_figure(_figure(), path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [path.name]  # no temporary file left beside it
+    other = tmp_path / f"user{suffix}"
+    other.write_bytes(b"someone else's bytes")
+    with pytest.raises(LosslabError, match=r"names an existing file that losslab did not write"):
+        check_file("--plot", other)
+    plt.close("all")
+
+
+def test_a_figure_path_that_is_a_symlink_or_a_folder_is_refused(tmp_path):
+    target = tmp_path / "target.png"
+    save_figure(_figure(), target)
+    (tmp_path / "link.png").symlink_to(target)
+    with pytest.raises(LosslabError, match="must not be a symbolic link"):
+        check_file("--out", tmp_path / "link.png")
+    (tmp_path / "d.png").mkdir()
+    with pytest.raises(LosslabError, match="a file path, not a folder"):
+        check_file("--out", tmp_path / "d.png")
+    plt.close("all")
+
+
+def _build(folder: OutputFolder, files: dict[str, str]) -> None:
+    stage = folder.stage()
+    for rel, text in files.items():
+        (stage / rel).parent.mkdir(parents=True, exist_ok=True)
+        (stage / rel).write_text(text)
+
+
+def test_output_folder_replaces_its_own_content_and_refuses_a_users_file(tmp_path):
+    out = tmp_path / "out"
+    first = OutputFolder("--out", out)
+    _build(first, {"index.html": "run 1", "figures/a.png": "a1", "figures/old.png": "old"})
+    first.commit()
+    assert json.loads((out / MANIFEST).read_text())["files"] == ["figures/a.png", "figures/old.png", "index.html"]
+    second = OutputFolder("--out", out)
+    _build(second, {"index.html": "run 2", "figures/a.png": "a2"})
+    second.commit()
+    assert (out / "index.html").read_text() == "run 2" and not (out / "figures" / "old.png").exists()
+    assert [p.name for p in tmp_path.iterdir()] == ["out"]  # no staging or old folder left
+    (out / "notes.txt").write_text("the user's notes")
+    with pytest.raises(LosslabError, match=r"holds 'notes.txt', which losslab did not write"):
+        OutputFolder("--out", out)
+    assert (out / "notes.txt").read_text() == "the user's notes"
+
+
+def test_merge_keeps_earlier_files_and_a_symlink_inside_is_refused(tmp_path):
+    out = tmp_path / "out"
+    a = OutputFolder("--out", out)
+    _build(a, {"figures/p1.png": "1"})
+    a.commit(merge=True)
+    b = OutputFolder("--out", out)
+    _build(b, {"figures/p2.png": "2"})
+    b.commit(merge=True)
+    assert sorted(p.name for p in (out / "figures").iterdir()) == ["p1.png", "p2.png"]
+    secret = tmp_path / "secret.txt"
+    secret.write_text("outside")
+    (out / "figures" / "p3.png").symlink_to(secret)
+    with pytest.raises(LosslabError, match=r"holds a symbolic link 'figures/p3.png'"):
+        OutputFolder("--out", out)
+    assert secret.read_text() == "outside"
+
+
+def test_an_interrupted_book_leaves_the_previous_page(tmp_path, monkeypatch):
+    from losslab.book import ProblemResult
+
+    def fake_solve(name, ctx=None):
+        return ProblemResult(problem=name, title="t", statement="s", answer={}, summary="", checks=[])
+
+    monkeypatch.setattr("losslab.book.solve", fake_solve)
+    monkeypatch.chdir(tmp_path)
+    runner = CliRunner()
+    assert runner.invoke(app, ["book", "--out", "site", "--problems", "6.1"]).exit_code == 0
+    page = (tmp_path / "site" / "index.html").read_text()
+    assert "6.1" in page
+
+    def interrupted(results, out_dir, **kw):
+        (out_dir / "index.html").write_text("half a page")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("losslab.book.write_report", interrupted)
+    runner.invoke(app, ["book", "--out", "site", "--problems", "6.2"])
+    assert (tmp_path / "site" / "index.html").read_text() == page
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["site"]
+
+
+def test_an_io_error_while_solving_is_an_io_error_not_a_failed_check(tmp_path, monkeypatch):
+    import losslab.book.registry as registry
+
+    class Full:
+        TITLE = "t"
+
+        @staticmethod
+        def solve(ctx):
+            raise OSError(errno.ENOSPC, "No space left on device", str(ctx.out_dir / "figures" / "x.png"))
+
+    monkeypatch.setattr(registry, "problem_module", lambda name: Full)
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(app, ["solve", "6.1", "--out", "o"])
+    assert isinstance(result.exception, OSError)
+    assert describe_failure(result.exception).startswith("I/O error on '") and "No space left on device" in describe_failure(result.exception)
+    assert not (tmp_path / "o").exists()
