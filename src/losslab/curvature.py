@@ -68,6 +68,20 @@ class EigenResult:
     method: str
     iterations: int
     matvecs: int
+    tridiagonal: tuple[np.ndarray, np.ndarray] | None = None  # Lanczos's (alphas, betas), for Ritz histories
+
+    def ritz_history(self) -> np.ndarray:
+        """The extreme Ritz value after each Lanczos step (largest, or smallest for a bottom
+        search): how the estimate converged, from the run's own tridiagonal matrix."""
+        if self.tridiagonal is None:
+            raise LosslabError("The Ritz history needs a Lanczos result (method='lanczos').")
+        alphas, betas = self.tridiagonal
+        largest = len(self.eigenvalues) < 2 or self.eigenvalues[0] >= self.eigenvalues[-1]
+        out = []
+        for j in range(1, len(alphas) + 1):
+            theta = np.linalg.eigvalsh(_tridiag(alphas[:j], betas[: j - 1]))
+            out.append(theta[-1] if largest else theta[0])
+        return np.asarray(out)
 
     @property
     def converged(self) -> np.ndarray:
@@ -320,7 +334,8 @@ def eigsh(
     if return_vectors:
         vecs = np.asarray(jnp.asarray(Y[:, order].T) @ V)
         residuals = np.array([float(jnp.linalg.norm(matvec(jnp.asarray(u)) - lam * u)) for lam, u in zip(vals, vecs)])
-    return EigenResult(vals, vecs, residuals, "lanczos", len(alphas), len(alphas) + (len(vals) if return_vectors else 0))
+    return EigenResult(vals, vecs, residuals, "lanczos", len(alphas), len(alphas) + (len(vals) if return_vectors else 0),
+                       (alphas, betas))
 
 
 def _default_iters(k: int, dim: int) -> int:
