@@ -1,1 +1,20 @@
 import losslab  # noqa: F401  (turns on float64 before any test touches JAX)
+
+
+import json  # noqa: E402
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def book_run(tmp_path_factory):
+    """`losslab book --small` once per test session (the book tests and the browser tests share it):
+    (out_dir, results.json as a list of dicts)."""
+    from typer.testing import CliRunner
+
+    from losslab.cli import app
+
+    out = tmp_path_factory.mktemp("book")
+    result = CliRunner().invoke(app, ["book", "--out", str(out), "--small"])
+    assert result.exit_code == 0, result.output
+    return out, json.loads((out / "results.json").read_text(encoding="utf-8"))

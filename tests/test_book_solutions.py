@@ -16,15 +16,6 @@ from losslab.errors import LosslabError
 
 
 @pytest.fixture(scope="module")
-def book_run(tmp_path_factory):
-    """`losslab book --small` once: (out_dir, results.json as a list of dicts)."""
-    out = tmp_path_factory.mktemp("book")
-    result = CliRunner().invoke(app, ["book", "--out", str(out), "--small"])
-    assert result.exit_code == 0, result.output
-    return out, json.loads((out / "results.json").read_text(encoding="utf-8"))
-
-
-@pytest.fixture(scope="module")
 def book_results(book_run):
     """Results by problem number."""
     return {r["problem"]: r for r in book_run[1]}

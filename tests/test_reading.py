@@ -187,6 +187,7 @@ def test_format_from_suffix_wins():
         ("", {}, "empty"),
         ("a\x00b", {}, "NUL"),
         ("x" * 1_000_001, {}, "too large"),
+        ("\\section{A}\n" + "word " * 41_000, {}, "at most 200 kB for LaTeX"),
         ("# P\n\n$$\nx = 1\n", {}, "line 3 is never closed"),
         ("text\n\n\\[ x = 1\n", {}, "line 3 is never closed"),
         ("\\section{A}\n\\begin{align} x = 1", {}, "line 2"),
@@ -287,3 +288,65 @@ def test_real_inline_definitions_are_inline_math():
     assert "$m_0=0$" in m272.context
     # bold sub-headings that name no problem do not end problem 6.4
     assert [s.problem for s in xab.sections] == [None, "6.2", "6.4", "6.5", "6.10"]
+
+
+# ---------------------------------------------------------------- the project's own sheets
+
+OWN = Path(__file__).parent / "sheets" / "own"
+
+
+def _table(path, pattern):
+    """{sheet: [cells]} from an EXPECTED.md whose sections are '## <sheet>'."""
+    out, sheet = {}, None
+    for row in path.read_text().splitlines():
+        m = re.match(pattern, row)
+        if m:
+            sheet = m.group(1)
+            out[sheet] = []
+            continue
+        cells = [c.strip() for c in row.strip().strip("|").split("|")]
+        if sheet and cells and cells[0].isdigit():
+            out[sheet].append(cells)
+    return out
+
+
+def test_own_sheets_every_claim_line_is_a_display_row_of_its_problem():
+    table = _table(OWN / "EXPECTED.md", r"## (\S+\.md)$")
+    assert len(table) >= 6 and sum(len(v) for v in table.values()) >= 150
+    for sheet, rows_ in table.items():
+        doc = read_document((OWN / sheet).read_text(), filename=sheet)
+        at = {(m.line, s.problem) for s, m in doc.math() if m.display}
+        missing = [(int(c[0]), c[1]) for c in rows_ if (int(c[0]), c[1]) not in at]
+        assert not missing, f"{sheet}: no display row at {missing}"
+
+
+def test_own_sheets_in_latex_and_notebook_containers():
+    table = _table(FORMATS / "EXPECTED.md", r"## (\S+\.(?:tex|ipynb))$")
+    assert set(table) == {"linear_en.tex", "momentum.ipynb"}
+    for sheet, rows_ in table.items():
+        doc = read_document((FORMATS / sheet).read_text(), filename=sheet)
+        if sheet.endswith(".ipynb"):
+            at = {(m.cell, m.line, s.problem) for s, m in doc.math() if m.display}
+            keys = [(int(c[0]), int(c[1]), c[2]) for c in rows_]
+        else:
+            at = {(m.line, s.problem) for s, m in doc.math() if m.display}
+            keys = [(int(c[0]), c[1]) for c in rows_]
+        missing = [k for k in keys if k not in at]
+        assert not missing, f"{sheet}: no display row at {missing}"
+    # the same claims in the same order as the Markdown originals
+    own = _table(OWN / "EXPECTED.md", r"## (\S+\.md)$")
+    assert [c[3] for c in table["linear_en.tex"]] == [c[3] for c in own["linear_en.md"]]
+    assert [c[4] for c in table["momentum.ipynb"]] == [c[3] for c in own["momentum.md"]]
+
+
+def test_right_dot_delimiter_is_not_trailing_punctuation():
+    doc = read_document("$$\\begin{aligned} a &= \\left( b \\right. \\\\ & \\left. + c \\right) \\end{aligned}$$")
+    (row,) = doc.sections[0].math
+    assert row.latex.endswith(r"\left. + c \right)") and r"\left( b \right." in row.latex
+
+
+def test_bracket_display_inside_a_paragraph():
+    doc = read_document("## Problem 6.1\nWe have\n\\[ x = 1 \\]\nso \\(y = 2\\) and\n\\[\na = b\n\\]\n")
+    got = [(m.line, m.display, m.latex) for _, m in doc.math()]
+    assert got == [(3, True, "x = 1"), (4, False, "y = 2"), (6, True, "a = b")]
+    assert doc.sections[0].math[0].context == "We have"

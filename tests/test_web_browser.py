@@ -2,86 +2,35 @@
 
 from __future__ import annotations
 
-import os
-import socket
-import threading
-import time
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import numpy as np
 import pytest
+from _browser import NEEDS_CHROMIUM, chromium, guarded_page, live_server
 
-CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"Chromium is not installed at {CHROMIUM} (CI installs it with apt-get)"),
-]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+pytestmark = [pytest.mark.browser, NEEDS_CHROMIUM]
 
 
 @pytest.fixture(scope="module")
 def server():
-    import uvicorn
-
     from losslab.web.app import app
 
-    port = _free_port()
-    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not srv.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            pytest.fail("uvicorn did not start")
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    thread.join(10)
+    with live_server(app) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
 def browser():
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(
-            executable_path=CHROMIUM,
-            headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                  "--disable-sync", "--no-first-run"],
-        )
+    with chromium() as b:
         yield b
-        b.close()
 
 
 @pytest.fixture
 def page(browser, server):
-    context = browser.new_context(viewport={"width": 1400, "height": 1150})
-    pg = context.new_page()
-    errors: list[str] = []
-    pg.on("pageerror", lambda exc: errors.append(str(exc)))
-    # the page must work offline: any request leaving 127.0.0.1 is a failure
-    outside: list[str] = []
-
-    def guard(route):
-        if urlsplit(route.request.url).hostname != "127.0.0.1":
-            outside.append(route.request.url)
-            return route.abort()
-        return route.continue_()
-
-    pg.route("**/*", guard)
-    pg.base = server
-    yield pg
-    context.close()
-    assert not errors, f"JavaScript errors on the page: {errors}"
-    assert not outside, f"the page tried to reach outside 127.0.0.1: {outside}"
+    with guarded_page(browser, server, {"width": 1400, "height": 1150}) as pg:
+        yield pg
 
 
 def open_page(pg, fragment: str = "", runs: int = 1):

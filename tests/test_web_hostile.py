@@ -103,3 +103,77 @@ def test_quick_load_no_500_no_lost_request_memory_back():
     report = web_load.load_test(32, 8)
     assert web_load.verdict(report) == [], report
     assert report["requests"] == 32 + 6 and report["status_codes"].get("413", 0) >= 1
+
+
+def test_a_check_stops_when_its_client_leaves():
+    import socket
+    import threading
+    import time
+
+    import httpx
+    import uvicorn
+
+    from losslab.web import check_worker
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        while not server.started:
+            time.sleep(0.05)
+        claim = "$$\\frac{\\partial L}{\\partial \\phi_0} = \\sum_{i=1}^{I} 2(\\phi_0 + \\phi_1 x_i - y_i)$$\n"
+        sheet = "# Problem 6.1\n$$L[\\phi] = \\sum_{i=1}^{I} (\\phi_0 + \\phi_1 x_i - y_i)^2$$\n" + claim * 400
+        with pytest.raises(httpx.ReadTimeout):  # the client gives up long before 400 claims are checked
+            httpx.post(f"http://127.0.0.1:{port}/api/check", data={"text": sheet}, timeout=3)
+        deadline = time.monotonic() + 20  # well inside the check's own 60 s deadline
+        while time.monotonic() < deadline:
+            worker = check_worker._worker
+            if worker is None or not worker.process.is_alive():
+                break
+            time.sleep(0.2)
+        assert worker is None or not worker.process.is_alive()  # killed, not checking for nobody
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        check_worker.shutdown()
+
+
+def _json_values():
+    from hypothesis import strategies as st
+
+    leaves = st.one_of(st.none(), st.booleans(), st.integers(min_value=-(2**70), max_value=2**70),
+                       st.floats(allow_nan=False, allow_infinity=False), st.text(max_size=20),
+                       st.sampled_from([1e308, -1e308, 0, -1, 10**9, "upload:0123456789abcdef", "logistic:3", "gabor"]))
+    return st.recursive(leaves, lambda inner: st.one_of(st.lists(inner, max_size=4),
+                                                         st.dictionaries(st.text(max_size=8), inner, max_size=4)), max_leaves=12)
+
+
+VALID = {
+    "/api/landscape": {"objective": "gabor", "range0": [-10, 10], "range1": [2.5, 22.5], "resolution": 20},
+    "/api/run": {"objective": "gabor", "start": [-1.5, 6.5], "optimizers": [{"name": "adam", "lr": 0.05, "steps": 16}]},
+    "/api/linesearch": {"objective": "linear", "point": [0.5, 0.5]},
+    "/api/fit": {"objective": "linear", "params": [[0.5, 0.5]]},
+}
+
+
+@pytest.mark.parametrize("path", sorted(VALID))
+def test_mutated_bodies_never_get_a_500(client, path):
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    base = VALID[path]
+
+    @settings(max_examples=25, deadline=None, derandomize=True, database=None,
+              suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+    @given(key=st.sampled_from(sorted(base) + ["extra"]), value=_json_values(), whole=st.booleans())
+    def fuzz(key, value, whole):
+        body = value if whole else {**base, key: value}
+        response = client.post(path, json=body)
+        assert response.status_code < 500, (body, response.text)
+        if response.status_code >= 400:
+            _sentence(response)
+
+    fuzz()

@@ -17,7 +17,7 @@ from pathlib import Path
 from .errors import LosslabError
 from .mathml import latex_to_mathml, markdown_to_html
 
-__all__ = ["CheckReport", "check", "check_text", "claim_html", "check_report_html", "REPORT_CSS", "VERDICTS"]
+__all__ = ["REPORT_CSS", "VERDICTS", "CheckReport", "check", "check_report_html", "check_text", "claim_html"]
 
 VERDICTS = ("correct", "incorrect", "not checked")
 _MARK = {"correct": "✓", "incorrect": "✗", "not checked": "?"}

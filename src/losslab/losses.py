@@ -13,10 +13,16 @@ import jax.numpy as jnp
 
 from .errors import check_choice
 
-__all__ = ["least_squares", "binary_cross_entropy", "reduce", "REDUCTIONS", "LOSS_NAMES"]
+__all__ = ["least_squares", "binary_cross_entropy", "reduce", "REDUCTIONS", "LOSS_NAMES", "LOSS_LATEX"]
 
 REDUCTIONS = ("sum", "mean")
 LOSS_NAMES = ("least_squares", "bce")
+# each loss's summand l_i as the book writes it (the HTML and notebook views put the sum or mean around it)
+LOSS_LATEX = {
+    "least_squares": r"\left(f[x_i, \boldsymbol\phi] - y_i\right)^2",
+    "bce": r"\left(-y_i \log \text{sig}\left[f[x_i, \boldsymbol\phi]\right] "
+    r"- (1 - y_i) \log\left(1 - \text{sig}\left[f[x_i, \boldsymbol\phi]\right]\right)\right)",
+}
 
 
 def least_squares(prediction, y):

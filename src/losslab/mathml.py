@@ -17,17 +17,18 @@ tests (zero for everything the book and the checker write).
 from __future__ import annotations
 
 import html
+import importlib.util
 import re
 from functools import lru_cache
 from pathlib import Path
 
 __all__ = [
-    "latex_to_mathml",
-    "math_font_path",
-    "math_css",
-    "markdown_to_html",
     "MATH_ERROR_CLASS",
     "MATH_FONT_NAME",
+    "latex_to_mathml",
+    "markdown_to_html",
+    "math_css",
+    "math_font_path",
 ]
 
 MATH_ERROR_CLASS = "math-error"
@@ -45,6 +46,7 @@ _REWRITES = [
 ]
 
 
+_OPERATOR_NAME = re.compile(r"(<mi>(?:log|ln|exp|sin|cos|tan|det|max|min|arg|tr|Pr)</mi>)")
 _UNKNOWN = re.compile(r">(\\[A-Za-z]+)<")
 
 
@@ -76,21 +78,24 @@ def latex_to_mathml(latex: str, *, display: bool = False) -> str:
             f'<span class="{MATH_ERROR_CLASS}" title="{html.escape(reason, quote=True)}">'
             f"<code>{html.escape(source)}</code></span>"
         )
+    # TeX sets a thin space around \log, \exp, \sin ...; latex2mathml writes them as bare <mi>
+    mathml = _OPERATOR_NAME.sub(r'<mspace width="0.1667em"></mspace>\1<mspace width="0.1667em"></mspace>', mathml)
     # the source travels with the formula: screen readers and copy-as-LaTeX tools read alttext
     return mathml.replace("<math ", f'<math alttext="{html.escape(source, quote=True)}" ', 1)
 
 
 def math_font_path() -> Path:
-    """STIX Two Math (SIL Open Font License) as shipped inside the installed ``ziamath`` package."""
-    import importlib.util
+    """STIX Two Math (SIL Open Font License) as shipped inside the installed ``ziamath`` package.
 
-    # located without importing ziamath: its __init__ calls the deprecated importlib.resources.path,
-    # a DeprecationWarning (an error under the tests' filterwarnings) on every first use
+    Found through the package's spec, without importing ziamath (only its font file is used).
+    """
     spec = importlib.util.find_spec("ziamath")
-    real = Path(spec.origin).parent / "fonts" / MATH_FONT_NAME if spec is not None and spec.origin else Path(MATH_FONT_NAME)
-    if not real.is_file():  # pragma: no cover - a broken ziamath install
-        raise FileNotFoundError(f"{MATH_FONT_NAME} not found in the installed ziamath package (looked at {real})")
-    return real
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError("The math font needs the 'ziamath' package: pip install ziamath")
+    path = Path(next(iter(spec.submodule_search_locations))) / "fonts" / MATH_FONT_NAME
+    if not path.is_file():  # pragma: no cover - a broken ziamath install
+        raise FileNotFoundError(f"{MATH_FONT_NAME} not found in the installed ziamath package (looked at {path})")
+    return path
 
 
 def math_css(font_url: str) -> str:

@@ -101,6 +101,7 @@ class Model:
     output: str = "real"  # "real" (least squares) or "logit" (binary cross-entropy)
     equation: str = ""
     init_fn: Callable | None = field(default=None, repr=False)
+    latex: str = field(default="", repr=False)  # f[x, phi] as the book writes it, for the HTML and notebook views
     meta: dict = field(default_factory=dict, compare=False, repr=False)
     capabilities: Capabilities = field(default_factory=Capabilities, repr=False)
     default_data: str | None = field(default=None, repr=False)
@@ -164,6 +165,7 @@ def linear() -> Model:
         2,
         ("phi_0", "phi_1"),
         equation="eq. 6.4: phi_0 + phi_1 x",
+        latex=r"f[x, \boldsymbol\phi] = \phi_0 + \phi_1 x",
         capabilities=Capabilities(
             example_grads={"least_squares": _d.linear_example_grads},
             hessian={"least_squares": _d.linear_hessian},
@@ -181,6 +183,7 @@ def gabor() -> Model:
         2,
         ("phi_0", "phi_1"),
         equation="eq. 6.8: sin[z] exp(-z^2/32), z = phi_0 + 0.06 phi_1 x",
+        latex=r"f[x, \boldsymbol\phi] = \sin[\phi_0 + 0.06 \phi_1 x] \exp\left[-\frac{(\phi_0 + 0.06 \phi_1 x)^2}{32}\right]",
         capabilities=Capabilities(
             example_grads={"least_squares": _gabor.example_grads},
             fused={"least_squares": _gabor.objective_fused},
@@ -201,6 +204,7 @@ def logistic() -> Model:
         ("phi_0", "phi_1"),
         output="logit",
         equation="problem 6.4: sig[phi_0 + phi_1 x]",
+        latex=r"f[x, \boldsymbol\phi] = \phi_0 + \phi_1 x, \quad Pr(y = 1 \mid x) = \text{sig}\left[f[x, \boldsymbol\phi]\right]",
         capabilities=Capabilities(
             example_grads={"bce": _d.logistic_example_grads},
             hessian={"bce": _d.logistic_hessian},
@@ -232,6 +236,7 @@ def shallow() -> Model:
         10,
         SHALLOW_PARAM_NAMES,
         equation="eq. 3.1: phi_0 + sum_k phi_k a[theta_k0 + theta_k1 x]",
+        latex=r"f[x, \boldsymbol\phi] = \phi_0 + \sum_{k=1}^{3} \phi_k\, \mathrm{a}[\theta_{k0} + \theta_{k1} x]",
         capabilities=Capabilities(example_grads={"least_squares": _d.shallow_example_grads}),
         default_data="book:shallow",
         scalar_input=True,

@@ -260,6 +260,16 @@ class Objective:
     def with_data(self, data: Dataset) -> Objective:
         return Objective(self.model, data, loss=self.loss, reduction=self.reduction, dtype=self.dtype)
 
+    def _repr_latex_(self) -> str:
+        from .views import objective_latex
+
+        return f"$${objective_latex(self)}$$"
+
+    def _repr_html_(self) -> str:
+        from .views import objective_html
+
+        return objective_html(self)
+
     def __repr__(self) -> str:
         return (
             f"Objective(model={self.model.name!r}, loss={self.loss!r}, reduction={self.reduction!r}, "

@@ -116,6 +116,11 @@ class RunResult:
             ],
         }
 
+    def _repr_html_(self) -> str:
+        from .views import run_html
+
+        return run_html(self)
+
     def __repr__(self) -> str:
         return (
             f"RunResult({self.optimizer or 'optimizer'}, steps={self.steps}, epochs={self.epochs}, "

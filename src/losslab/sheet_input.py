@@ -11,7 +11,7 @@ from pathlib import PurePath
 
 from .errors import LosslabError
 
-__all__ = ["SHEET_SUFFIXES", "MAX_SHEET_BYTES", "sheet_text", "check_sheet_name", "SheetTooLarge", "SheetNotText"]
+__all__ = ["MAX_SHEET_BYTES", "SHEET_SUFFIXES", "SheetNotText", "SheetTooLarge", "check_sheet_name", "sheet_text"]
 
 SHEET_SUFFIXES = (".md", ".markdown", ".tex", ".ipynb", ".txt")
 MAX_SHEET_BYTES = 1_000_000

@@ -20,7 +20,7 @@ from ..mathml import latex_to_mathml, markdown_to_html, math_css, math_font_path
 from ..outputs import write_text
 from .result import ProblemResult
 
-__all__ = ["render_math", "markdown_to_html", "write_report", "ASSETS"]
+__all__ = ["render_math", "markdown_to_html", "write_report", "problem_html", "problem_css", "ASSETS"]
 
 ASSETS = "assets"
 
@@ -50,11 +50,13 @@ def _inline(text: str) -> str:
 
 def _detail(text: str) -> str:
     """A check's name or detail: bare LaTeX (no $...$, as SymPy prints it) is one formula, anything else prose."""
-    if "\\" in text and "$" not in text:
+    if "$" in text:
+        return _inline(text)
+    if "\\" in text:
         formula = latex_to_mathml(text)
         if formula.startswith("<math"):
             return formula
-    return _inline(text)
+    return html.escape(text)  # plain words and numbers (a SymPy repr's * is not markdown emphasis)
 
 
 _CSS = """
@@ -79,6 +81,20 @@ pre.seed { background: #f7f7f7; border-left: 3px solid #aaa; padding: 0.6em; whi
 """
 
 
+def problem_css() -> str:
+    """The page's CSS, scoped to ``.ll-problem`` for a notebook cell (the notebook's own page keeps its styles)."""
+    rules = []
+    for rule in _CSS.strip().split("}"):
+        if "{" not in rule:
+            continue
+        selectors, body = rule.split("{", 1)
+        if selectors.strip() in ("body", "h1"):
+            continue
+        scoped = ", ".join(f".ll-problem {sel.strip()}" for sel in selectors.split(","))
+        rules.append(f"{scoped} {{{body}}}")
+    return "\n".join(rules)
+
+
 def _relative(path: str | os.PathLike, out_dir: Path) -> str:
     try:
         return Path(path).resolve().relative_to(out_dir.resolve()).as_posix()
@@ -86,7 +102,18 @@ def _relative(path: str | os.PathLike, out_dir: Path) -> str:
         return Path(os.path.relpath(Path(path).resolve(), out_dir.resolve())).as_posix()
 
 
-def _section(result: ProblemResult, out_dir: Path) -> str:
+def _figure_src(path, out_dir: Path | None) -> str:
+    """A figure's address: relative to the page's folder, or (no folder: a notebook) the PNG itself as a data URI."""
+    if out_dir is not None:
+        return _relative(path, out_dir)
+    import base64
+
+    data = base64.b64encode(Path(path).read_bytes()).decode("ascii")
+    return f"data:image/png;base64,{data}"
+
+
+def problem_html(result: ProblemResult, out_dir: Path | None = None) -> str:
+    """One problem's section: statement, answer, derivation, figures, checks, the seed sheet's verdict."""
     from .seed import seed_section
 
     anchor = "p" + result.problem.replace(".", "-")
@@ -96,8 +123,9 @@ def _section(result: ProblemResult, out_dir: Path) -> str:
     if result.derivation:
         out.append("<h3>Derivation</h3>" + markdown_to_html(_quote_source(result.derivation)))
     for fig in result.figures:
-        rel = html.escape(_relative(fig, out_dir), quote=True)
-        out.append(f'<figure><a href="{rel}"><img src="{rel}" alt="figure {rel}"></a><figcaption>{rel}</figcaption></figure>')
+        rel = html.escape(_figure_src(fig, out_dir), quote=True)
+        name = html.escape(Path(fig).name if out_dir is None else _relative(fig, out_dir))
+        out.append(f'<figure><a href="{rel}"><img src="{rel}" alt="figure {name}"></a><figcaption>{name}</figcaption></figure>')
     rows = "".join(
         f'<tr><td class="{"pass" if c.passed else "fail"}">{"pass" if c.passed else "FAIL"}</td>'
         f"<td>{_detail(c.name)}</td><td>{_detail(c.detail)}</td></tr>"
@@ -147,7 +175,7 @@ def write_report(results: list[ProblemResult], out_dir: str | os.PathLike, *, ti
         + "".join(rows)
         + "</table>"
     )
-    body = "\n".join(_section(r, out_dir) for r in results)
+    body = "\n".join(problem_html(r, out_dir) for r in results)
     path = out_dir / "index.html"
     write_text(path, head + body + "</body></html>\n")
     # the same results as data: what `losslab solve all --json` prints, with figure paths relative to out_dir

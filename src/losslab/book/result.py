@@ -73,6 +73,11 @@ class ProblemResult:
             }
         )
 
+    def _repr_html_(self) -> str:
+        from .report import problem_css, problem_html
+
+        return f'<div class="ll-problem"><style>{problem_css()}</style>{problem_html(self)}</div>'
+
     def __repr__(self) -> str:
         n_ok = sum(c.passed for c in self.checks)
         return (

@@ -36,7 +36,7 @@ def read_sheet(path: Path) -> str:
     return sheet_text(data, str(path))
 
 
-DEFAULT_SECONDS = 300.0  # the whole sheet; each claim also has the checker's own, softer budget
+DEFAULT_SECONDS = 600.0  # the whole sheet; each claim also has the checker's own, softer budget
 DEFAULT_MEMORY_GIB = 2.0
 
 

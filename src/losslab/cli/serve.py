@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 
 from ..errors import LosslabError, check_int
@@ -10,6 +12,7 @@ from ..errors import LosslabError, check_int
 def serve(
     host: str = typer.Option("127.0.0.1", "--host", help="Interface to bind. The default serves this machine only."),
     port: int = typer.Option(8000, "--port", help="TCP port (1-65535)."),
+    book: Path | None = typer.Option(None, "--book", help="A folder `losslab book` wrote: served at /book/ beside the explorer."),
 ) -> None:
     """Open the optimiser explorer: loss landscapes, trajectories, model fits and line searches in the browser."""
     port = check_int("port", port, owner="serve", ge=1, le=65535)
@@ -18,10 +21,14 @@ def serve(
     _check_bindable(host, port)
     import uvicorn
 
-    from ..web.app import app
+    from ..web.app import app, create_app
 
+    if book is not None:
+        app = create_app(book)
     shown = f"[{host}]" if ":" in host else host
     typer.echo(f"losslab explorer: http://{shown}:{port}/   (Ctrl+C to stop)")
+    if book is not None:
+        typer.echo(f"the problem book: http://{shown}:{port}/book/")
     # SIGTERM/Ctrl+C: stop accepting, give running requests a moment, then exit (compute threads are not waited for)
     uvicorn.run(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=GRACE_SECONDS)
 

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
+from . import headless  # noqa: F401  (Agg unless the host chose a backend)
 
-matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 

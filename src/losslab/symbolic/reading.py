@@ -24,6 +24,8 @@ from ..errors import LosslabError
 __all__ = ["FORMATS", "MAX_BYTES", "MAX_ROWS", "Document", "Math", "Prose", "Section", "read_document"]
 
 MAX_BYTES = 1_000_000
+# pylatexenc walks LaTeX one character at a time (about 25 us each): a tighter bound keeps a .tex read within seconds
+MAX_LATEX_BYTES = 200_000
 MAX_ROWS = 2000
 CONTEXT_CHARS = 300
 FORMATS = ("markdown", "latex", "notebook", "text")
@@ -193,6 +195,7 @@ def _clean_row(row: str) -> tuple[str, str | None]:
         label = label or m.group(1)
         row = row[: m.start()]
     row = _TRAILING_JUNK.sub("", row)
+    row = re.sub(r"\\(right|left)\s*$", r"\\\1.", row)  # the '.' of \right. is a delimiter, not punctuation
     return row.strip(), label
 
 
@@ -412,16 +415,20 @@ def _bracket_block(state, begLine: int, endLine: int, silent: bool) -> bool:
 
 
 def _paren_inline(state, silent: bool) -> bool:
-    """Inline rule for ``\\( .. \\)``."""
-    if not state.src.startswith("\\(", state.pos):
+    """Inline rules for ``\\( .. \\)`` and for a ``\\[ .. \\]`` display inside a paragraph."""
+    src, pos = state.src, state.pos
+    if src.startswith("\\(", pos):
+        close, kind = src.find("\\)", pos + 2), "math_inline"
+    elif src.startswith("\\[", pos):
+        close, kind = src.find("\\]", pos + 2), "math_inline_double"
+    else:
         return False
-    close = state.src.find("\\)", state.pos + 2)
     if close < 0:
         return False
     if not silent:
-        token = state.push("math_inline", "math", 0)
-        token.content = state.src[state.pos + 2 : close]
-        token.markup = "\\("
+        token = state.push(kind, "math", 0)
+        token.content = src[pos + 2 : close]
+        token.markup = src[pos : pos + 2]
     state.pos = close + 2
     return True
 
@@ -602,7 +609,8 @@ def _latex_context():
                                    chars=w.s[pos:end], pos=pos, len=end - pos)
                 return macrospec.ParsedVerbatimArgs(verbatim_chars_node=node), pos, end - pos
 
-        db = latexwalker.get_default_latex_context_db().filter_context()
+        # no "specials" (quotes, dashes, ~): they mean nothing here and are tested at every character
+        db = latexwalker.get_default_latex_context_db().filter_context(keep_which=["macros", "environments"])
         skip = [macrospec.EnvironmentSpec(n, args_parser=_RawBody(n)) for n in _SKIP_ENVS]
         maths = [macrospec.EnvironmentSpec(n, args_parser=_RawBody(n), is_math_mode=True) for n in _ALIGN_ENVS]
         db.add_context_category("losslab-raw", environments=maths + skip, prepend=True)
@@ -791,6 +799,11 @@ def read_document(text: str, *, format: str = "auto", filename: str | None = Non
     if fmt == "auto":
         suffix = PurePath(filename).suffix.lower() if filename else ""
         fmt = _SUFFIXES.get(suffix) or _sniff(text)
+    if fmt == "latex" and size > MAX_LATEX_BYTES:
+        raise LosslabError(
+            f"The LaTeX {name} is too large: at most {MAX_LATEX_BYTES // 1000} kB for LaTeX (1 MB for Markdown). "
+            f"Got {size // 1000} kB instead."
+        )
     b = _Builder(fmt)
     try:
         if fmt == "notebook":

@@ -4,6 +4,7 @@ Endpoints::
 
     GET  /                    the page (static/index.html)
     GET  /static/plotly.min.js  plotly.js from the installed ``plotly`` package (no CDN)
+    GET  /book/               the problem book, when ``losslab serve --book DIR`` names one
     GET  /api/objectives      the objectives, their ranges/starts, the optimisers, the limits
     POST /api/landscape       {objective, data?, range0, range1?, resolution <= 400} -> loss grid
     POST /api/run             {objective, data?, start, optimizers: 1..4 x {name, lr, beta, gamma,
@@ -26,6 +27,7 @@ from __future__ import annotations
 
 import importlib.resources
 import json
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI, File, Form, Request, UploadFile
@@ -38,6 +40,7 @@ from ..errors import LosslabError
 from ..mathml import math_font_path
 from ..sheet_input import MAX_SHEET_BYTES, SheetNotText, SheetTooLarge, check_sheet_name, sheet_text
 from . import service
+from . import check_worker
 from .check_worker import CheckTimeout, check_in_worker
 from .guard import BodyLimit
 from .schemas import (
@@ -144,8 +147,39 @@ def _simplify(errors: list[dict]) -> list[dict]:
 
 
 # ---------------------------------------------------------------- the app
-def create_app() -> FastAPI:
-    app = FastAPI(title="losslab", description="Chapter 6 optimiser explorer", docs_url="/api/docs", redoc_url=None)
+class ClientGone(Exception):
+    """The client closed the connection while its request was being worked on."""
+
+
+async def _unless_client_leaves(request: Request, work):
+    """Await ``work``; if the client disconnects first, stop the check worker (it is killed, a new one starts
+    for the next sheet) instead of computing an answer nobody will read."""
+    import asyncio
+
+    from . import check_worker
+
+    task = asyncio.ensure_future(work)
+    while True:
+        done, _ = await asyncio.wait({task}, timeout=0.5)
+        if done:
+            return task.result()
+        if await request.is_disconnected():
+            check_worker.abandon()
+            try:
+                await task
+            except Exception:  # noqa: BLE001  (the worker was killed on purpose)
+                pass
+            raise ClientGone
+
+
+def create_app(book_dir: str | Path | None = None) -> FastAPI:
+    """The explorer; with ``book_dir`` (a folder ``losslab book`` wrote) it serves that book at ``/book/`` too."""
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        yield
+        check_worker.shutdown()  # the sheet-checking worker process ends with the server
+
+    app = FastAPI(lifespan=lifespan, title="losslab", description="Chapter 6 optimiser explorer", docs_url="/api/docs", redoc_url=None)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError):
@@ -166,6 +200,10 @@ def create_app() -> FastAPI:
         }
         detail = sentences.get(exc.status_code, f"{exc.detail}." if isinstance(exc.detail, str) else str(exc.detail))
         return JSONResponse(status_code=exc.status_code, content={"detail": detail}, headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(ClientGone)
+    async def _client_gone(request: Request, exc: ClientGone):
+        return Response(status_code=499)  # nobody reads it; no 500 in the log either
 
     @app.exception_handler(MemoryError)
     async def _out_of_memory(request: Request, exc: MemoryError):
@@ -207,6 +245,15 @@ def create_app() -> FastAPI:
         return FileResponse(font, media_type="font/ttf", headers={"Cache-Control": "max-age=86400"})
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    if book_dir is not None:
+        book = Path(book_dir)
+        if not (book / "index.html").is_file():
+            raise LosslabError(f"The 'book' folder must hold the index.html that `losslab book` writes. Got {str(book)!r} instead.")
+        app.mount("/book", StaticFiles(directory=book, html=True), name="book")
+
+    @app.get("/api/info", include_in_schema=False)
+    def info() -> Response:
+        return FastJSON({"book": book_dir is not None})
 
     @app.get("/api/objectives")
     def objectives() -> Response:
@@ -237,6 +284,7 @@ def create_app() -> FastAPI:
 
     @app.post("/api/check")
     async def check(
+        request: Request,
         file: UploadFile | None = File(None),
         text: str | None = Form(None),
         filename: str | None = Form(None),
@@ -253,7 +301,7 @@ def create_app() -> FastAPI:
         else:
             raise LosslabError("The 'file' or 'text' parameter is required: upload a sheet or paste its text. Got neither instead.")
         source = sheet_text(raw, name)
-        claims = await check_in_worker(source, name)
+        claims = await _unless_client_leaves(request, check_in_worker(source, name))
         counts = {v: sum(c.get("verdict") == v for c in claims) for v in ("correct", "incorrect", "not checked")}
         return FastJSON({"filename": name, "claims": claims, "counts": counts, "html": check_report_html(claims, source)})
 

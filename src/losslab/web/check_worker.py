@@ -19,7 +19,7 @@ import time
 
 from ..errors import LosslabError
 
-__all__ = ["check_in_worker", "CheckTimeout", "CHECK_SECONDS", "shutdown"]
+__all__ = ["CHECK_SECONDS", "CheckTimeout", "abandon", "check_in_worker", "shutdown"]
 
 CHECK_SECONDS = 60.0
 _START_SECONDS = 60.0  # importing losslab (JAX, SymPy) in a fresh process
@@ -37,9 +37,16 @@ def _serve(requests, replies) -> None:  # pragma: no cover - runs in the worker 
     from ..check_view import _run_checker
 
     cap_memory(CHECK_MEMORY)
+    parent = multiprocessing.parent_process()
     replies.put(("ready", None))
     while True:
-        item = requests.get()
+        try:
+            item = requests.get(timeout=1.0)
+        except queue.Empty:
+            # a server killed by a signal runs no exit handlers: the worker leaves with it rather than linger
+            if parent is not None and not parent.is_alive():
+                return
+            continue
         if item is None:
             return
         text, filename = item
@@ -123,6 +130,14 @@ def _check_blocking(text: str, filename: str | None, seconds: float) -> list[dic
 async def check_in_worker(text: str, filename: str | None = None, *, seconds: float = CHECK_SECONDS) -> list[dict]:
     """The claims (``losslab check --json`` entries) of one sheet, checked in the worker process."""
     return await asyncio.to_thread(_check_blocking, text, filename, seconds)
+
+
+def abandon() -> None:
+    """Kill the worker now, without waiting for the check it is doing (its client has gone): the waiting
+    call sees the worker stop and ends; the next check starts a new worker."""
+    worker = _worker
+    if worker is not None and worker.process.is_alive():
+        worker.process.kill()
 
 
 def shutdown() -> None:

@@ -38,6 +38,8 @@
     state.count += 1;
   }
 
+  fetch("/api/info").then((r) => r.json()).then((info) => { $("book-link").hidden = !info.book; }).catch(() => {});
+
   $("check-file").addEventListener("change", () => {
     const file = $("check-file").files[0];
     if (!file) return;

@@ -1,0 +1,177 @@
+"""The math renderers and the notebook views, without a browser: MathML, terminal Unicode, _repr_html_/_repr_latex_."""
+
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ET
+
+import numpy as np
+import pytest
+
+from losslab.mathml import (
+    MATH_ERROR_CLASS,
+    latex_to_mathml,
+    markdown_to_html,
+    math_font_path,
+)
+from losslab.unicode_math import latex_to_unicode, math_text_to_unicode
+
+MML = "{http://www.w3.org/1998/Math/MathML}"
+
+
+def _tree(mathml: str) -> ET.Element:
+    return ET.fromstring(mathml)
+
+
+# ---------------------------------------------------------------- MathML
+def test_matrix_sum_blackboard_and_text_sig_as_mathml():
+    root = _tree(latex_to_mathml(r"\mathbf{H} = \begin{bmatrix} 2I & 2\sum_{i=1}^{I} x_i \\ 0 & 1 \end{bmatrix}", display=True))
+    assert root.get("display") == "block"
+    table = root.find(f".//{MML}mtable")
+    assert table is not None and len(table.findall(f"{MML}mtr")) == 2
+    row = root.find(f".//{MML}mrow[{MML}mtable]")
+    kids = list(row)
+    k = kids.index(table)
+    assert (kids[k - 1].text, kids[k + 1].text) == ("[", "]")  # brackets around the matrix, not bars
+    sum_op = root.find(f".//{MML}munderover/{MML}mo")
+    assert sum_op is not None and sum_op.text == "\u2211"  # limits under and over in display style
+    inline = _tree(latex_to_mathml(r"\mathbb{I}[z > 0]\,\text{sig}[z]"))
+    texts = [e.text for e in inline.iter() if e.text]
+    assert "\U0001d540" in texts and "sig" in texts  # double-struck I, upright sig
+    assert inline.get("alttext") == r"\mathbb{I}[z > 0]\,\text{sig}[z]"
+
+
+@pytest.mark.parametrize("bad", [r"\unknowncommand{x}", r"\frac{a}{", r"\begin{bmatrix} a & b"])
+def test_unreadable_latex_is_an_error_span_with_its_source(bad):
+    out = latex_to_mathml(bad)
+    assert out.startswith(f'<span class="{MATH_ERROR_CLASS}"') and "<math" not in out
+    assert re.sub(r"<[^>]+>", "", out).replace("&amp;", "&") == bad
+
+
+def test_markdown_math_escapes_html_and_keeps_money():
+    out = markdown_to_html("A $x^2$ and **b**.\n\n$$\\frac{1}{2}$$\n\n<script>alert(1)</script> costs 5$ and 6$")
+    assert out.count("<math") == 2 and "<mfrac>" in out and "<strong>b</strong>" in out
+    assert "<script" not in out and "costs 5$ and 6$" in out
+
+
+def test_math_font_is_a_real_truetype_font_with_a_math_table():
+    data = math_font_path().read_bytes()
+    assert data[:4] == b"\x00\x01\x00\x00"  # TrueType
+    n_tables = int.from_bytes(data[4:6], "big")
+    tags = {data[12 + 16 * k: 16 + 16 * k] for k in range(n_tables)}
+    assert b"MATH" in tags  # what lets the browser stretch brackets and enlarge the sum
+
+
+# ---------------------------------------------------------------- terminal Unicode
+@pytest.mark.parametrize("latex, text", [
+    (r"\frac{\partial L}{\partial \phi_0} = 2 \sum_{i=1}^{I} \left(\phi_0 + \phi_1 x_i - y_i\right)",
+     "∂L/∂φ₀ = 2 Σᵢ₌₁ᴵ (φ₀ + φ₁ xᵢ − yᵢ)"),
+    (r"\frac{\partial^2 L}{\partial \phi_0 \partial \phi_1}", "∂²L/(∂φ₀ ∂φ₁)"),
+    (r"\mathbf{H} = \begin{bmatrix} 2I & 2 \\ 3 & 4 \end{bmatrix}", "𝐇 = [2I, 2; 3, 4]"),
+    (r"\mathbb{I}[z > 0]\,\text{sig}[z]", "𝕀[z > 0] sig[z]"),
+    (r"\beta^{t-k} x_{i,j}", "βᵗ⁻ᵏ x_(i,j)"),
+    (r"\mathbf{m}_{t+1} \leftarrow \beta \mathbf{m}_t", "𝐦ₜ₊₁ ← β𝐦ₜ"),
+    (r"\sqrt{x} \ne \unknownmacro", "√(x) ≠ unknownmacro"),
+])
+def test_latex_to_unicode(latex, text):
+    assert latex_to_unicode(latex) == text
+
+
+def test_prose_keeps_words_and_converts_math():
+    assert math_text_to_unicode("the sum $\\sum_i x_i$ costs 5 dollars") == "the sum Σᵢ xᵢ costs 5 dollars"
+
+
+def test_check_cli_prints_unicode_and_json_keeps_latex(tmp_path):
+    import json
+
+    from typer.testing import CliRunner
+
+    from losslab.cli import app
+
+    sheet = tmp_path / "s.md"
+    sheet.write_text("### Problem 6.1\n\n$$L = \\sum_{i=1}^{I} (\\phi_0 + \\phi_1 x_i - y_i)^2$$\n\n"
+                     "$$\\frac{\\partial L}{\\partial \\phi_0} = 2(\\phi_0 + \\phi_1 x_i - y_i)$$\n", encoding="utf-8")
+    text = CliRunner().invoke(app, ["check", str(sheet)]).output
+    assert "∂L/∂φ₀ = 2(φ₀ + φ₁ xᵢ − yᵢ)" in text and "\\frac" not in text
+    assert "truth: 2 Σᵢ₌₁ᴵ (φ₀ + φ₁ xᵢ − yᵢ)" in text
+    claims = json.loads(CliRunner().invoke(app, ["check", "--json", str(sheet)]).stdout)
+    assert claims[0]["latex"].startswith("\\frac{\\partial L}") and "\\sum" in claims[0]["truth"]
+
+
+# ---------------------------------------------------------------- notebook views
+def test_objective_shows_its_formula():
+    from losslab import make_objective
+
+    gabor = make_objective("gabor")
+    latex = gabor._repr_latex_()
+    assert latex.startswith("$$L[\\boldsymbol\\phi] = \\sum_{i=1}^{I}") and "0.06 \\phi_1 x" in latex
+    page = gabor._repr_html_()
+    assert page.count("<math") == 1 and MATH_ERROR_CLASS not in page and "I = 30 points" in page
+    mean_bce = make_objective("logistic", reduction="mean")
+    assert "\\frac{1}{I}" in mean_bce._repr_latex_() and "sig" in mean_bce._repr_latex_()
+
+
+def test_run_result_html_shows_its_numbers_and_loss_curve():
+    from losslab import make_objective
+    from losslab.run import run
+
+    r = run(make_objective("linear"), "gd", [1.6, -0.5], steps=30, learning_rate=0.01)
+    page = r._repr_html_()
+    assert f"{r.final_loss:.6g}" in page and "gd" in page
+    points = re.search(r'<polyline points="([^"]+)"', page).group(1).split()
+    assert len(points) == len(r.loss) == 31
+    ys = np.array([float(p.split(",")[1]) for p in points])
+    # gradient descent with a small rate on a convex quadratic never goes up, and neither does the drawn curve
+    # (SVG y grows downwards); it spans the plot from the first loss (top) to the last (bottom)
+    assert np.all(np.diff(r.loss) <= 0) and np.all(np.diff(ys) >= 0)
+    assert ys[0] == pytest.approx(4) and ys[-1] == pytest.approx(86)
+
+
+def test_check_report_puts_every_claim_beside_its_line():
+    from losslab.check_view import CheckReport, check_report_html
+
+    text = "# t\n\n$$a = b$$\n\nprose\n\n$$c = d$$\n"
+    claims = [
+        {"problem": "6.1", "line": 3, "latex": "a = b", "verdict": "correct", "reason": "equal", "truth": ""},
+        {"problem": "6.1", "line": 7, "latex": "c = d", "verdict": "incorrect", "reason": "differs at $x = 1$",
+         "truth": r"\sum_i x_i", "convention": "the ReLU's derivative is $\\mathbb{I}[z > 0]$",
+         "steps": [{"latex": "c = e", "verdict": "correct"}, {"latex": "e = d", "verdict": "incorrect", "reason": "sign"}]},
+    ]
+    page = check_report_html(claims, text)
+    rows = re.findall(r'<div class="ll-row" data-line="(\d+)"><pre[^>]*>.*?</pre><div><div class="ll-claim (\S+)" data-line="(\d+)"', page)
+    assert rows == [("3", "correct", "3"), ("7", "incorrect", "7")]
+    assert page.count('class="ll-row ll-plain"') == 5  # the other lines of the sheet, shown as they are
+    assert "ll-convention" in page and "ll-truth" in page and page.count("<li") == 2 and MATH_ERROR_CLASS not in page
+    # a notebook's claims carry a cell: listed by problem, not against the JSON's lines
+    listed = check_report_html([dict(claims[0], cell=2)], text)
+    assert "ll-row" not in listed and "cell 2, line 3" in listed
+
+    class Fake:
+        def __init__(self, d):
+            self.d = d
+
+        def to_dict(self):
+            return self.d
+
+    report = CheckReport([Fake(c) for c in claims], text, filename="s.md")
+    assert repr(report) == "CheckReport('s.md', 2 claims: 1 correct, 1 incorrect, 0 not checked)"
+    assert report.to_dicts() == claims and "losslab check: s.md" in report._repr_html_()
+
+
+def test_problem_result_html_embeds_its_figures(tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from losslab.book.result import Check, ProblemResult
+
+    fig_path = tmp_path / "f.png"
+    plt.plot([0, 1], [1, 0])
+    plt.savefig(fig_path)
+    plt.close("all")
+    r = ProblemResult("6.2", "Hessian", "Find $\\mathbf{H}$.", {}, "$$\\begin{bmatrix} 1 & 0 \\\\ 0 & 1 \\end{bmatrix}$$",
+                      checks=[Check("c", True, "2 I + 2 \\sum_{i=1}^{I} x_{i}^{2}")], figures=[str(fig_path)])
+    page = r._repr_html_()
+    assert "data:image/png;base64," in page and "<mtable>" in page and MATH_ERROR_CLASS not in page
+    assert page.count("<math") == 3  # statement, answer, and the check's bare-LaTeX detail
