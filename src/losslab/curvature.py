@@ -578,8 +578,8 @@ class HessianSpectrum:
     def __repr__(self) -> str:
         where = f"{self.devices} device{'s' * (self.devices > 1)} x {self.processes} process{'es' * (self.processes > 1)}"
         lines = [
-            f"HessianSpectrum({self.n_params:,} parameters, {self.n_batches} batch{'es' * (self.n_batches > 1)} "
-            f"(reduction={self.reduction!r}) on {where}; loss {self.loss:.6g}",
+            (f"HessianSpectrum({self.n_params:,} parameters, {self.n_batches} batch{'es' * (self.n_batches > 1)} "
+             f"(reduction={self.reduction!r}) on {where}; loss {self.loss:.6g}"),
             "  top eigenvalues: " + ", ".join(f"{v:.6g}" for v in self.top_eigenvalues),
         ]
         bad = [str(i + 1) for i, ok in enumerate(self.converged) if not ok]
