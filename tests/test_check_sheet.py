@@ -57,21 +57,24 @@ def test_seed_6_5_chain_rule_with_unindexed_y_and_ten_output_derivatives(seed):
     rs = by_problem(seed, "6.5")
     assert len(rs) == 11
     first, rest = rs[0], rs[1:]
-    assert first.verdict == "not checked"
-    assert "y has no index" in first.reason and "read as y_i the claim would be correct" in first.reason
+    # issue 11: a data symbol without its index inside a per-example expression is read as indexed, and said
+    assert first.verdict == "correct"
+    assert "y written without an index" in first.reason and "(y_i)" in first.reason
+    assert "every parameter" in first.reason
     assert all(r.verdict == "correct" for r in rest)
 
 
 def test_seed_6_10_momentum(seed):
     rs = by_problem(seed, "6.10")
-    assert [r.verdict for r in rs] == ["correct", "correct", "not checked", "incorrect"]
+    # the final sum is right under the book's convention m_0 = 0 (its notebooks start momentum there), named
+    assert [r.verdict for r in rs] == ["correct", "correct", "not checked", "correct"]
     assert "\\dots" in rs[2].reason
-    assert "missing the initial-momentum term beta^{t+1} m_0" in rs[3].reason
-    assert r"\beta^{t+1} \mathbf{m}_0" in rs[3].truth_latex
+    assert rs[3].convention.startswith("m_0 = 0") and "book's convention" in rs[3].convention
+    assert "with another starting value a term in it would be missing" in rs[3].reason
 
 
 def test_every_equivalent_form_is_accepted(equivalent):
-    assert len(equivalent) == 22
+    assert len(equivalent) == 23  # \text{sig}[z] = 1 / (1 + exp[-z]) restates the book's sigmoid: a (true) claim
     wrong = [(r.problem, r.line, r.reason) for r in equivalent if r.verdict != "correct"]
     assert not wrong
 
@@ -131,12 +134,7 @@ def test_renaming_must_be_stated_else_not_checked():
 
 
 def test_expansion_blowup_is_not_attempted_symbolically():
-    from losslab.symbolic.checker import MAX_EXPANDED_TERMS, _expanded_terms
-    from losslab.symbolic.latex import parse_expression
-
-    big = parse_expression(r"(\phi_0 + \phi_1 + x_i + y_i + \phi_0 \phi_1)^{32}")
-    assert _expanded_terms(big) > MAX_EXPANDED_TERMS
-    assert _expanded_terms(parse_expression(r"(a + b)^2 (c + d)")) == 6
+    # numbers decide; the exact confirmation is only tried on small expressions, so a 32nd power costs nothing
     sheet = (
         "## Problem 1\n$$L = \\sum_i (\\phi_0 + \\phi_1 x_i - y_i)^2$$\n"
         "$$\\frac{\\partial L}{\\partial \\phi_0} = 2 \\sum_i (\\phi_0 + \\phi_1 x_i - y_i) + (\\phi_0 + \\phi_1 + \\phi_0\\phi_1 + 1)^{32} - (\\phi_0 + \\phi_1 + \\phi_0\\phi_1 + 1)^{32}$$\n"

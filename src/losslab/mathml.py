@@ -80,7 +80,9 @@ def latex_to_mathml(latex: str, *, display: bool = False) -> str:
         )
     # TeX sets a thin space around \log, \exp, \sin ...; latex2mathml writes them as bare <mi>
     mathml = _OPERATOR_NAME.sub(r'<mspace width="0.1667em"></mspace>\1<mspace width="0.1667em"></mspace>', mathml)
+    # HTML puts <math> in the MathML namespace by itself: no xmlns (the pages name no http address at all);
     # the source travels with the formula: screen readers and copy-as-LaTeX tools read alttext
+    mathml = mathml.replace(' xmlns="http://www.w3.org/1998/Math/MathML"', "", 1)
     return mathml.replace("<math ", f'<math alttext="{html.escape(source, quote=True)}" ', 1)
 
 

@@ -17,7 +17,13 @@ notation of *Understanding Deep Learning*:
 - ``\\frac{\\partial L}{\\partial \\phi_1}``, ``\\frac{\\partial^2 L}{\\partial \\phi \\partial \\theta}``
   -> an unevaluated :class:`sympy.Derivative` of the symbol / function call;
 - ``\\begin{bmatrix} .. & .. \\\\ .. \\end{bmatrix}`` -> ``ImmutableMatrix``;
-- ``\\mathbf{H}``, ``\\boldsymbol{m}`` (bold is dropped), ``\\nabla l_t`` -> ``IndexedBase('nabla_l')[t]``.
+- ``\\mathbf{H}``, ``\\boldsymbol{m}`` (bold is dropped; the caller says which names are
+  vectors, and products of vectors keep their order as :class:`~.nodes.MatProd`);
+- decorated names ``\\hat{y}`` -> ``yhat``, ``\\tilde{L}``, ``\\bar{x}``, ``\\mathcal{L}`` -> ``L``, ``\\ell`` -> ``l``;
+- ``\\nabla_{\\phi} L`` (a gradient: a derivative) and ``\\nabla \\ell(\\Theta^{(t)})`` (an opaque
+  gradient value, :class:`~.nodes.Grad`), ``\\partial_j``, primes ``a'(z)``, operators
+  ``\\frac{d}{dz} F``; superscript indices ``y^{(i)}``; comma subscripts ``z_{1,n}``;
+  transposes ``x^T``, ``\\odot``; ``cases`` (a Piecewise); ``\\max``, ``\\det``, ``\\mathrm{tr}``.
 
 Anything else raises :class:`ParseError` (a :class:`~losslab.errors.LosslabError`)
 with a message naming what was not understood.
@@ -32,6 +38,7 @@ import sympy as sp
 from sympy.core.function import AppliedUndef
 
 from ..errors import LosslabError
+from .nodes import IMPLICIT_INDEX, Grad, Hadamard, IApply, MatProd, SetSum, Transpose, prime_name
 
 __all__ = [
     "ParseError",
@@ -41,7 +48,7 @@ __all__ = [
     "parse_expression",
     "parse_relation",
     "symbol",
-    "index_symbol",
+    "indexed_base",
     "MAX_DEPTH",
     "MAX_TOKENS",
     "MAX_EXPONENT",
@@ -76,12 +83,22 @@ ELEMENTARY = {"sin": sp.sin, "cos": sp.cos, "tan": sp.tan, "exp": sp.exp, "log":
               "tanh": sp.tanh, "sinh": sp.sinh, "cosh": sp.cosh}
 # \text{..} / \operatorname{..} names that are functions: name -> canonical function name
 TEXT_FUNCTIONS = {"sig": "sig", "sigmoid": "sig", "Tr": "Tr", "tr": "Tr", "trace": "Tr", "Trace": "Tr",
-                  "Det": "Det", "det": "Det", "ReLU": "a", "relu": "a"}
-SKIP_COMMANDS = {"quad", "qquad", ",", ";", ":", "!", " ", "displaystyle", "textstyle", "big", "Big",
-                 "bigg", "Bigg", "bigl", "bigr", "Bigl", "Bigr", "nonumber", "notag"}
+                  "Det": "Det", "det": "Det", "ReLU": "a", "relu": "a", "Var": "Var", "var": "Var",
+                  "sgn": "sgn", "sign": "sgn", "softplus": "softplus"}
+# \text{..} that says nothing (a condition's "if", a word between formulas)
+TEXT_FILLERS = {"if", "if ", "for", "when", "where", "and", "otherwise", "else", "with", "since"}
+SKIP_COMMANDS = {"quad", "qquad", ",", ";", ":", "!", " ", "displaystyle", "textstyle", "scriptstyle", "big", "Big",
+                 "bigg", "Bigg", "bigl", "bigr", "Bigl", "Bigr", "biggl", "biggr", "Biggl", "Biggr", "nonumber",
+                 "notag", "limits", "nolimits", "mathopen", "mathclose", "middle"}
+DECORATIONS = {"hat": "hat", "widehat": "hat", "tilde": "tilde", "widetilde": "tilde", "bar": "bar",
+               "overline": "bar", "dot": "dot", "ddot": "ddot", "check": "check", "breve": "breve"}
 DOTS = {"dots", "ldots", "cdots", "dotsb", "dotsc", "vdots", "ddots"}
-RELATIONS = {"=": "=", "<": "<", ">": ">", "leq": "<=", "le": "<=", "geq": ">=", "ge": ">=",
-             "leftarrow": "<-", "gets": "<-", "approx": "~", "neq": "!="}
+RELATIONS = {"=": "=", "<": "<", ">": ">", "leq": "<=", "le": "<=", "geq": ">=", "ge": ">=", "leqslant": "<=",
+             "geqslant": ">=", "leftarrow": "<-", "gets": "<-", "approx": "~", "neq": "!=", "ne": "!=",
+             "coloneqq": ":=", "equiv": "=", "triangleq": ":=", "Rightarrow": "=>", "implies": "=>",
+             "Longrightarrow": "=>", "iff": "=>", "in": "in", "propto": "~"}
+# function names applied with (..) even when the caller does not list them
+DEFAULT_FUNCTIONS = frozenset({"f", "a", "L", "J", "l", "P", "H", "sig", "LL", "E"})
 
 _SYMBOLS: dict[str, sp.Symbol] = {}
 
@@ -94,10 +111,6 @@ def symbol(name: str) -> sp.Symbol:
         else:
             _SYMBOLS[name] = sp.Symbol(name, real=True)
     return _SYMBOLS[name]
-
-
-def index_symbol(name: str) -> sp.Symbol:
-    return symbol(name)
 
 
 _BASES: dict[str, sp.IndexedBase] = {}
@@ -121,7 +134,7 @@ class Token:
 
 _TOKEN_RE = re.compile(
     r"(?P<ws>\s+)|(?P<num>\d+(?:\.\d+)?|\.\d+)|(?P<letter>[A-Za-z])|(?P<rowsep>\\\\)"
-    r"|(?P<cmd>\\(?:[A-Za-z]+|[,;:! {}|]))|(?P<op>[{}()\[\]+\-*/=<>^_,&|'!.])"
+    r"|(?P<cmd>\\(?:[A-Za-z]+|[,;:! {}|]))|(?P<op>:=|[{}()\[\]+\-*/=<>^_,&|'!.;:])"
 )
 
 
@@ -147,8 +160,9 @@ def tokenize(text: str) -> list[Token]:
             name = value[1:]
             if name in SKIP_COMMANDS:
                 continue
-            if name in ("text", "textrm", "operatorname", "mathrm", "textit", "mbox"):
-                m2 = re.compile(r"\s*\{([^{}]{0,40})\}").match(text, pos)
+            if name in ("text", "textrm", "operatorname", "mathrm", "textit", "mbox", "textbf", "mathit", "textsf",
+                        "mathsf", "operatorname*"):
+                m2 = re.compile(r"\s*\{([^{}]{0,80})\}").match(text, pos)
                 if m2 is None:
                     raise ParseError(f"\\{name} must be followed by {{name}} at position {start}")
                 pos = m2.end()
@@ -168,8 +182,17 @@ def tokenize(text: str) -> list[Token]:
                     raise ParseError(f"\\{name}{delim} (absolute value / norm) is not supported")
                 tokens.append(Token("op", delim, start))
                 continue
-            if name in ("{", "}"):
-                tokens.append(Token("op", "(" if name == "{" else ")", start))
+            if name in ("{", "}", "lbrace", "rbrace"):
+                tokens.append(Token("op", "(" if name in ("{", "lbrace") else ")", start))
+                continue
+            if name == "ell":
+                tokens.append(Token("letter", "l", start))
+                continue
+            if name in ("mid", "vert"):
+                tokens.append(Token("op", "|", start))
+                continue
+            if name in ("lbrack", "rbrack"):
+                tokens.append(Token("op", "[" if name == "lbrack" else "]", start))
                 continue
             tokens.append(Token("cmd", name, start))
             continue
@@ -184,11 +207,12 @@ def _clip(text: str, width: int = 60) -> str:
 
 
 class _Parser:
-    def __init__(self, tokens: list[Token], source: str, functions: frozenset[str]):
+    def __init__(self, tokens: list[Token], source: str, functions: frozenset[str], vectors: frozenset[str]):
         self.toks = tokens
         self.i = 0
         self.src = source
-        self.functions = functions
+        self.functions = functions | DEFAULT_FUNCTIONS
+        self.vectors = vectors
         self.depth = 0
 
     # -- helpers ---------------------------------------------------------------
@@ -231,6 +255,57 @@ class _Parser:
         where = f" at position {t.pos}" if t is not None else " at the end"
         return ParseError(f"{message}{where} in {_clip(self.src)!r}")
 
+    def matching(self, k: int) -> int:
+        """Index of the token closing the bracket opened at token k (or -1)."""
+        pairs = {"(": ")", "[": "]", "{": "}"}
+        stack = []
+        for j in range(k, len(self.toks)):
+            t = self.toks[j]
+            if t.kind == "op" and t.value in pairs:
+                stack.append(pairs[t.value])
+            elif t.kind == "op" and t.value in (")", "]", "}"):
+                if not stack or stack.pop() != t.value:
+                    return -1
+                if not stack:
+                    return j
+        return -1
+
+    def top_level_separator(self, k: int, end: int) -> bool:
+        """Is there a ',' ';' or '|' at depth 0 between tokens k and end?"""
+        depth = 0
+        for j in range(k, end):
+            t = self.toks[j]
+            if t.kind == "op" and t.value in "([{":
+                depth += 1
+            elif t.kind == "op" and t.value in ")]}":
+                depth -= 1
+            elif depth == 0 and t.kind == "op" and t.value in (",", ";", "|"):
+                return True
+        return False
+
+    # -- products that keep their order when vectors are involved --------------
+    def vectorish(self, e) -> bool:
+        if isinstance(e, sp.MatrixBase):
+            return True
+        if not isinstance(e, sp.Basic):
+            return False
+        if e.has(Transpose, MatProd, Hadamard):
+            return True
+        if not self.vectors:
+            return False
+        for s in e.free_symbols:
+            name = str(s.base.label) if isinstance(s, sp.Indexed) else getattr(s, "name", "")
+            if name in self.vectors:
+                return True
+        return any(str(ind.base.label) in self.vectors for ind in e.atoms(sp.Indexed))
+
+    def mul(self, a, b):
+        if self.vectorish(a) and self.vectorish(b) and not (_is_matrix(a) and _is_matrix(b)):
+            left = list(a.args) if isinstance(a, MatProd) else [a]
+            right = list(b.args) if isinstance(b, MatProd) else [b]
+            return MatProd(*left, *right)
+        return _mul(a, b)
+
     # -- grammar -------------------------------------------------------------------
     def expr(self) -> sp.Expr:
         self.enter()
@@ -253,17 +328,20 @@ class _Parser:
             t = self.peek()
             if t is None:
                 break
-            if t.kind == "cmd" and t.value in ("cdot", "times", "ast"):
+            if t.kind == "cmd" and t.value in ("cdot", "times", "ast", "cdotp"):
                 self.i += 1
-                result = _mul(result, self.factor())
+                result = self.mul(result, self.factor())
+            elif t.kind == "cmd" and t.value == "odot":
+                self.i += 1
+                result = Hadamard(result, self.term())  # a \odot b c = a \odot (b c)
             elif t.kind == "op" and t.value == "*":
                 self.i += 1
-                result = _mul(result, self.factor())
+                result = self.mul(result, self.factor())
             elif t.kind == "op" and t.value == "/":
                 self.i += 1
                 result = _mul(result, _pow(self.factor(), -1))
             elif self.starts_factor():
-                result = _mul(result, self.factor())
+                result = self.mul(result, self.factor())
             else:
                 break
         return result
@@ -272,12 +350,15 @@ class _Parser:
         t = self.peek()
         if t is None:
             return False
-        if t.kind in ("num", "letter", "text"):
+        if t.kind in ("num", "letter"):
             return True
+        if t.kind == "text":
+            return t.value.strip() not in TEXT_FILLERS
         if t.kind == "op":
-            return t.value in ("(", "{")
+            return t.value in ("(", "{", "[")
         if t.kind == "cmd":
-            return t.value not in ("cdot", "times", "ast", "end", "partial") and t.value not in RELATIONS and t.value != "in"
+            return (t.value not in ("cdot", "times", "ast", "cdotp", "odot", "end", "forall", "top")
+                    and t.value not in RELATIONS)
         return False
 
     def factor(self) -> sp.Expr:
@@ -290,13 +371,31 @@ class _Parser:
             base = self.atom()
             while self.at_op("^", "'"):
                 if self.at_op("'"):
-                    raise self.error("primes (f') are not supported; write \\frac{\\partial ..}{\\partial ..}")
+                    raise self.error("a prime (') must follow a function name, as in a'(z)")
                 self.i += 1
+                if self.transpose_mark():
+                    base = Transpose(base)
+                    continue
                 exponent = self.script()
                 base = _pow(base, exponent)
             return base
         finally:
             self.leave()
+
+    def transpose_mark(self) -> bool:
+        """After '^': T, \\top, {T}, {\\top}, {\\intercal} (consumed) -> a transpose."""
+        def is_mark(t):
+            return t is not None and ((t.kind == "letter" and t.value == "T")
+                                      or (t.kind == "cmd" and t.value in ("top", "intercal", "mathsf")))
+        if is_mark(self.peek()):
+            if self.peek().kind == "cmd" and self.peek().value == "mathsf":
+                return False
+            self.i += 1
+            return True
+        if self.at_op("{") and is_mark(self.peek(1)) and self.at("op", "}", offset=2):
+            self.i += 3
+            return True
+        return False
 
     def script(self) -> sp.Expr:
         """The argument of ^ or _ : a braced group or a single token (digit, letter, Greek letter, \\infty)."""
@@ -325,83 +424,166 @@ class _Parser:
         self.i -= 1
         raise self.error(message)
 
-    def _refuse_juxtaposed_indices(self) -> None:
-        """x_{ij} or x_{1 2} in a subscript is two indices or a typo, not a product: never guess."""
-        depth, k = 0, self.i
-        while k < len(self.toks):
-            t = self.toks[k]
-            if t.kind == "op" and t.value in "{([":
-                depth += 1
-            elif t.kind == "op" and t.value in "})]":
-                if depth == 0:
-                    return
-                depth -= 1
-            elif depth == 0 and k + 1 < len(self.toks):
-                nxt = self.toks[k + 1]
-                if all(u.kind in ("num", "letter") for u in (t, nxt)):
-                    raise self.error(
-                        f"the subscript '{t.value} {nxt.value}' is ambiguous (two indices, or a product?): "
-                        f"write a product as {t.value} \\cdot {nxt.value}"
-                    )
-            k += 1
+    def subscript_raw(self) -> tuple[str, list]:
+        """After '_': ('10', []) for digits (a name suffix), or ('', [index, ..]) for index expressions.
 
-    def subscript_raw(self) -> tuple[str, sp.Expr | None]:
-        """After '_': ('10', None) for digits, or ('', expr) for an index expression."""
+        ``_{i,n}`` and ``_{ij}`` / ``_{i1}`` are two indices; ``_{10}`` is the digits 10."""
         if self.at_op("{"):
-            # digits only -> a name suffix ({10} -> '10')
             if self.at("num", offset=1) and self.at("op", "}", offset=2) and "." not in self.peek(1).value:
                 value = self.peek(1).value
                 self.i += 3
-                return value, None
+                return value, []
             self.i += 1
-            self._refuse_juxtaposed_indices()
-            value = self.expr()
+            close = self.matching(self.i - 1)
+            # juxtaposed single letters/digits: x_{ij}, x_{i1}, z_{1n}
+            simple = [t for t in self.toks[self.i:close]] if close > 0 else []
+            if len(simple) >= 2 and all(t.kind == "num" for t in simple):
+                raise self.error(f"the subscript '{' '.join(t.value for t in simple)}' is ambiguous (two indices, or "
+                                 "one number?): write x_{1,2} for two indices")
+            if simple and len(simple) >= 2 and all(t.kind in ("letter", "num") for t in simple) \
+                    and not all(t.kind == "num" for t in simple) and all(len(t.value) == 1 or t.kind == "letter" for t in simple):
+                self.i = close + 1
+                return "", [symbol(t.value) if t.kind == "letter" else sp.Integer(int(t.value)) for t in simple]
+            indices = [self.expr()]
+            while self.at_op(","):
+                self.i += 1
+                indices.append(self.expr())
             self.expect("}")
-            return "", value
+            return "", indices
         t = self.next()
         if t.kind == "num" and "." not in t.value:
             if len(t.value) > 1:
                 self.toks.insert(self.i, Token("num", t.value[1:], t.pos + 1))
-            return t.value[0], None
+            return t.value[0], []
         if t.kind == "letter":
-            return "", symbol(t.value)
+            return "", [symbol(t.value)]
+        if t.kind == "cmd" and t.value in GREEK:
+            return "", [symbol(GREEK_ALIAS.get(t.value, t.value))]
+        if t.kind == "cmd" and t.value in ("mathbf", "boldsymbol", "bm"):
+            self.i -= 1
+            self.i += 1
+            return "", [self.bold()]
         self.i -= 1
         raise self.error("expected a subscript")
 
+    def superscript_index(self) -> list | None:
+        """``^{(i)}`` / ``^{(t+1)}`` after a name: an index, not a power."""
+        if self.at_op("^") and self.at("op", "{", offset=1) and self.at("op", "(", offset=2):
+            close = self.matching(self.i + 1)
+            inner_close = self.matching(self.i + 2)
+            if close > 0 and inner_close == close - 1:
+                self.i += 3
+                value = self.expr()
+                self.expect(")")
+                self.expect("}")
+                return [value]
+        return None
+
     def identifier(self, name: str) -> sp.Expr:
-        """A letter or Greek name with optional subscript; maybe applied to [..] arguments."""
-        sub_digits, sub_expr = None, None
+        """A letter or Greek name with optional subscript / superscript index; maybe applied to arguments."""
+        sub_digits, indices = None, []
         if self.at_op("_"):
             self.i += 1
-            sub_digits, sub_expr = self.subscript_raw()
-        # function application: any letter followed by '[' (book notation), or a known function and '('
-        if sub_digits is None and sub_expr is None:
+            sub_digits, indices = self.subscript_raw()
+        sup = self.superscript_index()
+        if sup is not None:
+            indices = indices + sup
+            if sub_digits:
+                indices, sub_digits = [sp.Integer(int(sub_digits))] + indices, None
+        if self.at_op("_") and sub_digits is None and not indices:
+            pass
+        elif self.at_op("_") and sup is not None:
+            self.i += 1
+            more_digits, more = self.subscript_raw()
+            indices = indices + ([sp.Integer(int(more_digits))] if more_digits else more)
+        # primes: a'(z), f''(x), \sigma'(z)
+        order = 0
+        while self.at_op("'"):
+            self.i += 1
+            order += 1
+        if order:
+            fname = "sig" if name == "sigma" else name
+            if not self.at_op("(", "["):
+                raise self.error(f"{name}{chr(39) * order} must be followed by its argument, e.g. {name}'(z)")
+            close = ")" if self.peek().value == "(" else "]"
+            return self.apply(prime_name(fname, order), self.peek().value, close)
+        if not sub_digits and not indices:
             if self.at_op("["):
-                return self.apply(name, "[", "]")
-            if self.at_op("(") and name in self.functions:
+                applied = self.apply(name, "[", "]")
+                self.skip_point_arguments()
+                return applied
+            if self.at_op("(") and (name in self.functions or self.call_like()):
                 return self.apply(name, "(", ")")
-        if sub_digits is None and sub_expr is None:
             if name == "e" and self.at_op("^"):
                 return sp.E
             return symbol(name)
+        if name in PARAM_FAMILIES and len(indices) > 1 and all(isinstance(v, sp.Integer) and 0 <= v < 10 for v in indices):
+            sub_digits, indices = "".join(str(int(v)) for v in indices), []  # \theta_{1,0} is theta_10
+        generic = (sup is None and len(indices) == 1 and isinstance(indices[0], sp.Symbol) and indices[0].name != "t")
+        if name in PARAM_FAMILIES and (sub_digits or generic):
+            base = symbol(f"{name}_{sub_digits}") if sub_digits else symbol(f"{name}_{indices[0].name}")
+            if self.at_op("(") and self.call_like():
+                self.skip_point_arguments()
+            return base
+        index = [sp.Integer(int(sub_digits))] if sub_digits else indices
         if name in PARAM_FAMILIES:
-            if sub_digits:
-                return symbol(f"{name}_{sub_digits}")
-            if isinstance(sub_expr, sp.Symbol):
-                return symbol(f"{name}_{sub_expr.name}")
-            return indexed_base(name)[sub_expr]
-        index = sp.Integer(int(sub_digits)) if sub_digits else sub_expr
+            return indexed_base(name)[tuple(index)]
+        base = indexed_base(name)[tuple(index)]
+        if self.at_op("(") and (self.call_like() or self.data_argument()):
+            close = self.matching(self.i)
+            if self.top_level_separator(self.i + 1, close) and self.only_parameters(self.i + 1, close):
+                self.i = close + 1  # e_i(\phi_0, \phi_1): the parameters it depends on, not a call
+                return base
+            args = self.arguments("(", ")")
+            return IApply(base, sp.Tuple(*args))
         if self.at_op("["):
-            raise self.error(f"a subscripted function {name}_{{..}}[..] is not supported")
-        return indexed_base(name)[index]
+            args = self.arguments("[", "]")
+            return IApply(base, sp.Tuple(*args))
+        return base
 
-    def apply(self, name: str, open_: str, close: str) -> sp.Expr:
+    def call_like(self) -> bool:
+        """``(`` opening an argument list: a top-level ',' ';' or '|' inside."""
+        if not self.at_op("("):
+            return False
+        close = self.matching(self.i)
+        return close > 0 and self.top_level_separator(self.i + 1, close)
+
+    def data_argument(self) -> bool:
+        """``(x_n)`` / ``(x)``: one letter (with an index) in parentheses -- an argument, not a factor."""
+        close = self.matching(self.i)
+        inner = self.toks[self.i + 1:close] if close > 0 else []
+        return bool(inner) and inner[0].kind == "letter" and inner[0].value in ("x", "z") and all(
+            t.kind in ("letter", "num") or (t.kind == "op" and t.value in "_{}(),") for t in inner)
+
+    def only_parameters(self, k: int, end: int) -> bool:
+        for t in self.toks[k:end]:
+            if t.kind == "cmd" and t.value in PARAM_FAMILIES | {"mathbf", "boldsymbol"}:
+                continue
+            if t.kind in ("num",) or (t.kind == "op" and t.value in "_{},;"):
+                continue
+            if t.kind == "letter" and t.value in ("w", "b", "W"):
+                continue
+            return False
+        return True
+
+    def skip_point_arguments(self) -> None:
+        """``H[J](\\phi_0, \\phi_1)``: the point written after an applied name; the parameters themselves."""
+        if self.call_like():
+            close = self.matching(self.i)
+            if self.only_parameters(self.i + 1, close):
+                self.i = close + 1
+
+    def arguments(self, open_: str, close: str) -> list:
         self.expect(open_)
         args = [self.expr()]
-        while self.at_op(","):
+        while self.at_op(",", ";", "|"):
             self.i += 1
             args.append(self.expr())
         self.expect(close)
+        return args
+
+    def apply(self, name: str, open_: str, close: str) -> sp.Expr:
+        args = self.arguments(open_, close)
         if name in ELEMENTARY:
             if len(args) != 1:
                 raise self.error(f"\\{name} takes one argument, got {len(args)}")
@@ -430,6 +612,10 @@ class _Parser:
                     self.leave()
                 self.expect(close)
                 return value
+            if t.value == "|":
+                value = self.expr()
+                self.expect("|")
+                return value.det() if isinstance(value, sp.MatrixBase) else sp.Abs(value)
             self.i -= 1
             raise self.error(f"unexpected {t.value!r}")
         if t.kind == "rowsep":
@@ -450,36 +636,90 @@ class _Parser:
             return sp.sqrt(self.group_argument())
         if name == "sum":
             return self.summation()
-        if name in ("mathbf", "boldsymbol", "bm", "mathbfit", "vec"):
+        if name in ("mathbf", "boldsymbol", "bm", "mathbfit", "vec", "pmb", "mathcal", "mathscr", "mathit"):
             return self.bold()
+        if name in DECORATIONS:
+            return self.decorated(DECORATIONS[name])
         if name == "mathbb":
             return self.blackboard()
         if name == "nabla":
             return self.nabla()
+        if name == "partial":
+            return self.partial_operator()
         if name == "begin":
             return self.environment()
+        if name in ("boxed", "underbrace", "overbrace", "underset", "overset"):
+            return self.transparent(name)
+        if name in ("max", "min"):
+            return self.extremum(name)
+        if name in ("det", "tr", "Tr"):
+            return self.matrix_function("Det" if name == "det" else "Tr")
         if name == "infty":
             return sp.oo
         if name == "pi":
             return sp.pi
         if name in DOTS:
             raise NotCheckable("the expression contains an elided series (\\dots): it cannot be checked as written")
-        if name == "partial":
-            self.i -= 1
-            raise self.error("\\partial outside a \\frac{\\partial ..}{\\partial ..}")
         self.i -= 1
         raise self.error(f"unknown command \\{name}")
 
+    def transparent(self, name: str) -> sp.Expr:
+        """\\boxed{X}, \\underbrace{X}_{note}: X (the note is not part of the value)."""
+        if name in ("underset", "overset"):
+            self.group_argument_raw()
+        self.expect("{")
+        value = self.expr()
+        self.expect("}")
+        if name in ("underbrace", "overbrace") and self.at_op("_", "^"):
+            self.i += 1
+            self.group_argument_raw()
+        return value
+
+    def group_argument_raw(self) -> None:
+        """Skip one {..} group (or one token) without reading it."""
+        if self.at_op("{"):
+            close = self.matching(self.i)
+            if close < 0:
+                raise self.error("unbalanced {")
+            self.i = close + 1
+        else:
+            self.next()
+
+    def extremum(self, name: str) -> sp.Expr:
+        open_ = self.peek()
+        if open_ is None or open_.kind != "op" or open_.value not in ("(", "[", "{"):
+            raise self.error(f"\\{name} must be followed by (a, b)")
+        close = {"(": ")", "[": "]", "{": ")" if open_.value == "{" else "}"}[open_.value]
+        if open_.value == "{":
+            close = "}"
+        args = self.arguments(open_.value, close)
+        return (sp.Max if name == "max" else sp.Min)(*args)
+
+    def matrix_function(self, fname: str) -> sp.Expr:
+        if self.at_op("(", "["):
+            return self.apply(fname, self.peek().value, ")" if self.peek().value == "(" else "]")
+        return sp.Function(fname, real=True)(self.factor())
+
     def text_function(self, text: str) -> sp.Expr:
-        if text not in TEXT_FUNCTIONS:
-            self.i -= 1
-            raise self.error(f"unknown \\text{{{text}}}")
-        fname = TEXT_FUNCTIONS[text]
-        if self.at_op("["):
-            return self.apply(fname, "[", "]")
-        if self.at_op("("):
-            return self.apply(fname, "(", ")")
-        raise self.error(f"\\text{{{text}}} must be followed by [..] or (..)")
+        word = text.strip()
+        if word in TEXT_FUNCTIONS:
+            fname = TEXT_FUNCTIONS[word]
+            if self.at_op("["):
+                return self.apply(fname, "[", "]")
+            if self.at_op("("):
+                return self.apply(fname, "(", ")")
+            if fname in ("Tr", "Det"):
+                return sp.Function(fname, real=True)(self.factor())
+            raise self.error(f"\\text{{{text}}} must be followed by [..] or (..)")
+        if word == "d":
+            return symbol("d")
+        if re.fullmatch(r"[A-Za-z]{2,20}", word):
+            # \text{error}, \operatorname{Var}: a named quantity or function the sheet defines
+            if self.at_op("(", "["):
+                return self.apply(word, self.peek().value, ")" if self.peek().value == "(" else "]")
+            return symbol(word)
+        self.i -= 1
+        raise self.error(f"unknown \\text{{{text}}}")
 
     def elementary(self, name: str) -> sp.Expr:
         if self.at_op("["):
@@ -488,7 +728,7 @@ class _Parser:
             return self.apply(name, "(", ")")
         if self.at_op("^"):
             raise self.error(f"powers of functions (\\{name}^2 ..) are not supported; write (\\{name}[..])^2")
-        # \sin x : a single factor
+        # \sin x, \log \sigma(z): a single factor
         return ELEMENTARY[name](self.factor())
 
     def fraction(self) -> sp.Expr:
@@ -509,6 +749,8 @@ class _Parser:
             self.leave()
         if den == 0:
             raise self.error("division by zero")
+        if self.vectorish(num) and not self.vectorish(den):
+            return self.mul(num, _pow(den, -1))
         return _mul(num, _pow(den, -1))
 
     def _is_d(self, offset: int) -> bool:
@@ -519,7 +761,9 @@ class _Parser:
         return self.at("cmd", "partial") if marker == "partial" else self._is_d(0)
 
     def derivative(self, marker: str = "partial") -> sp.Expr:
-        """\\frac{\\partial^n TARGET}{\\partial v_1 \\partial v_2^2 ..} -> Derivative(TARGET, v_1, v_2, v_2)."""
+        """\\frac{\\partial^n TARGET}{\\partial v_1 \\partial v_2^2 ..} -> Derivative(TARGET, v_1, v_2, v_2).
+
+        ``\\frac{d}{dz} F`` / ``\\frac{\\partial}{\\partial w_k} [..]`` (an operator): TARGET is the factor after it."""
         self.expect("{")
         self.next()  # \partial (or d)
         order = 1
@@ -529,7 +773,8 @@ class _Parser:
             if not (isinstance(o, sp.Integer) and 1 <= int(o) <= 4):
                 raise self.error("the order of a derivative must be 1..4")
             order = int(o)
-        target = self.expr()
+        operator = self.at_op("}")
+        target = None if operator else self.expr()
         self.expect("}")
         self.expect("{")
         variables: list[sp.Expr] = []
@@ -548,11 +793,33 @@ class _Parser:
                 raise self.error(f"cannot differentiate with respect to {v}")
         if len(variables) != order:
             raise self.error(f"derivative order {order} does not match {len(variables)} variable(s)")
+        if operator:
+            if not self.starts_factor():
+                raise self.error("an operator \\frac{d}{dz} must be followed by what it differentiates")
+            target = self.factor()
         return sp.Derivative(target, *variables, evaluate=False)
 
-    def summation(self) -> sp.Expr:
+    def partial_operator(self) -> sp.Expr:
+        """``\\partial_j L`` (j: a parameter index) or ``\\partial_{\\phi_0} L``."""
         if not self.at_op("_"):
-            raise self.error("\\sum needs a subscript: \\sum_i or \\sum_{i=1}^I")
+            self.i -= 1
+            raise self.error("\\partial outside a \\frac{\\partial ..}{\\partial ..}")
+        self.i += 1
+        var = self.script()
+        if isinstance(var, sp.Symbol) and var.is_integer:
+            var = symbol(f"phi_{var.name}")
+        if not isinstance(var, (sp.Symbol, sp.Indexed)):
+            raise self.error(f"cannot differentiate with respect to {var}")
+        return sp.Derivative(self.factor(), var, evaluate=False)
+
+    def summation(self) -> sp.Expr:
+        upper = symbol("I")
+        if not self.at_op("_"):
+            # \sum x_i^2: the index is the example index of the body (bound later)
+            index, lower = IMPLICIT_INDEX, sp.Integer(1)
+            if self.at_op("^"):
+                raise self.error("\\sum with an upper limit needs a lower one: \\sum_{i=1}^I")
+            return self.sum_body(index, lower, upper)
         self.i += 1
         if self.at_op("{"):
             self.i += 1
@@ -565,7 +832,13 @@ class _Parser:
                 self.i += 1
                 lower = self.expr()
             elif self.at("cmd", "in"):
-                raise NotCheckable("a sum over a set (\\sum_{i \\in ..}) cannot be checked")
+                self.i += 1
+                where = self.expr()
+                self.expect("}")
+                body = self.term()
+                return SetSum(body, index, where)
+            elif self.at_op(">", "<") or self.at("cmd", "geq") or self.at("cmd", "ge"):
+                raise NotCheckable("a sum with an open range (\\sum_{j \\geq 0}) cannot be checked as written")
             else:
                 lower = sp.Integer(1)
             self.expect("}")
@@ -576,71 +849,163 @@ class _Parser:
                 raise self.error("the summation index must be a letter")
             index = symbol(t.value)
             lower = sp.Integer(1)
-        upper = symbol("I")
         if self.at_op("^"):
             self.i += 1
             upper = self.script()
         elif lower != 1:
             raise self.error("a sum with a lower limit needs an upper limit ^{..}")
+        return self.sum_body(index, lower, upper)
+
+    def sum_body(self, index, lower, upper) -> sp.Expr:
+        """The book's convention: a sum runs over the following terms that use its index."""
         self.enter()
         try:
             body = self.term()
+            while self.at_op("+", "-") and index is not IMPLICIT_INDEX:
+                start = self.i
+                sign = -1 if self.next().value == "-" else 1
+                try:
+                    nxt = self.term()
+                except ParseError:
+                    self.i = start
+                    break
+                if index in getattr(nxt, "free_symbols", set()):
+                    body = _add(body, _mul(sign, nxt))
+                else:
+                    self.i = start
+                    break
         finally:
             self.leave()
+        if _is_matrix(body):
+            return sp.ImmutableMatrix(body.rows, body.cols, [sp.Sum(x, (index, lower, upper)) for x in body])
         return sp.Sum(body, (index, lower, upper))
 
     def bold(self) -> sp.Expr:
-        self.expect("{")
+        self.expect("{") if self.at_op("{") else None
+        braced = self.toks[self.i - 1].kind == "op" and self.toks[self.i - 1].value == "{"
+        t = self.next()
+        letters = []
+        if t.kind == "letter":
+            letters.append(t.value)
+            while braced and self.at("letter"):
+                letters.append(self.next().value)
+        elif t.kind == "cmd" and t.value in GREEK:
+            letters.append(GREEK_ALIAS.get(t.value, t.value))
+        elif t.kind == "num" and t.value == "1":
+            return self.indicator()
+        elif t.kind == "cmd" and t.value in DECORATIONS:
+            value = self.decorated(DECORATIONS[t.value])
+            if braced:
+                self.expect("}")
+            return value
+        else:
+            self.i -= 1
+            raise self.error("\\mathbf{..} must contain a letter")
+        if braced:
+            self.expect("}")
+        return self.identifier("".join(letters))
+
+    def decorated(self, kind: str) -> sp.Expr:
+        """\\hat{y} -> yhat, \\tilde{\\mathcal L} -> Ltilde, \\bar x -> xbar."""
+        braced = self.at_op("{")
+        if braced:
+            self.i += 1
         t = self.next()
         if t.kind == "letter":
             name = t.value
         elif t.kind == "cmd" and t.value in GREEK:
             name = GREEK_ALIAS.get(t.value, t.value)
+        elif t.kind == "cmd" and t.value in ("mathcal", "mathbf", "boldsymbol", "mathscr", "bm"):
+            name = ""
+            if self.at_op("{"):
+                self.i += 1
+                while self.at("letter"):
+                    name += self.next().value
+                self.expect("}")
+            elif self.at("letter"):
+                name = self.next().value
+            if not name:
+                raise self.error("expected a letter")
         else:
             self.i -= 1
-            raise self.error("\\mathbf{..} must contain one letter")
-        self.expect("}")
-        return self.identifier(name)
+            raise self.error("a decoration (\\hat, \\tilde, \\bar) must be on a letter")
+        if braced:
+            self.expect("}")
+        return self.identifier(name + kind)
 
     def blackboard(self) -> sp.Expr:
         self.expect("{")
         t = self.next()
         self.expect("}")
-        if t.kind == "letter" and t.value in ("I", "1"):
-            open_ = self.peek()
-            if open_ is None or open_.kind != "op" or open_.value not in ("[", "("):
-                raise self.error("\\mathbb{I} must be followed by [condition]")
-            self.i += 1
-            lhs = self.expr()
-            rel = self.next()
-            rel_name = rel.value if rel.kind == "op" else RELATIONS.get(rel.value, rel.value)
-            rhs = self.expr()
-            self.expect("]" if open_.value == "[" else ")")
-            if rel_name == ">":
-                return sp.Heaviside(lhs - rhs, 0)
-            if rel_name == "<":
-                return sp.Heaviside(rhs - lhs, 0)
-            if rel_name == ">=":
-                return sp.Heaviside(lhs - rhs, 1)
-            if rel_name == "<=":
-                return sp.Heaviside(rhs - lhs, 1)
-            raise self.error(f"unsupported condition {rel.value!r} in \\mathbb{{I}}[..]")
+        if (t.kind == "letter" and t.value in ("I", "1")) or (t.kind == "num" and t.value == "1"):
+            return self.indicator()
         if t.kind == "letter" and t.value == "R":
             raise self.error("\\mathbb{R} is a set, not a value")
+        if t.kind == "letter" and t.value == "E":
+            raise NotCheckable("an expectation \\mathbb{E}[..] cannot be checked")
         raise self.error(f"unknown \\mathbb{{{t.value}}}")
 
+    def indicator(self) -> sp.Expr:
+        if self.at_op("_") and self.at("op", "{", offset=1):
+            self.i += 1
+            open_, close = "{", "}"
+        else:
+            open_ = self.peek().value if self.at_op("[", "(", "{") else None
+            close = {"[": "]", "(": ")", "{": "}"}.get(open_)
+        if open_ is None:
+            raise self.error("the indicator \\mathbb{I} must be followed by [condition]")
+        self.expect(open_)
+        lhs = self.expr()
+        rel = self.next()
+        rel_name = rel.value if rel.kind == "op" else RELATIONS.get(rel.value, rel.value)
+        rhs = self.expr()
+        self.expect(close)
+        if rel_name == ">":
+            return sp.Heaviside(lhs - rhs, 0)
+        if rel_name == "<":
+            return sp.Heaviside(rhs - lhs, 0)
+        if rel_name == ">=":
+            return sp.Heaviside(lhs - rhs, 1)
+        if rel_name == "<=":
+            return sp.Heaviside(rhs - lhs, 1)
+        raise self.error(f"unsupported condition {rel.value!r} in the indicator")
+
     def nabla(self) -> sp.Expr:
-        t = self.next()
-        if t.kind != "letter":
-            self.i -= 1
-            raise self.error("\\nabla must be followed by a letter, e.g. \\nabla l_t")
-        name = f"nabla_{t.value}"
-        if not self.at_op("_"):
-            return symbol(name)
-        self.i += 1
-        digits, expr = self.subscript_raw()
-        index = sp.Integer(int(digits)) if digits else expr
-        return indexed_base(name)[index]
+        """``\\nabla_{\\phi} L``, ``\\nabla^2_{w} J`` -> derivatives; ``\\nabla \\ell(\\Theta^{(t)})``,
+        ``\\nabla l_t`` -> an opaque gradient value :class:`Grad`."""
+        variable, order = None, 1
+        for _ in range(2):
+            if self.at_op("_"):
+                self.i += 1
+                variable = self.script_variable()
+            elif self.at_op("^"):
+                self.i += 1
+                o = self.script()
+                if not (isinstance(o, sp.Integer) and 1 <= int(o) <= 2):
+                    raise self.error("\\nabla^n: n must be 1 or 2")
+                order = int(o)
+        if not self.starts_factor():
+            raise self.error("\\nabla must be followed by what it differentiates, e.g. \\nabla_{\\phi} L")
+        target = self.factor()
+        if variable is None:
+            if order != 1:
+                raise self.error("\\nabla^2 needs the variable: \\nabla^2_{\\phi} L")
+            return Grad(target)
+        return sp.Derivative(target, *([variable] * order), evaluate=False)
+
+    def script_variable(self):
+        if self.at_op("{"):
+            self.i += 1
+            value = self.expr()
+            self.expect("}")
+        elif self.at("cmd") and self.peek().value in ("mathbf", "boldsymbol", "bm", "vec"):
+            self.i += 1
+            value = self.bold()
+        else:
+            value = self.script()
+        if not isinstance(value, (sp.Symbol, sp.Indexed)):
+            raise self.error(f"cannot differentiate with respect to {value}")
+        return value
 
     def environment(self) -> sp.Expr:
         self.expect("{")
@@ -649,9 +1014,30 @@ class _Parser:
             t = self.next()
             name += t.value
         self.expect("}")
-        if name not in ("bmatrix", "pmatrix", "matrix", "Bmatrix", "vmatrix"):
+        if name == "array":
+            self.group_argument_raw()  # the column spec {cc}
+        if name == "cases":
+            return self.cases()
+        if name not in ("bmatrix", "pmatrix", "matrix", "Bmatrix", "vmatrix", "array", "smallmatrix"):
             raise self.error(f"environment {name!r} is not supported inside an expression")
-        rows: list[list[sp.Expr]] = [[]]
+        rows = self.rows()
+        self.end(name)
+        widths = {len(r) for r in rows}
+        if len(widths) != 1:
+            raise self.error("matrix rows have different lengths")
+        if len(rows) * len(rows[0]) > 400:
+            raise self.error("matrix too large")
+        for row in rows:
+            for cell in row:
+                if isinstance(cell, sp.MatrixBase):
+                    raise self.error("nested matrices are not supported")
+        matrix = sp.ImmutableMatrix(rows)
+        if name == "vmatrix":
+            return matrix.det()
+        return matrix
+
+    def rows(self) -> list[list]:
+        rows: list[list] = [[]]
         self.enter()
         try:
             while True:
@@ -668,6 +1054,9 @@ class _Parser:
                     raise self.error("expected & or \\\\ or \\end in a matrix")
         finally:
             self.leave()
+        return rows
+
+    def end(self, name: str) -> None:
         self.next()
         self.expect("{")
         end = ""
@@ -676,19 +1065,50 @@ class _Parser:
         self.expect("}")
         if end != name:
             raise self.error(f"\\begin{{{name}}} closed by \\end{{{end}}}")
-        widths = {len(r) for r in rows}
-        if len(widths) != 1:
-            raise self.error("matrix rows have different lengths")
-        if len(rows) * len(rows[0]) > 400:
-            raise self.error("matrix too large")
-        for row in rows:
-            for cell in row:
-                if isinstance(cell, sp.MatrixBase):
-                    raise self.error("nested matrices are not supported")
-        matrix = sp.ImmutableMatrix(rows)
-        if name == "vmatrix":
-            return matrix.det()
-        return matrix
+
+    def cases(self) -> sp.Expr:
+        """``\\begin{cases} e_1 & cond_1 \\\\ e_2 & \\text{otherwise} \\end{cases}`` -> Piecewise."""
+        pieces = []
+        self.enter()
+        try:
+            while not self.at("cmd", "end"):
+                value = self.expr()
+                if self.at_op(","):
+                    self.i += 1
+                cond = sp.true
+                if self.at_op("&"):
+                    self.i += 1
+                    cond = self.condition()
+                pieces.append((value, cond))
+                if self.at("rowsep"):
+                    self.i += 1
+                elif not self.at("cmd", "end"):
+                    raise self.error("expected \\\\ or \\end in cases")
+        finally:
+            self.leave()
+        self.end("cases")
+        if not pieces:
+            raise self.error("empty cases")
+        return sp.Piecewise(*pieces)
+
+    def condition(self):
+        while self.at("text") and self.peek().value.strip() in TEXT_FILLERS - {"otherwise", "else"}:
+            self.i += 1
+        if self.at("text") and self.peek().value.strip() in ("otherwise", "else"):
+            self.i += 1
+            return sp.true
+        if self.at("rowsep") or self.at("cmd", "end"):
+            return sp.true
+        lhs = self.expr()
+        rel = self.next()
+        op = rel.value if rel.kind == "op" else RELATIONS.get(rel.value, "")
+        rhs = self.expr()
+        while self.at_op(",") or self.at("text"):
+            self.i += 1
+        table = {">": sp.Gt, "<": sp.Lt, ">=": sp.Ge, "<=": sp.Le}
+        if op not in table:
+            raise self.error(f"unsupported condition {rel.value!r} in cases")
+        return table[op](lhs, rhs)
 
 
 def _number(text: str) -> sp.Rational:
@@ -733,15 +1153,16 @@ def _pow(a, b):
     return result
 
 
-def parse_expression(text: str, *, functions=frozenset({"f"})) -> sp.Expr:
+def parse_expression(text: str, *, functions=frozenset({"f"}), vectors=frozenset()) -> sp.Expr:
     """Parse one LaTeX expression (no relation) into SymPy.
 
     ``functions``: names that take ``(..)`` arguments (``f(x)``); any letter takes ``[..]``.
+    ``vectors``: names of vectors and matrices (products involving them keep their order).
     """
     tokens = tokenize(text)
     if not tokens:
         raise ParseError("empty expression")
-    parser = _Parser(tokens, text, frozenset(functions))
+    parser = _Parser(tokens, text, frozenset(functions), frozenset(vectors))
     try:
         value = parser.expr()
     except RecursionError:
@@ -752,12 +1173,12 @@ def parse_expression(text: str, *, functions=frozenset({"f"})) -> sp.Expr:
 
 
 def split_relation(text: str) -> tuple[list[str], list[str]]:
-    """Split at top-level relations (=, <, >, \\leq, \\geq, \\leftarrow): (sides, ops)."""
+    """Split at top-level relations (=, <, >, \\leq, \\geq, \\leftarrow, :=, \\approx, \\Rightarrow): (sides, ops)."""
     tokens = tokenize(text)  # validates characters; positions index into text
     sides, ops = [], []
     depth = 0
     start = 0
-    in_indicator = 0
+    env = 0
     for k, t in enumerate(tokens):
         if t.kind == "op" and t.value in "([{":
             depth += 1
@@ -765,10 +1186,14 @@ def split_relation(text: str) -> tuple[list[str], list[str]]:
             depth -= 1
             if depth < 0:
                 raise ParseError(f"unbalanced {t.value!r} at position {t.pos} in {_clip(text)!r}")
-        is_rel = (t.kind == "op" and t.value in ("=", "<", ">")) or (t.kind == "cmd" and t.value in RELATIONS)
-        if is_rel and depth == 0 and not in_indicator:
+        elif t.kind == "cmd" and t.value == "begin":
+            env += 1
+        elif t.kind == "cmd" and t.value == "end":
+            env -= 1
+        is_rel = (t.kind == "op" and t.value in ("=", "<", ">", ":=")) or (t.kind == "cmd" and t.value in RELATIONS)
+        if is_rel and depth == 0 and env == 0:
             sides.append(text[start:t.pos])
-            ops.append(RELATIONS.get(t.value, t.value))
+            ops.append(RELATIONS.get(t.value, t.value) if t.kind == "cmd" else t.value)
             start = t.pos + (len(t.value) if t.kind == "op" else len(t.value) + 1)
     if depth != 0:
         raise ParseError(f"unbalanced brackets in {_clip(text)!r}")
@@ -776,11 +1201,7 @@ def split_relation(text: str) -> tuple[list[str], list[str]]:
     return sides, ops
 
 
-def parse_relation(text: str, *, functions=frozenset({"f"})) -> tuple[list[sp.Expr], list[str]]:
+def parse_relation(text: str, *, functions=frozenset({"f"}), vectors=frozenset()) -> tuple[list[sp.Expr], list[str]]:
     """Parse ``A = B = C`` into ([A, B, C], ['=', '='])."""
     sides, ops = split_relation(text)
-    return [parse_expression(s, functions=functions) for s in sides], ops
-
-
-def is_applied(expr, name: str) -> bool:
-    return isinstance(expr, AppliedUndef) and expr.func.__name__ == name
+    return [parse_expression(s, functions=functions, vectors=vectors) for s in sides], ops
