@@ -808,6 +808,8 @@ class _Parser:
         var = self.script()
         if isinstance(var, sp.Symbol) and var.is_integer:
             var = symbol(f"phi_{var.name}")
+        elif isinstance(var, sp.Integer):
+            var = symbol(f"phi_{int(var)}")  # \partial_1 L: the derivative in phi_1
         if not isinstance(var, (sp.Symbol, sp.Indexed)):
             raise self.error(f"cannot differentiate with respect to {var}")
         return sp.Derivative(self.factor(), var, evaluate=False)
