@@ -649,7 +649,7 @@ class _Judge:
 
     def equality(self, before, after):
         pairs = self.values(before, after)
-        self.vocabulary(pairs, before, after)
+        pairs = self.vocabulary(pairs, before, after)
         mismatch = self.compare(pairs)
         if mismatch is None:
             return "correct", self.how(pairs, before, after), self.truth_text(before, pairs)
@@ -693,9 +693,19 @@ class _Judge:
         bare_b = {s.name for s in atoms_b if s.name in ("x", "y")}
         indexed_a = {s for s in atoms_a if s.name.split("__")[0] in bare_b and "__" in s.name}
         if bare_b and indexed_a and not ({s.name for s in atoms_a} & bare_b):
+            # x for x_i in a per-example expression: read as indexed by the example the left side is about
+            examples = {int(s.name.split("__")[1]) for s in indexed_a if s.name.split("__")[1].isdigit()}
             names = ", ".join(sorted(bare_b))
-            raise Unchecked(f"the data symbol {names} has no index (the data are {names}_i, one per example), so the "
-                            "claim is not well defined")
+            if len(examples) != 1:
+                raise Unchecked(f"the data symbol {names} has no index (the data are {names}_i, one per example), so "
+                                "the claim is not well defined")
+            env = self.env_for([before, after])
+            env.example = examples.pop()
+            b2 = ev.value(after, env)
+            ev.used_index_reading.clear()
+            ev.notes.append(f"{names} without its index in a per-example expression is read as {names}_i")
+            return [(ev, a, b2)]
+        return pairs
 
     def compare(self, pairs):
         """None when claim and truth agree at every draw, else (values, truth, claim, ratio-or-None)."""
