@@ -58,8 +58,10 @@ def test_book_page_every_figure_and_link_exists(book_run):
         assert path.is_file(), ref
         assert path.stat().st_size > 1000, ref
         assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", ref
-    inline = [r for r in parser.refs if r.startswith("data:image/svg+xml;base64,")]
-    assert len(inline) > 100  # rendered formulas
+    text = (out / "index.html").read_text(encoding="utf-8")
+    assert text.count("<math ") > 100 and 'class="math-error"' not in text  # rendered formulas (MathML)
+    font = out / "assets" / "STIXTwoMath-Regular.ttf"  # the math font travels with the page
+    assert font.is_file() and f"url('assets/{font.name}')" in text
 
 
 def test_book_page_is_offline(book_run):

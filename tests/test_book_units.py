@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from losslab.book import p6_06, p6_09, p6_10, p6_11
+from losslab.stationary import classify_expression, classify_function, classify_samples
 from losslab.book.seed import seed_section
 from losslab.errors import LosslabError
 
@@ -13,7 +14,7 @@ from losslab.errors import LosslabError
 def test_classifier_on_cosine():
     import jax.numpy as jnp
 
-    cls = p6_06.classify_function(jnp.cos, 0.5, 4 * np.pi + 0.5)
+    cls = classify_function(jnp.cos, 0.5, 4 * np.pi + 0.5)
     xs = [p.x for p in cls.points]
     np.testing.assert_allclose(xs, [np.pi, 2 * np.pi, 3 * np.pi, 4 * np.pi], atol=1e-8)
     # both minima have value -1: both global; the maxima are neither
@@ -24,10 +25,10 @@ def test_classifier_on_cosine():
 def test_classifier_flat_inflection_and_convexity():
     import jax.numpy as jnp
 
-    cubic = p6_06.classify_function(lambda x: x**3, -1.0, 1.0)
+    cubic = classify_function(lambda x: x**3, -1.0, 1.0)
     assert len(cubic.points) == 1 and cubic.points[0].kind == "neither" and abs(cubic.points[0].x) < 1e-6
-    assert p6_06.classify_function(jnp.exp, -2.0, 2.0).convex is True
-    assert p6_06.classify_function(jnp.exp, -2.0, 2.0).points == ()
+    assert classify_function(jnp.exp, -2.0, 2.0).convex is True
+    assert classify_function(jnp.exp, -2.0, 2.0).points == ()
 
 
 def test_classifier_brute_force_random_quartics():
@@ -35,7 +36,7 @@ def test_classifier_brute_force_random_quartics():
     for _ in range(5):
         c = rng.normal(size=4)
         fn = lambda x, c=c: 0.25 * x**4 + c[0] * x**3 / 3 + c[1] * x**2 / 2 + c[2] * x  # noqa: E731
-        cls = p6_06.classify_function(fn, -6.0, 6.0)
+        cls = classify_function(fn, -6.0, 6.0)
         grid = np.linspace(-6, 6, 400001)
         vals = 0.25 * grid**4 + c[0] * grid**3 / 3 + c[1] * grid**2 / 2 + c[2] * grid
         roots = np.roots([1.0, c[0], c[1], c[2]])
@@ -48,13 +49,13 @@ def test_classifier_brute_force_random_quartics():
 def test_classify_samples_matches_and_validates():
     x = np.linspace(-4, 4, 2001)
     y = 0.1 * x**4 - x**2 + 0.3 * x
-    assert p6_06.classify_samples(x, y).kinds() == ["global minimum", "neither", "local minimum"]
+    assert classify_samples(x, y).kinds() == ["global minimum", "neither", "local minimum"]
     with pytest.raises(LosslabError, match="strictly increasing"):
-        p6_06.classify_samples(x[::-1], y)
+        classify_samples(x[::-1], y)
     with pytest.raises(LosslabError, match="equal length"):
-        p6_06.classify_samples(x, y[:-1])
+        classify_samples(x, y[:-1])
     with pytest.raises(LosslabError, match="'hi' parameter"):
-        p6_06.classify_function(np.sin, 1.0, 0.0)
+        classify_function(np.sin, 1.0, 0.0)
 
 
 def test_seed_categories_find_point_3_twice():
@@ -89,11 +90,11 @@ def test_hessian_sizes_exact():
 
 
 def test_classify_expression_parses_safely():
-    cls = p6_06.classify_expression(r"\frac{x^4}{4} - \frac{x^3}{3}", -1.0, 1.6)
+    cls = classify_expression(r"\frac{x^4}{4} - \frac{x^3}{3}", -1.0, 1.6)
     assert [p.kind for p in cls.points] == ["neither", "global minimum"]
     np.testing.assert_allclose([p.x for p in cls.points], [0.0, 1.0], atol=1e-6)
-    assert p6_06.classify_expression(r"x^2 + \exp[x/2]", -3, 3).convex is True
+    assert classify_expression(r"x^2 + \exp[x/2]", -3, 3).convex is True
     with pytest.raises(LosslabError, match="x only"):
-        p6_06.classify_expression("x^2 + y", -1, 1)
+        classify_expression("x^2 + y", -1, 1)
     with pytest.raises(LosslabError):
-        p6_06.classify_expression('__import__("os").system("true")', -1, 1)
+        classify_expression('__import__("os").system("true")', -1, 1)

@@ -66,8 +66,8 @@ def test_fit_plot_and_notebook_function(tmp_path):
     [
         (["--lr", "0"], "'--lr' parameter must be > 0. Got 0.0 instead."),
         (["--lr", "-0.5"], "'--lr' parameter must be > 0. Got -0.5 instead."),
-        (["--lr", "0.1", "--beta", "1.0"], "'--beta' parameter must be >= 0 and < 1. Got 1.0 instead."),
-        (["--lr", "0.1", "--beta", "-0.2"], "'--beta' parameter must be >= 0 and < 1. Got -0.2 instead."),
+        (["--lr", "0.1", "--beta", "1.0"], "'--beta' parameter must be >= 0.0 and < 1.0. Got 1.0 instead."),
+        (["--lr", "0.1", "--beta", "-0.2"], "'--beta' parameter must be >= 0.0 and < 1.0. Got -0.2 instead."),
         (["--lr", "0.1", "--batch-size", "0"], "'--batch-size' parameter must be >= 1 and <= 30. Got 0 instead."),
         (["--lr", "0.1", "--batch-size", "31"], "'--batch-size' parameter must be >= 1 and <= 30. Got 31 instead."),
         (["--lr", "0.1", "--steps", "0"], "'--steps' parameter must be >= 1. Got 0 instead."),

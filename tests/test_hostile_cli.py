@@ -191,14 +191,14 @@ def test_an_index_table_too_large_is_refused_before_it_exists():
         Sampler(30, 5, seed=0).batches(4_000_000_000)
 
 
-def test_run_many_counts_loss_records_without_record_params():
+def test_run_many_counts_loss_records_when_it_keeps_only_the_loss():
     from losslab import make_objective
     from losslab.errors import LosslabError
     from losslab.run import run_many
 
     obj = make_objective("gabor")
-    with pytest.raises(LosslabError, match=r"Recording 100,000,001 steps of 1,000 runs needs"):
-        run_many(obj, "gd", np.zeros((100, 2)), steps=100_000_000, learning_rates=np.linspace(0.01, 0.1, 10), record_params=False)
+    with pytest.raises(LosslabError, match=r"Recording 1,000 runs x 100,000,001 steps of 2 parameters \(record='loss'\) needs"):
+        run_many(obj, "gd", np.zeros((100, 2)), steps=100_000_000, learning_rates=np.linspace(0.01, 0.1, 10), record="loss")
 
 
 def test_an_overflowing_quantity_is_null_with_a_note_naming_it():

@@ -109,11 +109,13 @@ def test_explorer_formulas_and_book_link(page):
     page.goto(f"{page.base}/")
     page.wait_for_function("window.losslab && window.losslab.ready", timeout=60_000)
     assert page.locator('[data-testid="book-link"]').is_visible()
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
     for key in OBJECTIVES:
         page.select_option('[data-testid="objective"]', key)
         formula = page.locator('[data-testid="formula"] math')
         assert formula.count() == 1, key
         assert formula.first.bounding_box()["width"] > 50, key
+        page.locator("header").screenshot(path=str(ARTIFACTS / f"explorer_{key}.png"))
     assert page.locator(".math-error").count() == 0
     raw = sorted(set(RAW_LATEX.findall(page.evaluate(VISIBLE_PROSE))))
     assert not raw, f"raw LaTeX on the explorer: {raw}"

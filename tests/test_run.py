@@ -125,7 +125,7 @@ def test_ten_thousand_starts_by_five_learning_rates(linear):
     rng = np.random.default_rng(1)
     inits = rng.uniform(-3, 3, size=(10_000, 2))
     rates = np.array([0.001, 0.01, 0.03, 0.1, 1.0])
-    many = run_many(linear, "gd", inits, steps=60, learning_rates=rates, record_params=False)
+    many = run_many(linear, "gd", inits, steps=60, learning_rates=rates, record="loss")
     assert many.loss.shape == (5, 10_000, 61) and many.params is None
     assert many.diverged[4].all() and not many.diverged[:4].any()  # alpha = 1 exceeds 2 / lambda_max
     assert (many.diverged_at[4] > 0).all() and (many.diverged_at[:4] == -1).all()

@@ -18,6 +18,7 @@ import jax, jax.numpy as jnp, numpy as np
 import losslab
 from losslab import make_objective
 from losslab.landscape import grid2d, min_eigenvalue_map, slice_2d
+from losslab.run import run_many
 from losslab.sharding import device_count, map_rows
 
 def sweep_fn(obj, steps=50, lr=0.01, beta=0.6):
@@ -44,6 +45,8 @@ def compute():
     out["slice"] = slice_2d(s, p, np.eye(10)[0], np.eye(10)[4], resolution=5).loss.tolist()
     starts = np.stack([np.linspace(-2, 2, 9), np.linspace(5, 20, 9)], axis=1)
     out["sweep"] = map_rows(sweep_fn(g), starts, chunk=1, args=(g.x, g.y)).tolist()
+    runs = run_many(g, "momentum", starts, steps=50, learning_rates=[0.01], beta=0.6, record="final", chunk=1)
+    out["runs"] = runs.final_params[0].tolist()
     return out
 
 if __name__ == "__main__":
@@ -72,10 +75,10 @@ def test_four_devices_equal_one(tmp_path):
     finally:
         sys.path.remove(str(tmp_path))
     assert one["devices"] == 1
-    for key in ("direct", "separable", "eig", "slice", "sweep"):
+    for key in ("direct", "separable", "eig", "slice", "sweep", "runs"):
         a, b = np.array(four[key]), np.array(one[key])
         assert a.shape == b.shape
-        if key == "eig":
+        if key in ("eig", "runs"):
             # Hessians through the Gabor model's vectorised sine are compiled for a
             # per-device batch of another shape, and XLA's vectorised loop rounds the
             # last bits differently: equal to float64 round-off, not bit for bit.
@@ -85,10 +88,9 @@ def test_four_devices_equal_one(tmp_path):
             np.testing.assert_array_equal(a, b, err_msg=key)
 
 
-def test_sweep_matches_run_many():
+def test_final_only_runs_match_the_recorded_engine():
     from losslab import make_objective
     from losslab.run import run_many
-    from losslab.sharding import sweep
 
     rng = np.random.default_rng(0)
     for name, starts in (
@@ -99,24 +101,37 @@ def test_sweep_matches_run_many():
         # every family of update rule: plain, momentum, lookahead, per-coordinate scaling
         for opt, hp in (("momentum", {"beta": 0.6}), ("nesterov", {"beta": 0.6}), ("gd", {}), ("normalized", {}),
                         ("adam", {})):
-            res = sweep(obj, opt, starts, steps=60, learning_rate=0.01, **hp)
-            ref = run_many(obj, opt, starts, steps=60, learning_rates=[0.01], record_params=False, **hp)
-            assert res.gradient == ("analytic" if name == "gabor" else "autodiff")
-            np.testing.assert_allclose(res.final_params, ref.final_params[0], rtol=1e-12, atol=1e-12)
-            np.testing.assert_allclose(res.final_loss, ref.loss[0, :, -1], rtol=1e-12)
+            # the Gabor model steps final-only runs with its column kernel, the linear model with autodiff
+            res = run_many(obj, opt, starts, steps=60, learning_rates=[0.01, 0.02], record="final", **hp)
+            ref = run_many(obj, opt, starts, steps=60, learning_rates=[0.01, 0.02], record="loss", **hp)
+            assert res.loss is None and res.params is None and res.diverged_at is None
+            np.testing.assert_allclose(res.final_params, ref.final_params, rtol=1e-12, atol=1e-12)
+            np.testing.assert_allclose(res.final_loss, ref.loss[:, :, -1], rtol=1e-12)
+            np.testing.assert_allclose(ref.final_loss, ref.loss[:, :, -1], rtol=0)
 
 
-def test_sweep_bad_input():
+def test_final_only_runs_bad_input_and_divergence():
     import pytest
 
     from losslab import LosslabError, make_objective
-    from losslab.sharding import sweep
+    from losslab.run import run_many
 
     obj = make_objective("gabor")
-    with pytest.raises(LosslabError, match="'inits' parameter of sweep"):
-        sweep(obj, "momentum", np.zeros((3, 3)), steps=5, learning_rate=0.1)
+    with pytest.raises(LosslabError, match="'inits' parameter of run_many"):
+        run_many(obj, "momentum", np.zeros((3, 3)), steps=5, learning_rates=[0.1], record="final")
     with pytest.raises(LosslabError, match="learning_rate"):
-        sweep(obj, "momentum", np.zeros((3, 2)), steps=5, learning_rate=-1.0)
+        run_many(obj, "momentum", np.zeros((3, 2)), steps=5, learning_rates=[-1.0], record="final")
+    with pytest.raises(LosslabError, match="'record' parameter of run_many must be one of"):
+        run_many(obj, "momentum", np.zeros((3, 2)), steps=5, learning_rates=[0.1], record="all")
+    with pytest.raises(LosslabError, match="'chunk' parameter of run_many"):
+        run_many(obj, "momentum", np.zeros((3, 2)), steps=5, learning_rates=[0.1], record="final", chunk=0)
+    with pytest.raises(LosslabError, match=r"needs .* limit 1.0 MiB"):
+        run_many(obj, "gd", np.zeros((100, 2)), steps=1000, learning_rates=[0.1], memory_limit=2**20)
+    linear = make_objective("linear")
+    # a learning rate far beyond 2 / lambda_max diverges; final-only runs see it in the final values
+    res = run_many(linear, "gd", np.ones((2, 2)), steps=2000, learning_rates=[0.01, 10.0], record="final")
+    assert res.diverged.tolist() == [[False, False], [True, True]]
+    assert np.all(np.isfinite(res.final_loss[0]))
 
 
 def test_vectorised_sincos_and_gabor_kernel():

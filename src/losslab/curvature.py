@@ -47,6 +47,10 @@ __all__ = [
     "bottom_eigenvalues",
     "power_iteration",
     "hutchinson_trace",
+    "hessian_trace",
+    "default_iters",
+    "lanczos_vectors",
+    "slq_vectors",
     "slq_density",
     "eigsh",
     "HessianSpectrum",
@@ -83,14 +87,15 @@ class EigenResult:
 
 @dataclass(frozen=True, repr=False)
 class TraceEstimate:
-    """Hutchinson's estimate of tr H with its standard error ``std(samples) / sqrt(n)``."""
+    """tr H with its standard error: Hutchinson's ``std(samples) / sqrt(n)``, or 0 when ``method`` is exact."""
 
     trace: float
     stderr: float
     samples: np.ndarray
+    method: str = "Hutchinson"
 
     def __repr__(self) -> str:
-        return f"TraceEstimate({self.trace:.6g} +/- {self.stderr:.3g}, {len(self.samples)} samples)"
+        return f"TraceEstimate({self.trace:.6g} +/- {self.stderr:.3g}, {self.method}, {len(self.samples)} samples)"
 
 
 @dataclass(frozen=True, repr=False)
@@ -310,7 +315,7 @@ def eigsh(
     """Extreme eigenpairs of a symmetric linear map by Lanczos (the matvec-level :func:`top_eigenvalues`)."""
     k = check_int("k", k, owner="eigsh", ge=1, le=dim)
     which = check_choice("which", which, ("largest", "smallest"), owner="eigsh")
-    m = _default_iters(k, dim) if iters is None else check_int("iters", iters, owner="eigsh", ge=k)
+    m = default_iters(k, dim) if iters is None else check_int("iters", iters, owner="eigsh", ge=k)
     alphas, betas, V = lanczos(matvec, _start_vector(dim, seed), m, progress=progress)
     theta, Y = np.linalg.eigh(_tridiag(alphas, betas))
     order = np.argsort(-theta if which == "largest" else theta)[:k]
@@ -323,8 +328,20 @@ def eigsh(
     return EigenResult(vals, vecs, residuals, "lanczos", len(alphas), len(alphas) + (len(vals) if return_vectors else 0))
 
 
-def _default_iters(k: int, dim: int) -> int:
-    return min(dim, max(3 * k + 15, 30))
+def default_iters(k: int, dim: int | None = None) -> int:
+    """Lanczos steps for ``k`` eigenpairs when none are given: max(3k + 15, 30), at most ``dim``."""
+    m = max(3 * k + 15, 30)
+    return m if dim is None else min(dim, m)
+
+
+def lanczos_vectors(k: int, iters: int | None = None) -> int:
+    """Vectors of P numbers a Lanczos run for ``k`` eigenpairs holds: its basis, the Ritz vectors, working space."""
+    return (default_iters(k) if iters is None else iters) + k + 6
+
+
+def slq_vectors(iters: int = 60) -> int:
+    """Vectors of P numbers one SLQ quadrature of ``iters`` Lanczos steps holds."""
+    return iters + 6
 
 
 def top_eigenvalues(
@@ -352,9 +369,8 @@ def top_eigenvalues(
     """
     method = check_choice("method", method, ("lanczos", "power"), owner="top_eigenvalues")
     k_int = k if isinstance(k, int) else 1  # validated where it is used
-    basis = (iters if isinstance(iters, int) else max(3 * k_int + 15, 30)) if method == "lanczos" else k_int
-    matvec, dim = _operator(objective, params, dim, vectors=basis + k_int + 6, memory_limit=memory_limit,
-                            owner="top_eigenvalues")
+    held = lanczos_vectors(k_int, iters if isinstance(iters, int) else None) if method == "lanczos" else 2 * k_int + 6
+    matvec, dim = _operator(objective, params, dim, vectors=held, memory_limit=memory_limit, owner="top_eigenvalues")
     if method == "power":
         if which != "largest":
             raise LosslabError(f"The 'which' parameter of top_eigenvalues must be 'largest' with method='power'. Got {which!r} instead.")
@@ -468,7 +484,32 @@ def hutchinson_trace(
         values[s] = float(jnp.vdot(z, matvec(z)))
         if progress is not None:
             progress(s + 1, samples)
-    return TraceEstimate(float(values.mean()), float(values.std(ddof=1) / np.sqrt(samples)), values)
+    return TraceEstimate(float(values.mean()), float(values.std(ddof=1) / np.sqrt(samples)), values,
+                         f"Hutchinson ({samples} samples)")
+
+
+def hessian_trace(
+    objective,
+    params=None,
+    *,
+    samples: int = 100,
+    seed: int = 0,
+    dim: int | None = None,
+    progress: Progress = None,
+    memory_limit: float | None = None,
+) -> TraceEstimate:
+    """tr H: exactly, from the P unit vectors, when P <= ``samples`` (no more products than the
+    probes would cost), else :func:`hutchinson_trace` with ``samples`` probes."""
+    samples = check_int("samples", samples, owner="hessian_trace", ge=2)
+    matvec, dim = _operator(objective, params, dim, vectors=6, memory_limit=memory_limit, owner="hessian_trace")
+    if dim > samples:
+        return hutchinson_trace(matvec, dim=dim, samples=samples, seed=seed, progress=progress)
+    diagonal = np.empty(dim)
+    for i in range(dim):
+        diagonal[i] = float(matvec(jnp.zeros(dim, jnp.float64).at[i].set(1.0))[i])
+        if progress is not None:
+            progress(i + 1, dim)
+    return TraceEstimate(float(diagonal.sum()), 0.0, diagonal, f"exact ({dim} unit vectors)")
 
 
 # ----------------------------------------------------------------------------- density
@@ -496,7 +537,7 @@ def slq_density(
     """
     vectors = check_int("vectors", vectors, owner="slq_density", ge=1)
     iters = check_int("iters", iters, owner="slq_density", ge=1)
-    matvec, dim = _operator(objective, params, dim, vectors=iters + 6, memory_limit=memory_limit, owner="slq_density")
+    matvec, dim = _operator(objective, params, dim, vectors=slq_vectors(iters), memory_limit=memory_limit, owner="slq_density")
     m = min(iters, dim)
     nodes = np.zeros((vectors, m))
     weights = np.zeros((vectors, m))

@@ -34,6 +34,7 @@ __all__ = [
     "get_preset",
     "run_preset",
     "preset_objective",
+    "NOTEBOOK_FUNCTIONS",
 ]
 
 
@@ -139,7 +140,7 @@ class Preset:
     name: str
     notebook: str
     title: str
-    objective: str  # "linear", "gabor", "6.1", "6.5"
+    objective: str  # "linear", "gabor", or a notebook function "fn:6.1", "fn:6.5"
     optimizer: str | None
     init: tuple
     steps: int = 0
@@ -159,7 +160,7 @@ _GABOR_RANGES = {"range0": (-10.0, 10.0), "range1": (2.5, 22.5)}
 _FIVE_RANGES = {"range0": (-1.0, 2.0), "range1": (-1.0, 1.0)}
 
 _LIST = [
-    Preset("6.1-line-search", "6.1", "four-point line search on the 6.1 function", "6.1", None, (0.0,),
+    Preset("6.1-line-search", "6.1", "four-point line search on the 6.1 function", "fn:6.1", None, (0.0,),
            line_search="four_point", line_search_options={"max_dist": 1.0, "thresh": 1e-4, "max_iter": 10}),
     Preset("6.2-line-search", "6.2", "GD + line search, linear data", "linear", "gd", (1.6, -0.5), steps=10,
            line_search="four_point", line_search_options={"max_dist": 0.1, "thresh": 1e-5, "max_iter": 15},
@@ -176,13 +177,13 @@ _LIST = [
            hparams={"learning_rate": 0.6, "beta": 0.6}, **_GABOR_RANGES),
     Preset("6.4-nesterov", "6.4", "Nesterov (6.12), beta 0.6", "gabor", "nesterov", (-1.5, 6.5), steps=81, batch_size=5,
            hparams={"learning_rate": 0.6, "beta": 0.6}, **_GABOR_RANGES),
-    Preset("6.5-gd", "6.5", "GD, rate 0.08, 200 steps", "6.5", "gd", (-0.7, -0.9), steps=200,
+    Preset("6.5-gd", "6.5", "GD, rate 0.08, 200 steps", "fn:6.5", "gd", (-0.7, -0.9), steps=200,
            hparams={"learning_rate": 0.08}, **_FIVE_RANGES),
-    Preset("6.5-gd-large", "6.5", "GD, rate 1.0, 40 steps (oscillates in phi_1)", "6.5", "gd", (-0.7, -0.9), steps=40,
+    Preset("6.5-gd-large", "6.5", "GD, rate 1.0, 40 steps (oscillates in phi_1)", "fn:6.5", "gd", (-0.7, -0.9), steps=40,
            hparams={"learning_rate": 1.0}, **_FIVE_RANGES),
-    Preset("6.5-normalized", "6.5", "normalised gradients, rate 0.08, 40 steps", "6.5", "normalized", (-0.7, -0.9), steps=40,
+    Preset("6.5-normalized", "6.5", "normalised gradients, rate 0.08, 40 steps", "fn:6.5", "normalized", (-0.7, -0.9), steps=40,
            hparams={"learning_rate": 0.08}, **_FIVE_RANGES),
-    Preset("6.5-adam", "6.5", "Adam, rate 0.05, beta 0.9, gamma 0.99, 60 steps", "6.5", "adam", (-0.7, -0.9), steps=60,
+    Preset("6.5-adam", "6.5", "Adam, rate 0.05, beta 0.9, gamma 0.99, 60 steps", "fn:6.5", "adam", (-0.7, -0.9), steps=60,
            hparams={"learning_rate": 0.05, "beta": 0.9, "gamma": 0.99}, **_FIVE_RANGES),
 ]
 
@@ -190,16 +191,16 @@ PRESETS: dict[str, Preset] = {p.name: p for p in _LIST}
 PRESET_NAMES: tuple[str, ...] = tuple(PRESETS)
 
 _OBJECTIVES: dict = {}
+# The notebooks' plain loss functions, by the one name the CLI, the presets and the web catalog use.
+NOTEBOOK_FUNCTIONS = {"fn:6.1": notebook_6_1_function, "fn:6.5": notebook_6_5_function}
 
 
 def preset_objective(kind: str):
-    """The (cached) objective a preset minimises: "linear", "gabor", "6.1" or "6.5"."""
-    check_choice("objective", kind, ("linear", "gabor", "6.1", "6.5"), owner="preset_objective")
+    """The (cached) objective a preset minimises: "linear", "gabor", or a notebook function ("fn:6.1", "fn:6.5")."""
+    check_choice("objective", kind, ("linear", "gabor", *NOTEBOOK_FUNCTIONS), owner="preset_objective")
     if kind not in _OBJECTIVES:
-        if kind == "6.1":
-            _OBJECTIVES[kind] = notebook_6_1_function()
-        elif kind == "6.5":
-            _OBJECTIVES[kind] = notebook_6_5_function()
+        if kind in NOTEBOOK_FUNCTIONS:
+            _OBJECTIVES[kind] = NOTEBOOK_FUNCTIONS[kind]()
         else:
             from .objective import make_objective
 

@@ -20,13 +20,21 @@ is the first such t, and the records end there.
 
 Hyperparameters are traced arguments of the compiled function, so running
 again with other values (or :func:`run_many` over a grid) does not recompile.
+
+This is the one run engine: :func:`run` records one run step by step;
+:func:`run_many` runs every start with every learning rate and records every
+step's parameters and loss (``record="params"``), every step's loss
+(``record="loss"``), or only where each run ends (``record="final"``: full-batch
+runs split over every device, stepped with the model's column kernel where it
+declares one). Compiled functions live in one cache, and every request is
+checked against the one memory rule of :mod:`losslab.memory` before it runs.
 """
 
 from __future__ import annotations
 
-import math
 from collections import OrderedDict
 from dataclasses import dataclass
+from functools import partial
 
 import jax
 import jax.numpy as jnp
@@ -34,14 +42,16 @@ import numpy as np
 import optax
 from jax import lax
 
-from .errors import LosslabError, check_int, check_number, check_seed
+from .errors import LosslabError, check_choice, check_int, check_number, check_seed
+from .jsonable import finite_or_none
 from .memory import refuse_if_over, refuse_printed
 from .optim.book import _find_lookahead, gradient_point
 from .optim.line_search import LineSearch, make_line_search, search_step
 from .optim.registry import BOOK_NAMES, OPTIMIZER_NAMES, build_optimizer, validate_hparams
 from .sampler import Sampler, epochs_for
+from .sharding import map_rows
 
-__all__ = ["RunResult", "ManyRunResult", "run", "run_many", "OVERFLOW", "trace_count"]
+__all__ = ["RunResult", "ManyRunResult", "run", "run_many", "OVERFLOW", "RECORDS", "trace_count"]
 
 OVERFLOW = 1e100  # |phi| or |L| beyond this counts as divergence (its square would overflow float64)
 
@@ -92,7 +102,7 @@ class RunResult:
         """The ``--json`` shape: params, loss, steps, epochs, examples_seen, diverged, trajectory."""
         return {
             "params": [float(v) for v in self.final_params],
-            "loss": _finite_or_none(self.final_loss),
+            "loss": finite_or_none(self.final_loss),
             "steps": int(self.steps),
             "epochs": int(self.epochs),
             "examples_seen": int(self.examples_seen),
@@ -106,10 +116,10 @@ class RunResult:
             "trajectory": [
                 {
                     "step": t,
-                    "params": [_finite_or_none(v) for v in self.params[t]],
-                    "loss": _finite_or_none(self.loss[t]),
-                    "grad_norm": _finite_or_none(self.grad_norm[t]),
-                    "step_size": _finite_or_none(self.step_size[t]),
+                    "params": [finite_or_none(v) for v in self.params[t]],
+                    "loss": finite_or_none(self.loss[t]),
+                    "grad_norm": finite_or_none(self.grad_norm[t]),
+                    "step_size": finite_or_none(self.step_size[t]),
                     "epoch": int(self.epoch[t]),
                 }
                 for t in range(len(self.loss))
@@ -128,41 +138,60 @@ class RunResult:
         )
 
 
-def _finite_or_none(value):
-    value = float(value)
-    return value if math.isfinite(value) else None
+RECORDS = ("params", "loss", "final")  # what run_many keeps of every run
 
 
 @dataclass(repr=False)
 class ManyRunResult:
-    """Runs over learning rates x starts: arrays with leading axes (L, S)."""
+    """Runs over learning rates x starts: arrays with leading axes (L, S).
+
+    ``loss`` (every step) is None for ``record="final"``, ``params`` (every step) is
+    None unless ``record="params"``; ``diverged_at`` is None for ``record="final"``
+    (a run that diverged is known from its final values only).
+    """
 
     learning_rates: np.ndarray
     inits: np.ndarray
-    loss: np.ndarray  # (L, S, T+1), frozen after a stop
     final_params: np.ndarray  # (L, S, P)
-    params: np.ndarray | None  # (L, S, T+1, P) when record_params
+    final_loss: np.ndarray  # (L, S)
+    loss: np.ndarray | None  # (L, S, T+1), frozen after a stop
+    params: np.ndarray | None  # (L, S, T+1, P)
     diverged: np.ndarray  # (L, S) bool
-    diverged_at: np.ndarray  # (L, S) int, -1 where it did not diverge
+    diverged_at: np.ndarray | None  # (L, S) int, -1 where it did not diverge
     converged: np.ndarray
     steps: np.ndarray  # (L, S) updates applied
     optimizer: str = ""
-
-    @property
-    def final_loss(self) -> np.ndarray:
-        return self.loss[..., -1]
+    record: str = "params"
 
     def __repr__(self) -> str:
         L, S = self.diverged.shape
+        ok = ~self.diverged
+        best = f", best loss {float(np.min(self.final_loss[ok])):.6g}" if ok.any() else ""
         return (
-            f"ManyRunResult({self.optimizer}, {L} learning rates x {S} starts, "
+            f"ManyRunResult({self.optimizer}, {L} learning rates x {S} starts, record={self.record!r}{best}, "
             f"{int(self.diverged.sum())} diverged, {int(self.converged.sum())} converged)"
         )
 
 
 # -- the engine ------------------------------------------------------------------------
+# One cache of compiled runs for every path (a run, many runs, final-only runs), least
+# recently used first out. Keys hold the objective's id; entries hold the objective
+# itself, so an id is never reused while its entry lives.
 _CACHE: OrderedDict = OrderedDict()
 _CACHE_SIZE = 64
+
+
+def _cached(key, owners: tuple, build):
+    """The compiled function under ``key`` (built on a miss); ``owners`` are the objects whose ids the key holds."""
+    hit = _CACHE.get(key)
+    if hit is not None and all(a is b for a, b in zip(hit[0], owners)):
+        _CACHE.move_to_end(key)
+        return hit[1]
+    compiled = build()
+    _CACHE[key] = (owners, compiled)
+    if len(_CACHE) > _CACHE_SIZE:
+        _CACHE.popitem(last=False)
+    return compiled
 
 
 def _batch_loss_fn(objective, full_batch: bool):
@@ -290,23 +319,18 @@ def _has_lookahead(state) -> bool:
 
 def _engine_for(objective, optimizer, steps, full_batch, spec, progress=None, every=1, many=False, hp_keys=(),
                 stopping=True):
-    key = (id(objective), optimizer if isinstance(optimizer, str) else id(optimizer), steps, full_batch, spec,
+    key = ("engine", id(objective), optimizer if isinstance(optimizer, str) else id(optimizer), steps, full_batch, spec,
            id(progress) if progress else None, every, many, hp_keys, stopping)
-    hit = _CACHE.get(key)
-    if hit is not None and hit[0] is objective and (isinstance(optimizer, str) or hit[1] is optimizer):
-        _CACHE.move_to_end(key)
-        return hit[2]
-    engine = _make_engine(objective, optimizer, steps, full_batch, spec, progress, every, stopping)
-    if many:
-        # inner vmap over starts, outer over hyperparameter settings
-        over_starts = jax.vmap(engine, in_axes=(0, None, None, None, None))
-        compiled = jax.jit(jax.vmap(over_starts, in_axes=(None, 0, None, None, None)))
-    else:
-        compiled = jax.jit(_packed(engine))
-    _CACHE[key] = (objective, optimizer, compiled)
-    if len(_CACHE) > _CACHE_SIZE:
-        _CACHE.popitem(last=False)
-    return compiled
+
+    def build():
+        engine = _make_engine(objective, optimizer, steps, full_batch, spec, progress, every, stopping)
+        if many:
+            # inner vmap over starts, outer over hyperparameter settings
+            over_starts = jax.vmap(engine, in_axes=(0, None, None, None, None))
+            return jax.jit(jax.vmap(over_starts, in_axes=(None, 0, None, None, None)))
+        return jax.jit(_packed(engine))
+
+    return _cached(key, (objective, optimizer), build)
 
 
 def _packed(engine):
@@ -442,7 +466,7 @@ def check_size(objective, *, steps: int, json: bool = False) -> None:
     p = int(objective.n_params)
     refuse_if_over(16 * (steps + 1) * (p + 3) + 64 * p, None, owner="run",
                    what=f"Recording {steps + 1:,} steps of {p:,} parameters",
-                   advice="run fewer steps or use a smaller model (run_many keeps only the final parameters of many runs)")
+                   advice="run fewer steps or use a smaller model (run_many(record='final') keeps only where each run ends)")
     if json:  # every step as {"step", "params", "loss", "grad_norm", "step_size", "epoch"}
         refuse_printed((steps + 1) * (p + 8), owner="run", what=f"The JSON of {steps + 1:,} steps of {p:,} parameters",
                        advice="run fewer steps, or leave out --json")
@@ -479,16 +503,26 @@ def run_many(
     tol: float | None = None,
     replace: bool = False,
     drop_last: bool = False,
-    record_params: bool = True,
+    record: str = "params",
+    chunk: int | None = None,
+    memory_limit: float | None = None,
     **hparams,
 ) -> ManyRunResult:
-    """Every start in ``inits`` (S, P) with every learning rate (L,), in one compiled call.
+    """Every start in ``inits`` (S, P) with every learning rate (L,), compiled once.
 
     Other hyperparameters are scalars or arrays of length L (paired with the
     learning rates). All share the same minibatch sequence (from ``seed``).
     Changing only values (not shapes) reuses the compiled function.
+
+    ``record`` is what is kept: ``"params"`` (every step's parameters and loss),
+    ``"loss"`` (every step's loss) or ``"final"`` (where each run ends). Final-only
+    full-batch runs without a tolerance are the lean path: no per-step records, the
+    starts split over every device in chunks of ``chunk`` per device, and a model that
+    declares a column kernel (``model.capabilities.columns``) steps all runs with it.
+    Records larger than ``memory_limit`` bytes (default 4 GiB) are refused up front.
     """
     steps, n, batch_size, seed, tol = _check_common(objective, steps, batch_size, seed, tol)
+    record = check_choice("record", record, RECORDS, owner="run_many")
     if not isinstance(optimizer, str):
         raise LosslabError(f"The 'optimizer' parameter of run_many must be a name. Got {optimizer!r} instead.")
     rates = np.atleast_1d(np.asarray(learning_rates, dtype=np.float64))
@@ -497,6 +531,8 @@ def run_many(
     starts = np.asarray(inits, dtype=np.float64)
     if starts.ndim != 2 or starts.shape[1] != objective.n_params:
         raise LosslabError(f"The 'inits' parameter of run_many must have shape (S, {objective.n_params}). Got {starts.shape} instead.")
+    if chunk is not None:
+        chunk = check_int("chunk", chunk, owner="run_many", ge=1)
     L = rates.size
     columns = {}
     for key, value in hparams.items():
@@ -513,20 +549,106 @@ def run_many(
     for k in keys:
         if k != "learning_rate":
             table[k] = columns.get(k, np.full(L, values[k]))
-    S = starts.shape[0]
-    # losses of every step are always kept; parameters of every step only with record_params (twice on the way back)
-    refuse_if_over(16 * L * S * (steps + 1) * ((objective.n_params if record_params else 0) + 1), None, owner="run_many",
-                   what=f"Recording {steps + 1:,} steps of {L * S:,} runs" + (" with their parameters" if record_params else ""),
-                   advice="run fewer steps or runs" + (", or pass record_params=False" if record_params else ""))
+    S, P = starts.shape
+    lean = record == "final" and batch_size is None and tol < 0
+    if lean:  # final parameters and loss, on the device and on the host
+        need = 16 * L * S * (P + 1)
+    else:  # the engine's records of every step (params, loss, grad norm, step size), plus what is kept
+        need = 8 * L * S * (steps + 1) * ((P + 3) + {"params": P + 1, "loss": 1, "final": 0}[record])
+    refuse_if_over(need, memory_limit, owner="run_many",
+                   what=f"Recording {L * S:,} runs x {steps + 1:,} steps of {P:,} parameters (record={record!r})",
+                   advice="pass fewer starts or learning rates, or record='final' with full batches and no tol")
+    if lean:
+        return _final_only(objective, optimizer, starts, steps, rates, table, keys, chunk)
     sampler = Sampler(n, batch_size, replace=replace, drop_last=drop_last, seed=seed)
     idx, mask = sampler.batches(steps)
     engine = _engine_for(objective, optimizer, steps, batch_size is None, None, many=True, hp_keys=keys)
     traced = {k: jnp.asarray(v) for k, v in table.items()}
     records, n_updates, div_at, conv = engine(jnp.asarray(starts), traced, jnp.asarray(tol, jnp.float64), jnp.asarray(idx), jnp.asarray(mask))
     params, loss = records[0], records[1]
-    final = jnp.take_along_axis(params, jnp.minimum(jnp.where(div_at >= 0, div_at, n_updates), steps)[..., None, None], axis=2)[:, :, 0]
+    end = jnp.minimum(jnp.where(div_at >= 0, div_at, n_updates), steps)
+    final = jnp.take_along_axis(params, end[..., None, None], axis=2)[:, :, 0]
+    loss = np.asarray(loss)
     return ManyRunResult(
-        learning_rates=rates, inits=starts, loss=np.asarray(loss), final_params=np.asarray(final),
-        params=np.asarray(params) if record_params else None, diverged=np.asarray(div_at >= 0),
-        diverged_at=np.asarray(div_at), converged=np.asarray(conv), steps=np.asarray(n_updates), optimizer=optimizer,
+        learning_rates=rates, inits=starts, final_params=np.asarray(final),
+        final_loss=np.take_along_axis(loss, np.asarray(end)[..., None], axis=2)[..., 0],
+        loss=None if record == "final" else loss, params=np.asarray(params) if record == "params" else None,
+        diverged=np.asarray(div_at >= 0), diverged_at=np.asarray(div_at), converged=np.asarray(conv),
+        steps=np.asarray(n_updates), optimizer=optimizer, record=record,
     )
+
+
+def _final_only(objective, optimizer: str, starts, steps: int, rates, table: dict, keys: tuple, chunk) -> ManyRunResult:
+    """Full-batch runs that keep only where they end: each setting's starts split over every device."""
+    kernel = objective.model.capabilities.columns.get(objective.loss) if objective.dtype == "float64" else None
+    key = ("final", id(objective), id(kernel), optimizer, steps, keys)
+    runs = _cached(key, (objective, kernel), lambda: _final_runs(objective, kernel, optimizer, steps))
+    finals, losses = [], []
+    for i in range(rates.size):
+        hp = {k: np.float64(table[k][i]) for k in keys}
+        final, loss = map_rows(runs, starts, chunk=chunk, args=(hp, objective.x, objective.y))
+        finals.append(final)
+        losses.append(loss)
+    final_params, final_loss = np.stack(finals), np.stack(losses)
+    diverged = (~np.isfinite(final_loss) | ~np.all(np.isfinite(final_params), axis=-1) | (np.abs(final_loss) > OVERFLOW)
+                | (np.max(np.abs(final_params), axis=-1, initial=0.0) > OVERFLOW))
+    shape = final_loss.shape
+    return ManyRunResult(
+        learning_rates=rates, inits=starts, final_params=final_params, final_loss=final_loss, loss=None, params=None,
+        diverged=diverged, diverged_at=None, converged=np.zeros(shape, bool), steps=np.full(shape, steps),
+        optimizer=optimizer, record="final",
+    )
+
+
+def _final_runs(objective, kernel, optimizer: str, steps: int):
+    """The jitted (starts, hp, x, y) -> (final params, final loss) of full-batch runs."""
+    scale = 1.0 / objective.n_examples if objective.reduction == "mean" else 1.0
+    if kernel is not None:
+        return _column_runs(kernel, scale, optimizer, steps)
+    loss_on = objective.loss_on
+    grad_fn = jax.grad(loss_on)
+
+    @jax.jit
+    def runs(p0, hp, x, y):
+        _TRACES["count"] += 1
+        hp = dict(hp)
+        tx = build_optimizer(optimizer, hp.pop("learning_rate"), **hp)
+
+        def one(p):
+            def step(carry, _):
+                params, state = carry
+                g = grad_fn(gradient_point(params, state), x, y)
+                updates, state = tx.update(g, state, params)
+                return (optax.apply_updates(params, updates), state), None
+
+            final = lax.scan(step, (p, tx.init(p)), None, length=steps)[0][0]
+            return final, loss_on(final, x, y)
+
+        return jax.vmap(one)(p0)
+
+    return runs
+
+
+def _column_runs(kernel, scale: float, optimizer: str, steps: int):
+    """Runs stepped as the columns of a (P, S) array with the model's column kernel: the runs
+    are the contiguous axis, so every vector lane is busy; the optimiser is ``vmap``-ed over
+    that last axis, so no per-run quantity is ever transposed inside the loop."""
+    per_run = partial(jax.vmap, in_axes=-1, out_axes=-1)
+
+    @jax.jit
+    def runs(p0, hp, x, y):
+        _TRACES["count"] += 1
+        hp = dict(hp)
+        tx = build_optimizer(optimizer, hp.pop("learning_rate"), **hp)
+
+        def step(carry, _):
+            params, state = carry
+            g = kernel(per_run(gradient_point)(params, state), x, y)[1] * scale
+            updates, state = per_run(tx.update)(g, state, params)
+            return (optax.apply_updates(params, updates), state), None
+
+        start = p0.T
+        final = lax.scan(step, (start, per_run(tx.init)(start)), None, length=steps)[0][0]
+        return final.T, kernel(final, x, y)[0] * scale
+
+    return runs

@@ -63,7 +63,7 @@ def solve(ctx: BookContext) -> ProblemResult:
     from ..models import logistic
     from ..plots.book import heatmap_figure, logistic_data_figure, sigmoid_family_figure
     from ..symbolic.certificates import logistic_certificate
-    from .p6_07 import newton_path
+    from ..optim.second_order import newton_path
 
     checks: list[Check] = []
     figures: list[str] = []

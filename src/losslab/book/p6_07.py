@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..optim.second_order import conjugate_gradient_path, newton_path
 from .result import BookContext, Check, ProblemResult, check_close
 from .seed import seed_section
 
@@ -33,35 +34,6 @@ def steps_to(path: np.ndarray, target: np.ndarray, tol: float) -> int | None:
     dist = np.linalg.norm(np.asarray(path) - target, axis=1)
     hit = np.nonzero(dist <= tol)[0]
     return int(hit[0]) if hit.size else None
-
-
-def newton_path(obj, start, steps: int) -> np.ndarray:
-    """Newton's method phi <- phi - H^{-1} g (not an engine optimiser: a two-parameter Hessian solve)."""
-    path = [np.asarray(start, dtype=float)]
-    for _ in range(steps):
-        p = path[-1]
-        path.append(p - np.linalg.solve(np.asarray(obj.hessian(p)), np.asarray(obj.grad(p))))
-    return np.array(path)
-
-
-def conjugate_gradient_path(obj, start, steps: int) -> np.ndarray:
-    """Linear conjugate gradients on the quadratic loss: exact steps along H-conjugate directions (Fletcher-Reeves)."""
-    p = np.asarray(start, dtype=float)
-    g = np.asarray(obj.grad(p))
-    d = -g
-    path = [p]
-    for _ in range(steps):
-        if np.linalg.norm(g) < 1e-14:
-            path.append(p)
-            continue
-        hd = np.asarray(obj.hvp(p, d))
-        alpha = -(g @ d) / (d @ hd)  # exact minimiser along d of a quadratic
-        p = p + alpha * d
-        g_new = np.asarray(obj.grad(p))
-        d = -g_new + (g_new @ g_new) / (g @ g) * d
-        g = g_new
-        path.append(p)
-    return np.array(path)
 
 
 def solve(ctx: BookContext) -> ProblemResult:

@@ -27,7 +27,7 @@ def polish(obj, points: np.ndarray, steps: int) -> np.ndarray:
     """Follow the gradient flow (small-rate GD, all points at once) to the minimum of each point's basin."""
     from ..run import run_many
 
-    return run_many(obj, "gd", np.asarray(points), steps=steps, learning_rates=[POLISH_RATE], record_params=False).final_params[0]
+    return run_many(obj, "gd", np.asarray(points), steps=steps, learning_rates=[POLISH_RATE], record="loss").final_params[0]
 
 
 def numpy_gd(x, y, start, rate, steps):
@@ -79,7 +79,7 @@ def solve(ctx: BookContext) -> ProblemResult:
     resolved = _grad_norms(obj, flow_min) < 1e-4  # starts on the flat plateau have no nearby minimum: left out
     rates = np.geomspace(0.02, 0.8, 6 if ctx.small else 10)
     # every iterate is kept (L x S x 401 x 2 floats, 22 MB at most) so the spot check below can test each step
-    sweep = run_many(obj, "gd", starts[resolved], steps=400, learning_rates=rates, record_params=True)
+    sweep = run_many(obj, "gd", starts[resolved], steps=400, learning_rates=rates, record="params")
     finals = sweep.final_params.reshape(-1, 2)
     safe = np.where(np.isfinite(finals), finals, 0.0)
     polished = polish(obj, safe, polish_steps).reshape(len(rates), -1, 2)

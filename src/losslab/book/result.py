@@ -56,7 +56,7 @@ class ProblemResult:
         return all(c.passed for c in self.checks)
 
     def to_dict(self) -> dict:
-        from ..cli._common import to_jsonable
+        from ..jsonable import to_jsonable
 
         return to_jsonable(
             {

@@ -9,6 +9,7 @@ import sys
 import numpy as np
 
 from ..errors import LosslabError
+from ..jsonable import to_jsonable
 
 
 def parse_floats(option: str, text: str) -> np.ndarray:
@@ -90,33 +91,3 @@ def _count_numbers(obj, limit: int = 100_001) -> int:
             count += len(item)
             stack.extend(v for v in item if isinstance(v, (list, dict)))
     return count
-
-
-def to_jsonable(obj, notes: list[str] | None = None, path: str = ""):
-    """Plain JSON values; a non-finite float becomes None and its path is appended to ``notes``."""
-    if isinstance(obj, dict):
-        return {str(k): to_jsonable(v, notes, f"{path}.{k}" if path else str(k)) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [to_jsonable(v, notes, f"{path}[{i}]") for i, v in enumerate(obj)]
-    if hasattr(obj, "tolist") and hasattr(obj, "dtype"):
-        arr = np.asarray(obj)
-        if arr.dtype.kind == "f" and arr.size and not np.all(np.isfinite(arr)):
-            if notes is not None:
-                for where in np.argwhere(~np.isfinite(arr))[:4]:
-                    notes.append(f"{path}[{', '.join(map(str, where))}]" if arr.ndim else path)
-            values = np.where(np.isfinite(arr), arr, 0.0).tolist()
-            return _nulls(values, np.isfinite(arr).tolist())
-        return arr.tolist()
-    if isinstance(obj, (np.floating, np.integer, np.bool_)):
-        return to_jsonable(obj.item(), notes, path)
-    if isinstance(obj, float) and not math.isfinite(obj):
-        if notes is not None:
-            notes.append(path or "value")
-        return None
-    return obj
-
-
-def _nulls(values, finite):
-    if isinstance(values, list):
-        return [_nulls(v, f) for v, f in zip(values, finite)]
-    return values if finite else None

@@ -13,8 +13,6 @@ import typer
 
 from ._common import check_applies, parse_floats, parse_ints, print_json, short_vector
 
-FUNCTION_MODELS = {"fn:6.1": "6.1", "fn:6.5": "6.5"}
-
 
 def register(app: typer.Typer) -> None:
     app.command("fit")(fit)
@@ -49,7 +47,7 @@ def fit(
 
     from ..errors import LosslabError, check_choice, check_int, check_number, check_seed
     from ..optim.line_search import LINE_SEARCH_NAMES
-    from ..optim.registry import OPTIMIZER_NAMES, hyperparameters
+    from ..optim.registry import BOUNDS, OPTIMIZER_NAMES, hyperparameters
     from ..run import run
 
     # -- validate at the edge, naming the option -----------------------------
@@ -64,15 +62,12 @@ def fit(
     if line_search is not None:
         check_choice("--line-search", line_search, LINE_SEARCH_NAMES)
     if lr is not None:
-        check_number("--lr", lr, gt=0)
+        check_number("--lr", lr, **BOUNDS["learning_rate"])
     elif line_search is None:
         raise LosslabError(f"The '--lr' option is required for optimizer {optimizer!r} (a number > 0) unless --line-search is given. Got nothing instead.")
-    if beta is not None:
-        check_number("--beta", beta, ge=0, lt=1)
-    if gamma is not None:
-        check_number("--gamma", gamma, ge=0, lt=1)
-    if eps is not None:
-        check_number("--eps", eps, ge=0)
+    for key, value in (("beta", beta), ("gamma", gamma), ("eps", eps)):
+        if value is not None:
+            check_number(f"--{key}", value, **BOUNDS[key])
     if tol is not None:
         check_number("--tol", tol, ge=0)
     accepted = hyperparameters(optimizer)
@@ -85,10 +80,10 @@ def fit(
     if decay_every is not None:
         check_number("--decay-factor", decay_factor, gt=0, le=1)
     check_applies(model, data=data, widths=widths)
-    if model in FUNCTION_MODELS:
-        from ..presets import preset_objective
+    from ..presets import NOTEBOOK_FUNCTIONS, preset_objective
 
-        objective = preset_objective(FUNCTION_MODELS[model])
+    if model in NOTEBOOK_FUNCTIONS:
+        objective = preset_objective(model)
     else:
         from ..objective import make_objective
 

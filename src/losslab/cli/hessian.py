@@ -49,7 +49,6 @@ def hessian(
     """Top-k (and bottom-k) Hessian eigenvalues and the trace of any model, by Hessian-vector products only."""
     import time
 
-    import numpy as np
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
     from rich.table import Table
@@ -88,8 +87,8 @@ def hessian(
     if iters is not None:
         check_int("--iters", iters, owner="losslab hessian", ge=max(top_k, bottom_k, 1))
     # before the parameters exist: a model too big for memory is refused, not killed
-    basis = [(iters or max(3 * k + 15, 30)) + k + 6 for k in (top_k, bottom_k) if k] + ([66] if density else [])
-    curvature.check_memory(obj, vectors=max(basis), memory_limit=limit, owner="losslab hessian",
+    held = [curvature.lanczos_vectors(k, iters) for k in (top_k, bottom_k) if k] + ([curvature.slq_vectors()] if density else [])
+    curvature.check_memory(obj, vectors=max(held), memory_limit=limit, owner="losslab hessian",
                            advice="use fewer --iters or --points, a smaller model, or raise --memory-limit (GiB)")
     phi = obj.check_params(parse_floats("--params", params)) if params else obj.model.init(seed)
 
@@ -114,20 +113,13 @@ def hessian(
             result["bottom_eigenvalues"] = bot.eigenvalues
             result["bottom_residuals"] = bot.residuals
             result["bottom_converged"] = [bool(c) for c in bot.converged]
-        if n <= trace_samples:
-            # P unit vectors cost no more than the probes and give the trace exactly
-            hvp = curvature.make_hvp(obj, phi)
-            eye = np.eye(n)
-            trace, stderr, how = float(sum(hvp(eye[i])[i] for i in range(n))), 0.0, f"exact ({n} unit vectors)"
-        else:
-            tr = curvature.hutchinson_trace(obj, phi, samples=trace_samples, seed=seed, progress=tracker("Hutchinson trace"),
-                                           memory_limit=limit)
-            trace, stderr, how = tr.trace, tr.stderr, f"Hutchinson ({trace_samples} samples)"
+        tr = curvature.hessian_trace(obj, phi, samples=trace_samples, seed=seed, progress=tracker("trace"), memory_limit=limit)
+        trace, stderr, how = tr.trace, tr.stderr, tr.method
         result["trace"] = trace
         result["trace_stderr"] = stderr
         result["trace_method"] = how
         if density:
-            dens = curvature.slq_density(obj, phi, vectors=3, iters=min(60, n), seed=seed, progress=tracker("SLQ density"),
+            dens = curvature.slq_density(obj, phi, vectors=3, seed=seed, progress=tracker("SLQ density"),
                                         memory_limit=limit)
             from ..outputs import save_figure
             from ..plots.landscape import plot_spectral_density

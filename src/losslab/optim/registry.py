@@ -20,7 +20,7 @@ import optax
 from ..errors import LosslabError, check_choice, check_number
 from . import book, conventions
 
-__all__ = ["make_optimizer", "build_optimizer", "OPTIMIZER_NAMES", "BOOK_NAMES", "hyperparameters", "OptimizerSpec"]
+__all__ = ["make_optimizer", "build_optimizer", "OPTIMIZER_NAMES", "BOOK_NAMES", "BOUNDS", "hyperparameters", "OptimizerSpec"]
 
 
 class OptimizerSpec(NamedTuple):
@@ -32,7 +32,10 @@ class OptimizerSpec(NamedTuple):
 
 
 _UNIT = {"ge": 0.0, "lt": 1.0}  # beta, gamma: [0, 1)
-_BOUNDS = {
+# Every hyperparameter's bounds, declared once: the optimisers validate with them, and the
+# CLI options (losslab fit) and the web schemas read them (as check_number / pydantic Field keywords).
+BOUNDS = {
+    "learning_rate": {"gt": 0},
     "beta": _UNIT,
     "gamma": _UNIT,
     "eps": {"ge": 0.0},
@@ -73,7 +76,7 @@ def validate_hparams(name: str, learning_rate, hparams: dict) -> dict:
     check_choice("optimizer", name, OPTIMIZER_NAMES)
     spec = _SPECS[name]
     if not callable(learning_rate):
-        learning_rate = check_number("learning_rate", learning_rate, owner=name, gt=0)
+        learning_rate = check_number("learning_rate", learning_rate, owner=name, **BOUNDS["learning_rate"])
     unknown = sorted(set(hparams) - set(spec.defaults))
     if unknown:
         allowed = ", ".join(repr(k) for k in ["learning_rate", *spec.defaults])
@@ -83,7 +86,7 @@ def validate_hparams(name: str, learning_rate, hparams: dict) -> dict:
     values = {"learning_rate": learning_rate}
     for key, default in spec.defaults.items():
         value = hparams.get(key, default)
-        values[key] = check_number(key, value, owner=name, **_BOUNDS.get(key, {}))
+        values[key] = check_number(key, value, owner=name, **BOUNDS.get(key, {}))
     return values
 
 

@@ -317,7 +317,7 @@ class _Builder:
             return
         self.displays += 1
         self.sections[-1].items.append(
-            Math(row, line, self.cell, False, label, bool(_RELATION_START.match(row)), self.displays, context[-CONTEXT_CHARS:].strip())
+            Math(row, line, self.cell, False, label, False, self.displays, context[-CONTEXT_CHARS:].strip())
         )
 
     def display(self, body: str, line: int, *, label: str | None = None, context: str | None = None) -> None:
@@ -455,6 +455,7 @@ def _markdown_parser(plain: bool):
     return _PARSERS[key]
 
 
+_UNCLOSED_ENV = re.compile(r"\s*\\begin\{([a-z]+\*?)\}")
 _DISPLAY_TOKENS = {"math_block", "math_block_label", "math_block_eqno", "math_block_bracket"}
 
 
@@ -510,6 +511,12 @@ def _read_inline(tok, b: _Builder) -> None:
         if c.type == "text":
             if c.content.startswith("$$") and at_line_start:
                 raise LosslabError(f"Display math opened with $$ at line {line} is never closed (no closing $$).")
+            opened = _UNCLOSED_ENV.match(c.content) if at_line_start else None
+            if opened and opened.group(1) in _ALIGN_ENVS:
+                raise LosslabError(
+                    f"Display math opened with \\begin{{{opened.group(1)}}} at line {line} is never closed "
+                    f"(no \\end{{{opened.group(1)}}})."
+                )
             if c.content.strip():
                 at_line_start = False
             para.text(c.content, line)
@@ -750,7 +757,10 @@ def _read_notebook(text: str, b: _Builder, name: str) -> None:
         if not isinstance(source, str) or not source.strip():
             continue
         b.start_cell(index)
-        _read_markdown(source, b, plain=False)
+        try:
+            _read_markdown(source, b, plain=False)
+        except LosslabError as err:
+            raise LosslabError(f"In cell {index} of the notebook: {err}") from None
     b.cell = None
 
 

@@ -29,7 +29,7 @@ class ObjectiveEntry:
     start: tuple[float, ...]
     optimizers: tuple[dict, ...]
     param_names: tuple[str, ...] = ("phi_0", "phi_1")
-    model: str | None = None
+    model: str | None = None  # a model name, or a notebook function ("fn:6.5") for kind "function"
     data_name: str | None = None
     description: str = ""
     formula: str = ""  # the loss in LaTeX, as the book writes it (rendered by losslab.mathml)
@@ -65,13 +65,13 @@ OBJECTIVES: dict[str, ObjectiveEntry] = {
         ObjectiveEntry(
             "nb6_5", "notebook 6.5 function", "function", 2, (-1.5, 1.5), (-1.0, 1.0), (-0.7, -0.9),
             (_opt("gd", 0.08, 200), _opt("normalized", 0.08, 40), _opt("adam", 0.05, 60, beta=0.9, gamma=0.99)),
-            description="L = 1 - exp(-2 phi_1^2) exp(-(phi_0 - 0.7)^2 / 8)",
+            model="fn:6.5", description="L = 1 - exp(-2 phi_1^2) exp(-(phi_0 - 0.7)^2 / 8)",
             formula=r"L[\boldsymbol\phi] = 1 - \exp\left[-2\phi_1^2\right] \exp\left[-\frac{(\phi_0 - 0.7)^2}{8}\right]",
         ),
         ObjectiveEntry(
             "nb6_1", "notebook 6.1 one-dimensional function", "function", 1, (0.0, 1.0), None, (0.05,),
             (_opt("gd", 0.01, 50), _opt("gd", 0.1, 10, line_search=True, max_dist=1.0)),
-            param_names=("phi",), resolution=400,
+            param_names=("phi",), resolution=400, model="fn:6.1",
             description="L = 1 - 0.5 exp(-(phi-0.65)^2/0.1) - 0.45 exp(-(phi-0.35)^2/0.02)",
             formula=r"L[\phi] = 1 - 0.5 \exp\left[-\frac{(\phi - 0.65)^2}{0.1}\right] - 0.45 \exp\left[-\frac{(\phi - 0.35)^2}{0.02}\right]",
         ),

@@ -12,6 +12,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from ..optim.registry import BOUNDS
+
 __all__ = [
     "MAX_RESOLUTION",
     "MAX_STEPS",
@@ -87,9 +89,10 @@ class OptimizerSpec(_Strict):
     """One optimiser of a run: the book's names and symbols (alpha = lr, beta, gamma)."""
 
     name: str = Field(min_length=1, max_length=32, pattern=r"^[a-z_]+$")
-    lr: float = Field(default=0.1, gt=0.0, le=1000.0, description="learning rate alpha")
-    beta: float = Field(default=0.9, ge=0.0, lt=1.0, description="momentum / first-moment decay")
-    gamma: float = Field(default=0.99, ge=0.0, lt=1.0, description="second-moment decay (Adam)")
+    # the optimiser registry's bounds (declared once); the page also caps the rate at 1000
+    lr: float = Field(default=0.1, le=1000.0, description="learning rate alpha", **BOUNDS["learning_rate"])
+    beta: float = Field(default=0.9, description="momentum / first-moment decay", **BOUNDS["beta"])
+    gamma: float = Field(default=0.99, description="second-moment decay (Adam)", **BOUNDS["gamma"])
     batch_size: int | None = Field(default=None, ge=1, le=MAX_BATCH, description="None = full batch")
     steps: int = Field(default=100, ge=1, le=MAX_STEPS)
     seed: int = Field(default=0, ge=0, le=2**31 - 1)

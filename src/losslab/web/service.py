@@ -11,7 +11,6 @@ compiled kernels are shared) and of uploaded data sets (in memory, bounded).
 from __future__ import annotations
 
 import hashlib
-import math
 import threading
 from collections import OrderedDict
 from functools import lru_cache
@@ -20,6 +19,7 @@ import numpy as np
 
 from ..data import Dataset, load_dataset, parse_csv_text
 from ..errors import LosslabError
+from ..jsonable import finite_or_none, floats_or_none
 from .catalog import DEFAULT_OBJECTIVE, OBJECTIVES, OPTIMIZERS
 from .schemas import (
     MAX_OPTIMIZERS,
@@ -101,7 +101,7 @@ def _model_objective(model: str, data_name: str):
 def _function_objective(key: str):
     from ..presets import preset_objective  # cached there, one instance per function
 
-    return preset_objective("6.5" if key == "nb6_5" else "6.1")
+    return preset_objective(OBJECTIVES[key].model)
 
 
 def objective_for(key: str, data: str | None):
@@ -155,21 +155,6 @@ def refuse_work(evaluations: float, *, what: str, advice: str) -> None:
         )
 
 
-def _floats(values) -> list:
-    """A NumPy array as a (nested) list with non-finite entries as None (JSON has no NaN)."""
-    array = np.asarray(values, dtype=np.float64)
-    if np.all(np.isfinite(array)):
-        return array.tolist()
-    boxed = array.astype(object)
-    boxed[~np.isfinite(array)] = None
-    return boxed.tolist()
-
-
-def _num(value) -> float | None:
-    value = float(value)
-    return value if math.isfinite(value) else None
-
-
 # ---------------------------------------------------------------- endpoints' work
 def catalog() -> dict:
     from ..mathml import latex_to_mathml
@@ -215,7 +200,7 @@ def _landscape_cached(key: str, data: str | None, range0: tuple, range1: tuple |
         # the whole 1-D landscape is the slice through 0 along +phi
         cut = slice_1d(obj, np.zeros(1), np.ones(1), alphas=req.range0, resolution=req.resolution, kind="axis")
         loss = np.asarray(cut.loss)
-        return {"dims": 1, "phi0": _floats(cut.alphas), "loss": _floats(loss), "min": _num(np.nanmin(loss)), "max": _num(np.nanmax(loss))}
+        return {"dims": 1, "phi0": floats_or_none(cut.alphas), "loss": floats_or_none(loss), "min": finite_or_none(np.nanmin(loss)), "max": finite_or_none(np.nanmax(loss))}
     if req.range1 is None:
         raise LosslabError(f"The 'range1' parameter is required for the {entry.label} (two parameters). Got nothing instead.")
     n = obj.n_examples
@@ -225,8 +210,8 @@ def _landscape_cached(key: str, data: str | None, range0: tuple, range1: tuple |
     # the separable Gabor form, which pays off on far larger grids
     land = grid2d(obj, req.range0, req.range1, resolution=req.resolution, method="direct")
     loss = np.asarray(land.loss)
-    return {"dims": 2, "phi0": _floats(land.phi0), "phi1": _floats(land.phi1), "loss": _floats(loss),
-            "min": _num(np.nanmin(loss)), "max": _num(np.nanmax(loss))}
+    return {"dims": 2, "phi0": floats_or_none(land.phi0), "phi1": floats_or_none(land.phi1), "loss": floats_or_none(loss),
+            "min": finite_or_none(np.nanmin(loss)), "max": finite_or_none(np.nanmax(loss))}
 
 
 # Compiled runs are cached by the engine per (objective, optimiser, steps, batching, line search);
@@ -285,9 +270,9 @@ def run(req: RunRequest) -> dict:
         diverged = result.diverged_at is not None and result.diverged_at <= spec.steps
         runs.append({
             "name": spec.name, "label": label,
-            "params": _floats(np.asarray(result.params)[: last + 1]),
-            "loss": _floats(loss[: last + 1]),
-            "final_loss": _num(loss[last]),
+            "params": floats_or_none(np.asarray(result.params)[: last + 1]),
+            "loss": floats_or_none(loss[: last + 1]),
+            "final_loss": finite_or_none(loss[last]),
             "diverged": bool(diverged), "diverged_at": int(result.diverged_at) if diverged else None,
             "steps": end, "epochs": int(result.epoch[end]) if len(result.epoch) > end else None,
             "batch_size": batch,
@@ -318,9 +303,9 @@ def line_search(req: LineSearchRequest) -> dict:
     brackets = np.asarray(result.brackets, dtype=np.float64).reshape(-1, 4)
     cut = slice_1d(obj, point, direction, alphas=(0.0, req.max_dist), resolution=req.samples, kind="line search")
     t, f = cut.alphas, cut.loss
-    f_brackets = _floats([[along(v) for v in row] for row in brackets])  # an overflowing loss is null, not a 500
-    out = {"point": list(req.point), "direction": _floats(direction), "t": _floats(t), "f": _floats(f),
-           "brackets": _floats(brackets), "f_brackets": f_brackets, "step": _num(result.step), "f_step": _num(along(result.step))}
+    f_brackets = floats_or_none([[along(v) for v in row] for row in brackets])  # an overflowing loss is null, not a 500
+    out = {"point": list(req.point), "direction": floats_or_none(direction), "t": floats_or_none(t), "f": floats_or_none(f),
+           "brackets": floats_or_none(brackets), "f_brackets": f_brackets, "step": finite_or_none(result.step), "f_step": finite_or_none(along(result.step))}
     if not (np.all(np.isfinite(np.asarray(f, dtype=np.float64))) and all(v is not None for row in f_brackets for v in row)):
         out["notes"] = ["The loss overflows float64 (is infinite) at some points of this line; those values are null "
                         "and the search's step among them is not meaningful."]
@@ -328,12 +313,10 @@ def line_search(req: LineSearchRequest) -> dict:
 
 
 @lru_cache(maxsize=64)
-def _predict_fn(model_name: str):
+def _predict_fn(model):
+    """The jitted, parameter-batched prediction of one model (objectives are cached, so their models are too)."""
     import jax
 
-    from ..models import get_model
-
-    model = get_model(model_name)
     return jax.jit(jax.vmap(model.predict, in_axes=(0, None)))
 
 
@@ -348,6 +331,6 @@ def fit(req: FitRequest) -> dict:
     lo, hi = float(x_data.min()), float(x_data.max())
     pad = 0.05 * (hi - lo) if hi > lo else 1.0
     x = np.linspace(lo - pad, hi + pad, req.samples)
-    curves = np.asarray(_predict_fn(obj.model.name)(np.asarray(req.params, dtype=np.float64), x))
-    return {"x_data": _floats(x_data), "y_data": _floats(obj.data.y), "x": _floats(x), "curves": _floats(curves),
+    curves = np.asarray(_predict_fn(obj.model)(np.asarray(req.params, dtype=np.float64), x))
+    return {"x_data": floats_or_none(x_data), "y_data": floats_or_none(obj.data.y), "x": floats_or_none(x), "curves": floats_or_none(curves),
             "output": obj.model.output}
