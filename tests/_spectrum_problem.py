@@ -66,6 +66,13 @@ def sweep_starts():
     return np.stack([np.linspace(-2, 2, 9), np.linspace(5, 20, 9)], axis=1)
 
 
+def landscape(objective):
+    """A Gabor loss grid, rows split over every device of every process (sharding.map_rows)."""
+    from losslab.landscape import grid2d
+
+    return grid2d(objective, (-10, 10), (2.5, 22.5), (13, 11), chunk=2, method="direct").loss
+
+
 def _main(argv):
     import jax
 
@@ -93,6 +100,7 @@ def _main(argv):
         s = sweep(g, "sgd", sweep_starts(), steps=30, learning_rate=0.01)
         record["sweep_params"] = s.final_params.tolist()
         record["sweep_loss"] = s.final_loss.tolist()
+        record["landscape"] = landscape(g).tolist()
     record["global_devices"] = jax.device_count()
     if k == 0:
         with open(out, "w") as fh:
