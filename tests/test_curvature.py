@@ -155,3 +155,23 @@ def test_lanczos_restarts_after_an_invariant_subspace():
     zero = np.zeros(10)  # dead ReLUs: a low-rank Hessian
     res = top_eigenvalues(shallow, zero, 3, iters=10)
     np.testing.assert_allclose(res.eigenvalues, np.linalg.eigvalsh(np.asarray(shallow.hessian(zero)))[::-1][:3], atol=1e-10)
+
+
+def test_ritz_history_is_the_runs_own_lanczos():
+    """EigenResult.ritz_history: the top Ritz value after each step equals a separate Lanczos run's,
+    ends at the returned eigenvalue, and never exceeds the dense top eigenvalue (Ritz values are interior)."""
+    import jax.numpy as jnp
+
+    from losslab.curvature import _start_vector, lanczos, top_eigenvalues
+
+    rng = np.random.default_rng(3)
+    a = rng.normal(size=(40, 40))
+    h = a @ a.T / 40 + np.diag(np.linspace(0, 3, 40))
+    mv = lambda v: jnp.asarray(h) @ v  # noqa: E731
+    res = top_eigenvalues(mv, k=1, iters=15, dim=40, seed=2)
+    hist = res.ritz_history()
+    alphas, betas, _ = lanczos(mv, _start_vector(40, 2), 15)
+    again = [np.linalg.eigvalsh(np.diag(alphas[:j]) + np.diag(betas[: j - 1], 1) + np.diag(betas[: j - 1], -1))[-1] for j in range(1, 16)]
+    np.testing.assert_allclose(hist, again, rtol=1e-12)
+    assert hist[-1] == pytest.approx(res.eigenvalues[0], rel=1e-12)
+    assert np.all(hist <= np.linalg.eigvalsh(h)[-1] * (1 + 1e-12)) and np.all(np.diff(hist) >= -1e-12)

@@ -1,6 +1,6 @@
 """hessian_spectrum on a user's pytree model and batches: against the dense Hessian (jax.hessian),
 PyTorch's autograd Hessian of the same network, batched == unbatched, an Equinox model, several
-devices and two jax.distributed processes equal to one."""
+devices and two jax.distributed processes equal to one (with a sweep and a landscape)."""
 
 from __future__ import annotations
 
@@ -214,10 +214,9 @@ def _free_port() -> int:
 
 
 def test_two_processes_equal_one(problem, tmp_path):
-    from _spectrum_problem import sweep_starts
+    from _spectrum_problem import landscape, sweep
 
     from losslab import make_objective
-    from losslab.sharding import sweep
 
     x, y, params, _, _ = problem
     out = tmp_path / "processes.json"
@@ -230,6 +229,7 @@ def test_two_processes_equal_one(problem, tmp_path):
     assert abs(two["trace"] - one.trace.trace) <= 1e-10 * abs(one.trace.trace)
     assert abs(two["loss"] - one.loss) <= 1e-12 * one.loss
     g = make_objective("gabor")
-    s = sweep(g, "sgd", sweep_starts(), steps=30, learning_rate=0.01)
+    s = sweep(g)
     np.testing.assert_allclose(two["sweep_params"], s.final_params, rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(two["sweep_loss"], s.final_loss, rtol=1e-12)
+    np.testing.assert_allclose(two["landscape"], landscape(g), rtol=1e-12)

@@ -78,7 +78,12 @@ def test_latex_to_unicode(latex, text):
 
 
 def test_prose_keeps_words_and_converts_math():
+    from losslab.unicode_math import prose_to_unicode
+
     assert math_text_to_unicode("the sum $\\sum_i x_i$ costs 5 dollars") == "the sum Σᵢ xᵢ costs 5 dollars"
+    # a checker's reason quotes a step's LaTeX in brackets, without dollars
+    reason = "step 2 of 2 (\\sum_{i=1}^{I} 2x_i = 0) is wrong at x = (1, 2); also $\\beta^2$"
+    assert prose_to_unicode(reason) == "step 2 of 2 (Σᵢ₌₁ᴵ 2xᵢ = 0) is wrong at x = (1, 2); also β²"
 
 
 def test_check_cli_prints_unicode_and_json_keeps_latex(tmp_path):
@@ -137,13 +142,15 @@ def test_check_report_puts_every_claim_beside_its_line():
         {"problem": "6.1", "line": 3, "latex": "a = b", "verdict": "correct", "reason": "equal", "truth": ""},
         {"problem": "6.1", "line": 7, "latex": "c = d", "verdict": "incorrect", "reason": "differs at $x = 1$",
          "truth": r"\sum_i x_i", "convention": "the ReLU's derivative is $\\mathbb{I}[z > 0]$",
-         "steps": [{"latex": "c = e", "verdict": "correct"}, {"latex": "e = d", "verdict": "incorrect", "reason": "sign"}]},
+         "steps": [{"step": 1, "of": 2, "op": "=", "before": "c", "after": "e", "verdict": "correct", "reason": ""},
+                   {"step": 2, "of": 2, "op": ">=", "before": "e", "after": "d", "verdict": "incorrect", "reason": "sign"}]},
     ]
     page = check_report_html(claims, text)
     rows = re.findall(r'<div class="ll-row" data-line="(\d+)"><pre[^>]*>.*?</pre><div><div class="ll-claim (\S+)" data-line="(\d+)"', page)
     assert rows == [("3", "correct", "3"), ("7", "incorrect", "7")]
     assert page.count('class="ll-row ll-plain"') == 5  # the other lines of the sheet, shown as they are
     assert "ll-convention" in page and "ll-truth" in page and page.count("<li") == 2 and MATH_ERROR_CLASS not in page
+    assert 'alttext="c = e"' in page and 'alttext="e \\geq d"' in page  # each step drawn as its relation
     # a notebook's claims carry a cell: listed by problem, not against the JSON's lines
     listed = check_report_html([dict(claims[0], cell=2)], text)
     assert "ll-row" not in listed and "cell 2, line 3" in listed

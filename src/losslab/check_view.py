@@ -15,7 +15,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from .errors import LosslabError
-from .mathml import latex_to_mathml, markdown_to_html
+from .mathml import latex_to_mathml, prose_to_html
 
 __all__ = ["REPORT_CSS", "VERDICTS", "CheckReport", "check", "check_report_html", "check_text", "claim_html"]
 
@@ -54,12 +54,20 @@ def _formula(latex: str, *, display: bool = False) -> str:
     return latex_to_mathml(latex, display=display) if latex else ""
 
 
-def _prose(text: str) -> str:
-    """A reason or a convention: prose with $math$ (the checker writes LaTeX only inside dollars)."""
-    out = markdown_to_html(str(text)).strip()
-    if out.startswith("<p>") and out.endswith("</p>") and out.count("<p>") == 1:
-        out = out[3:-4]
-    return out
+_prose = prose_to_html  # reasons, conventions, mistakes: prose with $math$; bare LaTeX shown as code
+
+
+_OPS = {"<=": r"\leq", ">=": r"\geq", "!=": r"\neq"}
+
+
+def _step_latex(step: dict) -> str:
+    """A chain's step as one relation: ``before op after`` (or the step's own LaTeX when it carries one)."""
+    if step.get("latex"):
+        return str(step["latex"])
+    if step.get("before") is None and step.get("after") is None:
+        return ""
+    op = str(step.get("op") or "=")
+    return f"{step.get('before', '')} {_OPS.get(op, op)} {step.get('after', '')}"
 
 
 def _step_html(step) -> str:
@@ -67,8 +75,8 @@ def _step_html(step) -> str:
         return f"<li>{html.escape(str(step))}</li>"
     verdict = str(step.get("verdict", ""))
     parts = [f'<li class="{_slug(verdict)}"><span class="ll-verdict">{html.escape(verdict)}</span>']
-    if step.get("latex"):
-        parts.append(_formula(str(step["latex"])))
+    if _step_latex(step):
+        parts.append(_formula(_step_latex(step)))
     if step.get("reason") and verdict != "correct":
         parts.append(f' <span class="ll-reason">{_prose(step["reason"])}</span>')
     if step.get("truth") and verdict == "incorrect":

@@ -72,6 +72,20 @@ class EigenResult:
     method: str
     iterations: int
     matvecs: int
+    tridiagonal: tuple[np.ndarray, np.ndarray] | None = None  # Lanczos's (alphas, betas), for Ritz histories
+
+    def ritz_history(self) -> np.ndarray:
+        """The extreme Ritz value after each Lanczos step (largest, or smallest for a bottom
+        search): how the estimate converged, from the run's own tridiagonal matrix."""
+        if self.tridiagonal is None:
+            raise LosslabError("The Ritz history needs a Lanczos result (method='lanczos').")
+        alphas, betas = self.tridiagonal
+        largest = len(self.eigenvalues) < 2 or self.eigenvalues[0] >= self.eigenvalues[-1]
+        out = []
+        for j in range(1, len(alphas) + 1):
+            theta = np.linalg.eigvalsh(_tridiag(alphas[:j], betas[: j - 1]))
+            out.append(theta[-1] if largest else theta[0])
+        return np.asarray(out)
 
     @property
     def converged(self) -> np.ndarray:
@@ -325,7 +339,8 @@ def eigsh(
     if return_vectors:
         vecs = np.asarray(jnp.asarray(Y[:, order].T) @ V)
         residuals = np.array([float(jnp.linalg.norm(matvec(jnp.asarray(u)) - lam * u)) for lam, u in zip(vals, vecs)])
-    return EigenResult(vals, vecs, residuals, "lanczos", len(alphas), len(alphas) + (len(vals) if return_vectors else 0))
+    return EigenResult(vals, vecs, residuals, "lanczos", len(alphas), len(alphas) + (len(vals) if return_vectors else 0),
+                       (alphas, betas))
 
 
 def default_iters(k: int, dim: int | None = None) -> int:
@@ -604,8 +619,8 @@ class HessianSpectrum:
     def __repr__(self) -> str:
         where = f"{self.devices} device{'s' * (self.devices > 1)} x {self.processes} process{'es' * (self.processes > 1)}"
         lines = [
-            f"HessianSpectrum({self.n_params:,} parameters, {self.n_batches} batch{'es' * (self.n_batches > 1)} "
-            f"(reduction={self.reduction!r}) on {where}; loss {self.loss:.6g}",
+            (f"HessianSpectrum({self.n_params:,} parameters, {self.n_batches} batch{'es' * (self.n_batches > 1)} "
+             f"(reduction={self.reduction!r}) on {where}; loss {self.loss:.6g}"),
             "  top eigenvalues: " + ", ".join(f"{v:.6g}" for v in self.top_eigenvalues),
         ]
         bad = [str(i + 1) for i, ok in enumerate(self.converged) if not ok]

@@ -27,6 +27,8 @@ __all__ = [
     "MATH_FONT_NAME",
     "latex_to_mathml",
     "markdown_to_html",
+    "prose_to_html",
+    "quote_bare_latex",
     "math_css",
     "math_font_path",
 ]
@@ -130,3 +132,47 @@ def _markdown():
 def markdown_to_html(text: str) -> str:
     """Markdown (CommonMark + tables) with ``$inline$`` and ``$$display$$`` math as MathML; raw HTML is escaped."""
     return _markdown().render(text)
+
+
+_DOLLAR_SPANS = re.compile(r"(\$\$.+?\$\$|(?<![\\$])\$(?!\$).+?(?<!\\)\$)", re.DOTALL)
+_MACRO = re.compile(r"\\[A-Za-z]+(?:\{[^{}$`]*\})*")
+
+
+def _bracketed_as_math(text: str) -> str:
+    """Each outermost (...) that holds a LaTeX macro: its inside becomes $...$ math."""
+    out, depth, start, last = [], 0, 0, 0
+    for k, ch in enumerate(text):
+        if ch == "(":
+            if depth == 0:
+                start = k
+            depth += 1
+        elif ch == ")" and depth:
+            depth -= 1
+            inside = text[start + 1 : k]
+            if depth == 0 and _MACRO.search(inside) and "$" not in inside:
+                out.append(f"{text[last : start + 1]}${inside.strip()}$")
+                last = k
+    out.append(text[last:])
+    return "".join(out)
+
+
+def quote_bare_latex(text: str) -> str:
+    """Prose that quotes LaTeX outside $...$, as a checker's reason does ("step 2 of 3 (\\sum_i x_i = 0) is
+    wrong"): a bracketed formula becomes $math$, any other macro `code` (the source it is)."""
+    parts = _DOLLAR_SPANS.split(text)
+    out = []
+    for k, part in enumerate(parts):
+        if k % 2:
+            out.append(part)
+            continue
+        pieces = _DOLLAR_SPANS.split(_bracketed_as_math(part))
+        out.append("".join(p if j % 2 else _MACRO.sub(lambda m: f"`{m.group(0)}`", p) for j, p in enumerate(pieces)))
+    return "".join(out)
+
+
+def prose_to_html(text: str) -> str:
+    """One paragraph of prose with $math$ (and bare LaTeX quoted as code), without the surrounding <p>."""
+    out = markdown_to_html(quote_bare_latex(str(text))).strip()
+    if out.startswith("<p>") and out.endswith("</p>") and out.count("<p>") == 1:
+        out = out[3:-4]
+    return out

@@ -228,7 +228,7 @@ class PytreeHVP:
     def _check_loss(self, batch):
         try:
             out = jax.eval_shape(self.fns["f"], jax.ShapeDtypeStruct(self.params.shape, jnp.float64), batch)
-        except Exception as e:  # noqa: BLE001 - the user's function failed: say so, with its own message
+        except Exception as e:  # the user's function failed: say so, with its own message
             raise LosslabError(f"The 'loss_fn' parameter of {OWNER} failed on the first batch: {type(e).__name__}: {e}") from e
         if not (hasattr(out, "shape") and out.shape == () and jnp.issubdtype(out.dtype, jnp.floating)):
             got = f"shape {getattr(out, 'shape', None)} dtype {getattr(out, 'dtype', type(out).__name__)}"

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["latex_to_unicode", "math_text_to_unicode"]
+__all__ = ["latex_to_unicode", "math_text_to_unicode", "prose_to_unicode"]
 
 _GREEK = {
     "alpha": "α", "beta": "β", "gamma": "γ", "delta": "δ", "epsilon": "ε", "varepsilon": "ε", "zeta": "ζ",
@@ -260,3 +260,10 @@ _DOLLARS = re.compile(r"\$\$(.+?)\$\$|(?<![\\$])\$(?!\$)(.+?)(?<!\\)\$", re.DOTA
 def math_text_to_unicode(text: str) -> str:
     """Prose with ``$...$`` / ``$$...$$`` math: the math in Unicode, the prose as written."""
     return _DOLLARS.sub(lambda m: latex_to_unicode(m.group(1) or m.group(2)), text)
+
+
+def prose_to_unicode(text: str) -> str:
+    """A checker's reason: ``$...$`` math and bracketed bare LaTeX ("step 2 (\\sum_i x_i = 0) is wrong") in Unicode."""
+    from .mathml import quote_bare_latex
+
+    return math_text_to_unicode(quote_bare_latex(text))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 
 from .result import BookContext, Check, ProblemResult, check_close
@@ -17,10 +19,16 @@ RANGE0, RANGE1 = (-10.0, 10.0), (2.5, 22.5)
 
 
 def _grad_norms(obj, points: np.ndarray) -> np.ndarray:
+    grads = _batched_grad(obj.loss_on)(np.asarray(points), obj.x, obj.y)
+    return np.linalg.norm(np.asarray(grads), axis=1)
+
+
+@lru_cache(maxsize=8)
+def _batched_grad(loss_on):
+    # one compiled program (not one per primitive, as an eager vmap would compile)
     import jax
 
-    grads = jax.vmap(lambda p: jax.grad(obj.loss_on)(p, obj.x, obj.y))(np.asarray(points))
-    return np.linalg.norm(np.asarray(grads), axis=1)
+    return jax.jit(jax.vmap(jax.grad(loss_on), in_axes=(0, None, None)))
 
 
 def polish(obj, points: np.ndarray, steps: int) -> np.ndarray:

@@ -63,10 +63,13 @@ def solve(problem: str, ctx: BookContext | None = None) -> ProblemResult:
     return result
 
 
-def solve_many(problems: Iterable[str], ctx: BookContext | None = None, *, on_done: Callable[[ProblemResult], None] | None = None) -> list[ProblemResult]:
+def solve_many(problems: Iterable[str], ctx: BookContext | None = None, *, on_done: Callable[[ProblemResult], None] | None = None,
+               on_start: Callable[[str], None] | None = None) -> list[ProblemResult]:
     ctx = ctx or BookContext()
     results = []
     for problem in problems:
+        if on_start is not None:
+            on_start(problem)
         result = solve(problem, ctx)
         results.append(result)
         if on_done is not None:

@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import html
 import os
-import re
 import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..mathml import latex_to_mathml, markdown_to_html, math_css, math_font_path
+from ..mathml import latex_to_mathml, markdown_to_html, math_css, math_font_path, prose_to_html, quote_bare_latex
 from ..outputs import write_text
 
 if TYPE_CHECKING:  # annotations only: result.py's notebook view renders with this module
@@ -33,28 +32,10 @@ def render_math(latex: str, display: bool = False) -> str:
     return latex_to_mathml(latex, display=display)
 
 
-_DOLLAR_SPANS = re.compile(r"(\$\$.+?\$\$|(?<![\\$])\$(?!\$).+?(?<!\\)\$)", re.DOTALL)
-_MACRO = re.compile(r"\\[A-Za-z]+(?:\{[^{}$]*\})*")
-
-
-def _quote_source(text: str) -> str:
-    """Prose that quotes LaTeX source outside $...$ (a checker's reason: "(\\dots)") shows it as code, not as math."""
-    parts = _DOLLAR_SPANS.split(text)
-    return "".join(p if k % 2 else _MACRO.sub(lambda m: f"`{m.group(0)}`", p) for k, p in enumerate(parts))
-
-
-def _inline(text: str) -> str:
-    """One paragraph of prose with $math$, without the surrounding <p>."""
-    out = markdown_to_html(_quote_source(text)).strip()
-    if out.startswith("<p>") and out.endswith("</p>") and out.count("<p>") == 1:
-        out = out[3:-4]
-    return out
-
-
 def _detail(text: str) -> str:
     """A check's name or detail: bare LaTeX (no $...$, as SymPy prints it) is one formula, anything else prose."""
     if "$" in text:
-        return _inline(text)
+        return prose_to_html(text)
     if "\\" in text:
         formula = latex_to_mathml(text)
         if formula.startswith("<math"):
@@ -121,10 +102,10 @@ def problem_html(result: ProblemResult, out_dir: Path | None = None) -> str:
 
     anchor = "p" + result.problem.replace(".", "-")
     out = [f'<section id="{anchor}"><h2>Problem {html.escape(result.problem)}: {html.escape(result.title)}</h2>']
-    out.append(f'<div class="statement">{markdown_to_html(_quote_source(result.statement))}</div>')
-    out.append("<h3>Answer</h3>" + markdown_to_html(_quote_source(result.summary)))
+    out.append(f'<div class="statement">{markdown_to_html(quote_bare_latex(result.statement))}</div>')
+    out.append("<h3>Answer</h3>" + markdown_to_html(quote_bare_latex(result.summary)))
     if result.derivation:
-        out.append("<h3>Derivation</h3>" + markdown_to_html(_quote_source(result.derivation)))
+        out.append("<h3>Derivation</h3>" + markdown_to_html(quote_bare_latex(result.derivation)))
     for fig in result.figures:
         rel = html.escape(_figure_src(fig, out_dir), quote=True)
         name = html.escape(Path(fig).name if out_dir is None else _relative(fig, out_dir))
@@ -138,7 +119,7 @@ def problem_html(result: ProblemResult, out_dir: Path | None = None) -> str:
     cls = result.seed_verdict.replace(" ", "-")
     out.append(
         f'<h3>The seed sheet</h3><p class="verdict {cls}"><strong>Verdict: {html.escape(result.seed_verdict)}.</strong> '
-        f"{_inline(result.seed_notes)}</p>"
+        f"{prose_to_html(result.seed_notes)}</p>"
     )
     seed = seed_section(result.problem)
     if seed:

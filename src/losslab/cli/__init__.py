@@ -41,6 +41,9 @@ def describe_failure(error: BaseException) -> str | None:
 
 def main() -> None:
     """Console-script entry point."""
+    from ..compile_cache import enable
+
+    enable()  # compiled programs persist between runs (the user's cache folder; off if unwritable)
     try:
         app()
     except (LosslabError, OSError, MemoryError) as error:

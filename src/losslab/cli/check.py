@@ -75,7 +75,7 @@ def _report(results, sheet: Path) -> None:
     from rich.console import Console
     from rich.markup import escape
 
-    from ..unicode_math import latex_to_unicode, math_text_to_unicode
+    from ..unicode_math import latex_to_unicode, prose_to_unicode
 
     console = Console(highlight=False, soft_wrap=True)
     style = {"correct": "bold green", "incorrect": "bold red", "not checked": "bold yellow"}
@@ -92,18 +92,18 @@ def _report(results, sheet: Path) -> None:
         verdict = d.get("verdict", "not checked")
         console.print(f"  [{style.get(verdict, 'bold')}]{mark.get(verdict, '?')} {verdict}[/]  {where}: "
                       f"{escape(_clip(latex_to_unicode(d.get('latex', ''))))}")
-        console.print(f"      {escape(math_text_to_unicode(str(d.get('reason', ''))))}")
+        console.print(f"      {escape(prose_to_unicode(str(d.get('reason', ''))))}")
         for k, step in enumerate(d.get("steps") or [], start=1):
             if isinstance(step, dict):
                 latex = str(step.get("latex") or f"{step.get('before', '')} {step.get('op', '=')} {step.get('after', '')}")
                 text = latex_to_unicode(latex)
                 console.print(f"      step {k}: {escape(str(step.get('verdict', '')))}  {escape(_clip(text, 100))}"
-                              + (f" ({escape(math_text_to_unicode(str(step['reason'])))})"
+                              + (f" ({escape(prose_to_unicode(str(step['reason'])))})"
                                  if step.get("reason") and step.get("verdict") != "correct" else ""))
         if d.get("mistake"):
-            console.print(f"      mistake: {escape(math_text_to_unicode(str(d['mistake'])))}")
+            console.print(f"      mistake: {escape(prose_to_unicode(str(d['mistake'])))}")
         if d.get("convention"):
-            console.print(f"      convention: {escape(math_text_to_unicode(str(d['convention'])))}")
+            console.print(f"      convention: {escape(prose_to_unicode(str(d['convention'])))}")
         if verdict == "incorrect" and d.get("truth"):
             console.print(f"      truth: {escape(_clip(latex_to_unicode(d['truth']), 400))}")
     counts = {v: sum(r.verdict == v for r in results) for v in style}

@@ -8,6 +8,7 @@ Exit status: 0 when every check passed, 1 when any check failed, 2 on bad input.
 from __future__ import annotations
 
 import re
+from contextlib import contextmanager
 from pathlib import Path
 
 import typer
@@ -42,13 +43,15 @@ def solve(
     console = Console(stderr=json_output)
     start = time.perf_counter()
     try:
-        if json_output:
-            results = solve_many(problems, ctx)
-            dicts = [r.to_dict() for r in results]
-            for d in dicts:
-                d["figures"] = [str(folder.final(f)) for f in d["figures"]]
-        else:
-            results = solve_many(problems, ctx, on_done=lambda r: _print_result(console, r, folder))
+        with _progress(len(problems)) as (started, finished):
+            if json_output:
+                results = solve_many(problems, ctx, on_start=started, on_done=lambda r: finished())
+                dicts = [r.to_dict() for r in results]
+                for d in dicts:
+                    d["figures"] = [str(folder.final(f)) for f in d["figures"]]
+            else:
+                results = solve_many(problems, ctx, on_start=started,
+                                     on_done=lambda r: (finished(), _print_result(console, r, folder)))
         folder.commit(merge=True)
     finally:
         folder.discard()
@@ -58,6 +61,20 @@ def solve(
         _print_summary(console, results, time.perf_counter() - start)
     if not all(r.passed for r in results):
         raise typer.Exit(1)
+
+
+@contextmanager
+def _progress(total: int):
+    """A progress bar on stderr (never in the --json output on stdout) while the problems run:
+    which one is running, how many are done, the time so far. Yields (started(name), finished())."""
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                        TimeElapsedColumn(), console=Console(stderr=True), transient=True)
+    task = progress.add_task("solving", total=total)
+    with progress:
+        yield (lambda name: progress.update(task, description=f"problem {name}"), lambda: progress.advance(task))
 
 
 def book(

@@ -28,7 +28,7 @@ import sympy as sp
 from sympy.core.function import AppliedUndef
 
 from ..errors import LosslabError
-from .context import Context, definable, rule_shaped
+from .context import Context, definable, rule_shaped, same_book_objects
 from .evaluate import Relu, COUNT, Env, Evaluator, NotConformable, Unchecked, atom, draw, evaluate_many, is_parameter_name
 from .latex import NotCheckable, ParseError, parse_relation, split_relation
 from .nodes import IMPLICIT_INDEX, Grad, SetSum
@@ -154,6 +154,7 @@ class _Row:
     ops: list
     error: str = ""
     continued: bool = False
+    side_lines: list = field(default_factory=list)  # the line each side of a chain is written on
 
 
 _D_NOTATION = re.compile(r"^\s*d\s*(\\?[A-Za-z]+)\s*$")
@@ -194,6 +195,8 @@ def check_sheet(text: str, *, filename: str | None = None, format: str = "auto")
         ctx = Context.for_problem(section.problem, [m.latex for m in maths])
         if previous_ctx is not None and section.problem and not ctx.book_note:
             ctx.inherit(previous_ctx)
+        elif previous_ctx is not None and same_book_objects(previous_ctx.problem, section.problem):
+            ctx.inherit(previous_ctx, override_book=True)  # "we keep the loss above" (6.1 -> 6.2)
         prose = " ".join(getattr(it, "text", "") for it in section.items if not isinstance(it, Math))
         rows = _rows(maths, ctx)
         claims = _collect(rows, ctx, prose)
@@ -201,7 +204,8 @@ def check_sheet(text: str, *, filename: str | None = None, format: str = "auto")
             if time.monotonic() > deadline:
                 results.append(_result(section, claim, "not checked", f"the sheet's time budget ({SHEET_SECONDS:.0f} s) ran out"))
                 continue
-            results.append(_judge(section, claim, ctx))
+            judged = _judge(section, claim, ctx)
+            results.extend(r for r in (judged if isinstance(judged, list) else [judged]) if r.verdict != "definition")
         previous_ctx = ctx
     return results
 
@@ -216,10 +220,12 @@ def _rows(maths: list[Math], ctx: Context) -> list[_Row]:
                 joined_text = head.text + " " + piece
                 s2, o2, e2 = _parse_row(joined_text, ctx)
                 if s2 is not None:
+                    lines = head.side_lines or [head.item.line] * len(head.sides)
+                    head.side_lines = lines + [m.line] * (len(s2) - len(lines))
                     head.text, head.sides, head.ops = joined_text, s2, o2
                     continue
             sides, ops, err = _parse_row(piece, ctx)
-            rows.append(_Row(m, piece, sides, ops, err))
+            rows.append(_Row(m, piece, sides, ops, err, side_lines=[m.line] * len(sides or [])))
     return rows
 
 
@@ -259,6 +265,11 @@ def _collect(rows: list[_Row], ctx: Context, prose: str) -> list[_Claim]:
         if not item.display and len(row.sides) == 2 and isinstance(row.sides[1], sp.Basic) and row.sides[1].is_number:
             continue  # "at $z = 0$": a condition in the prose, not a definition
         d = definable(lhs)
+        if d is not None and d[0] == "H" and (not d[2] or all(isinstance(i, sp.Integer) for i in d[2])):
+            d = None  # H is the Hessian of the problem's loss: H = .., H_{1,2} = .. are claims about it
+        if d is not None and isinstance(lhs, sp.Indexed) and d[0] in ctx.rules and all(isinstance(i, sp.Integer) for i in d[2]) \
+                and not rule_shaped(lhs, row.sides[1]):
+            d = None  # m_3 = ..: a claim about the recurrence's value at step 3
         key = _def_key(lhs, row.sides[1], d, ctx)
         fresh = d is not None and key not in sheet_defined
         if fresh and row.ops[0] in ("=", ":=", "<-") and _defines(lhs, row.sides[1], ctx):
@@ -337,7 +348,7 @@ def _judge(section, claim: _Claim, ctx: Context) -> ClaimResult:
     try:
         return judge.run(claim)
     except RecursionError:
-        return _result(section, claim, "not checked", "the expression is nested too deeply to evaluate")
+        return [_result(section, claim, "not checked", "the expression is nested too deeply to evaluate")]
 
 
 class _Judge:
@@ -375,9 +386,46 @@ class _Judge:
         if claim.kind == "restatement" and steps and steps[0].verdict == "incorrect" and self.redefines(sides):
             # a second definition that disagrees with the first: the sheet redefines the name
             self.ctx.add(sides[0], sides[1], line=self.line)
-            return _result(self.section, claim, "definition",
-                           "a new definition of a name defined before (it replaces the earlier one from here on)")
-        return self.summarise(claim, steps, first_wrong, truth, texts, start)
+            return [_result(self.section, claim, "definition",
+                            "a new definition of a name defined before (it replaces the earlier one from here on)")]
+        lines = self.row.side_lines or [self.line] * len(sides)
+        step_lines = [lines[k + 1] for k in range(start, len(sides) - 1)]
+        if len(set(step_lines)) <= 1:
+            return [self.summarise(claim, steps, first_wrong, truth, texts, start)]
+        return self.per_line(claim, steps, step_lines, first_wrong, truth, start)
+
+    def per_line(self, claim, steps, step_lines, first_wrong, truth, start) -> list:
+        """An align block over several lines: each line's steps get a verdict at that line."""
+        out = []
+        final = self.final_right(start) if first_wrong is not None else None
+        for line in dict.fromkeys(step_lines):
+            group = [s for s, l in zip(steps, step_lines) if l == line]
+            wrong = [s for s in group if s.verdict == "incorrect"]
+            if wrong:
+                s = wrong[0]
+                reason = f"step {s.number} of {s.of} ({s.before} {s.op} {s.after}) is wrong: {s.reason}"
+                if steps.index(s) == first_wrong:
+                    if first_wrong and all(x.verdict == "correct" for x in steps[:first_wrong]):
+                        reason += "; the steps before it are right"
+                    if final is not None:
+                        reason += "; the final result is right anyway" if final else "; the final result is wrong too"
+                verdict = "incorrect"
+            elif first_wrong is not None and steps.index(group[-1]) > first_wrong and self.carried(group[-1], start):
+                s = steps[first_wrong]
+                verdict = "incorrect"
+                reason = (f"this step follows from the one before, but carries the mistake of step {s.number} "
+                          f"(line {step_lines[first_wrong]}): the expression is not equal to the left-hand side")
+            elif all(s.verdict == "not checked" for s in group):
+                verdict, reason = "not checked", f"step {group[0].number} of {group[0].of}: {group[0].reason}"
+            else:
+                verdict = "correct"
+                reason = "; ".join(f"step {s.number} of {s.of} right: {s.reason}" for s in group)
+            r = _result(self.section, claim, verdict, reason, truth_latex=truth if verdict == "incorrect" else "",
+                        convention="; ".join(dict.fromkeys(self.conventions)), mistake=_mistake_name(reason), steps=group)
+            r.line = line
+            r.latex = " ".join(f"{s.before} {s.op} {s.after}" for s in group) if line != self.line else r.latex
+            out.append(r)
+        return out
 
     def redefines(self, sides) -> bool:
         """A name stated again with another value: a new definition, unless it is a boxed result, or a
@@ -424,6 +472,16 @@ class _Judge:
         reason = steps[0].reason if len(steps) == 1 else f"all {len(steps)} steps are right; " + steps[-1].reason
         return _result(self.section, claim, "correct", reason, convention=convention, truth_latex=truth,
                        steps=steps if len(steps) > 1 else [])
+
+    def carried(self, step: Step, start) -> bool:
+        """Is the right side of this step (after an earlier wrong step) different from the chain's left side?"""
+        sides = self.row.sides
+        k = start + step.number
+        try:
+            v, _, _ = self.step(sides[start], sides[k], "=", [], restatement=False)
+        except Exception:  # noqa: BLE001  a summary must not stop the verdict
+            return False
+        return v == "incorrect"
 
     def final_right(self, start) -> bool | None:
         sides = self.row.sides
@@ -591,7 +649,7 @@ class _Judge:
 
     def equality(self, before, after):
         pairs = self.values(before, after)
-        self.vocabulary(pairs, before, after)
+        pairs = self.vocabulary(pairs, before, after)
         mismatch = self.compare(pairs)
         if mismatch is None:
             return "correct", self.how(pairs, before, after), self.truth_text(before, pairs)
@@ -635,9 +693,19 @@ class _Judge:
         bare_b = {s.name for s in atoms_b if s.name in ("x", "y")}
         indexed_a = {s for s in atoms_a if s.name.split("__")[0] in bare_b and "__" in s.name}
         if bare_b and indexed_a and not ({s.name for s in atoms_a} & bare_b):
+            # x for x_i in a per-example expression: read as indexed by the example the left side is about
+            examples = {int(s.name.split("__")[1]) for s in indexed_a if s.name.split("__")[1].isdigit()}
             names = ", ".join(sorted(bare_b))
-            raise Unchecked(f"the data symbol {names} has no index (the data are {names}_i, one per example), so the "
-                            "claim is not well defined")
+            if len(examples) != 1:
+                raise Unchecked(f"the data symbol {names} has no index (the data are {names}_i, one per example), so "
+                                "the claim is not well defined")
+            env = self.env_for([before, after])
+            env.example = examples.pop()
+            b2 = ev.value(after, env)
+            ev.used_index_reading.clear()
+            ev.notes.append(f"{names} without its index in a per-example expression is read as {names}_i")
+            return [(ev, a, b2)]
+        return pairs
 
     def compare(self, pairs):
         """None when claim and truth agree at every draw, else (values, truth, claim, ratio-or-None)."""

@@ -117,12 +117,18 @@ def vector_names(latex_rows: list[str]) -> set[str]:
 _COUNT_RE = re.compile(r"_\{?\s*[a-z]\s*=\s*[01]\s*\}?\s*\^\s*\{?\s*([A-Za-z])\s*\}?")
 
 
+_MEAN_RE = re.compile(r"\\frac\s*\{\s*1\s*\}\s*\{\s*2?\s*([mnNM])\s*\}|\\frac\s*1\s*\{?2?([mnNM])\}?")
+
+
 def count_names(latex_rows: list[str]) -> set[str]:
-    """Upper limits of sums and index ranges over the examples (I, N, m, n ...): the number of examples."""
-    out = set()
+    """Upper limits of sums and index ranges over the examples (I, N, m, n ...), and the m of 1/m: the number
+    of examples."""
+    out = {"N"}
     for row in latex_rows:
         for m in _COUNT_RE.finditer(row):
             out.add(m.group(1))
+        for m in _MEAN_RE.finditer(row):
+            out.add(m.group(1) or m.group(2))
     return out - {"t", "k", "T", "j", "i"}
 
 
@@ -172,10 +178,18 @@ class Context:
                               and "_" in s.name and s.name.split("_")[1].isdigit()}
         return frozenset(names)
 
-    def inherit(self, other: "Context") -> None:
-        """A problem without book objects of its own keeps using the previous problem's definitions."""
+    def inherit(self, other: "Context", *, override_book: bool = False) -> None:
+        """The previous problem's definitions go on: where this problem has no book objects of its own, or
+        (``override_book``) where it has the same ones, so that the sheet's own loss stays its loss."""
         for name, defs in other.defs.items():
-            self.defs.setdefault(name, list(defs))
+            mine = [d for d in defs if d.source == "sheet"] if override_book else list(defs)
+            if not mine:
+                continue
+            if override_book:
+                self.defs[name] = [d for d in self.defs.get(name, []) if d.source != "book"] + \
+                    [Definition(d.name, d.body, d.formals, d.indices, -1, "sheet") for d in mine]
+            else:
+                self.defs.setdefault(name, list(mine))
         for name, rules in other.rules.items():
             self.rules.setdefault(name, list(rules))
 
@@ -191,14 +205,15 @@ class Context:
             return False
         name, formals, indices = d
         if source == "sheet":
-            self.drop_book(name)
+            self.drop_book(name, indexed=bool(indices))
         self.defs.setdefault(name, []).append(Definition(name, body, formals, indices, line, source))
         return True
 
-    def drop_book(self, name: str) -> None:
-        """The sheet's own definition replaces the book's."""
+    def drop_book(self, name: str, indexed: bool | None = None) -> None:
+        """The sheet's own definition replaces the book's of the same kind (f_i = .. leaves the book's f[x, phi])."""
         if name in self.defs:
-            self.defs[name] = [d for d in self.defs[name] if d.source != "book"]
+            self.defs[name] = [d for d in self.defs[name]
+                               if d.source != "book" or (indexed is not None and bool(d.indices) != indexed)]
         if name in self.rules:
             self.rules[name] = [r for r in self.rules[name] if r.line > 0]
 
@@ -291,6 +306,11 @@ def rule_shaped(lhs, body) -> bool:
         return True
     return isinstance(idx, sp.Integer) and int(idx) >= 1 and bool(same) and all(
         ind.indices[0] == idx - 1 for ind in same)
+
+
+def same_book_objects(a: str | None, b: str | None) -> bool:
+    ka, kb = _problem_key(a), _problem_key(b)
+    return bool(ka and kb and ka in BOOK and kb in BOOK and BOOK[ka]["defs"] == BOOK[kb]["defs"])
 
 
 def _problem_key(problem: str | None) -> str | None:

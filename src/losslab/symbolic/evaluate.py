@@ -345,6 +345,11 @@ class Evaluator:
             return self.elementwise(Relu, self.value(other, env))
         if isinstance(e, (sp.Max, sp.Min)):
             return e.func(*[self.value(a, env) for a in e.args], evaluate=False)
+        if isinstance(e, sp.Abs):
+            v = self.value(e.args[0], env)
+            if isinstance(v, sp.MatrixBase) and v.rows == v.cols and v.rows > 1:
+                return determinant(v)  # |H|: the determinant
+            return self.elementwise(sp.Abs, v)
         if isinstance(e, sp.Function):  # exp, log, sin, cos, Abs ...
             args = [self.value(a, env) for a in e.args]
             if len(args) == 1:
@@ -371,6 +376,13 @@ class Evaluator:
     def symbol_value(self, s: sp.Symbol, env: Env):
         if s in env.indices:
             return sp.Integer(env.indices[s])
+        family, _, sub = s.name.partition("_")
+        if family in PARAM_FAMILIES and sub.isalpha() and sp.Symbol(sub, integer=True) in env.indices:
+            return atom(f"{family}_{env.indices[sp.Symbol(sub, integer=True)]}")  # phi_k inside a sum over k
+        if family in ("phi", "theta") and sub.isdigit() and self.sequences is not None and family in self.sequences:
+            values = self.sequences[family]
+            if int(sub) in values:
+                return values[int(sub)]  # phi_1 in a recurrence: the parameters after step 1
         if s in env.bindings:
             return env.bindings[s]
         if s.name in env.keep:
@@ -390,6 +402,10 @@ class Evaluator:
                 return self.indexed_value(sp.IndexedBase(s.name)[env.example], env)
         if s.name == "X" and not self.definitions("X"):
             return self.design_matrix(env)
+        if s.name in ("xbar", "ybar") and not self.definitions(s.name):
+            base = s.name[0]
+            self.notes.append(f"{s.name[0]}bar read as the mean of the {base}_i")
+            return sum((atom(f"{base}__{k}") for k in range(1, COUNT + 1)), sp.S.Zero) / COUNT
         if s.name == "H" and not self.definitions("H"):
             return self.hessian(sp.Symbol("L"), env)
         if s.name in ("sigma", "sig"):
@@ -403,6 +419,19 @@ class Evaluator:
 
     def indexed_value(self, e: sp.Indexed, env: Env):
         name = _name(e)
+        if name in PARAM_FAMILIES and not (self.sequences is not None and name in self.sequences) \
+                and not self.definitions(name):
+            idx = [self.index_value(i, env) for i in e.indices]
+            return atom(f"{name}_{''.join(str(v) for v in idx)}")  # theta_{k0} inside a sum over k
+        if name == "H" and not self.definitions("H") and len(e.indices) in (1, 2):
+            idx = [self.index_value(i, env) for i in e.indices]
+            if len(idx) == 1 and idx[0] >= 11:
+                idx = [idx[0] // 10, idx[0] % 10]
+            if len(idx) == 2:
+                h = self.hessian(sp.Symbol("L"), env)
+                if not (1 <= idx[0] <= h.rows and 1 <= idx[1] <= h.cols):
+                    raise Unchecked(f"H_{{{idx[0]},{idx[1]}}} is outside the {h.rows}x{h.cols} Hessian")
+                return h[idx[0] - 1, idx[1] - 1]
         if self.sequences is not None and name in self.sequences:
             k = self.index_value(e.indices[0], env)
             values = self.sequences[name]

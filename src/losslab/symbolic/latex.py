@@ -808,6 +808,8 @@ class _Parser:
         var = self.script()
         if isinstance(var, sp.Symbol) and var.is_integer:
             var = symbol(f"phi_{var.name}")
+        elif isinstance(var, sp.Integer):
+            var = symbol(f"phi_{int(var)}")  # \partial_1 L: the derivative in phi_1
         if not isinstance(var, (sp.Symbol, sp.Indexed)):
             raise self.error(f"cannot differentiate with respect to {var}")
         return sp.Derivative(self.factor(), var, evaluate=False)
@@ -876,6 +878,12 @@ class _Parser:
                     break
         finally:
             self.leave()
+        if index is IMPLICIT_INDEX and isinstance(body, sp.Basic):
+            # \sum x_i^2: the sum runs over the index its body uses
+            free = sorted((s for s in body.free_symbols if isinstance(s, sp.Symbol) and s.is_integer
+                           and s.name not in ("I", "N", "M", "T", "K", "t")), key=lambda s: s.name)
+            if len(free) == 1:
+                index = free[0]
         if _is_matrix(body):
             return sp.ImmutableMatrix(body.rows, body.cols, [sp.Sum(x, (index, lower, upper)) for x in body])
         return sp.Sum(body, (index, lower, upper))
