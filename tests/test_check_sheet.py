@@ -41,9 +41,19 @@ def test_seed_6_1_both_derivatives_miss_the_sum(seed):
 
 def test_seed_6_2_hessian_with_stated_renaming_is_correct(seed):
     rs = by_problem(seed, "6.2")
-    assert len(rs) == 8  # H of derivatives, four entries, H matrix, trace, det
-    assert all(r.verdict == "correct" for r in rs), [r.reason for r in rs]
+    formulas, prose = rs[:8], rs[8:]
+    assert len(formulas) == 8  # H of derivatives, four entries, H matrix, trace, det
+    assert all(r.verdict == "correct" for r in formulas), [r.reason for r in formulas]
     assert "phi_0, phi_1" in rs[0].reason  # phi = phi_0, theta = phi_1 as the sheet says
+
+
+def test_seed_6_2_both_positive_is_judged_with_a_counterexample(seed):
+    # "Which are both positive due to the squared terms": the trace is > 0 (proved); the determinant is only >= 0
+    trace, det = by_problem(seed, "6.2")[8:]
+    assert trace.line == det.line == 51
+    assert trace.verdict == "correct" and "proved" in trace.reason
+    assert det.verdict == "incorrect" and det.mistake == "inequality does not hold"
+    assert "x = (1, 1, 1, 1) the determinant is 0" in det.reason and "'>= 0'" in det.reason
 
 
 def test_seed_6_3_phi0_correct_phi1_wrong(seed):

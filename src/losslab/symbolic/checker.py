@@ -200,6 +200,7 @@ def check_sheet(text: str, *, filename: str | None = None, format: str = "auto")
         prose = " ".join(getattr(it, "text", "") for it in section.items if not isinstance(it, Math))
         rows = _rows(maths, ctx)
         claims = _collect(rows, ctx, prose)
+        claims += _prose_claims(section, rows, ctx)
         for claim in claims:
             if time.monotonic() > deadline:
                 results.append(_result(section, claim, "not checked", f"the sheet's time budget ({SHEET_SECONDS:.0f} s) ran out"))
@@ -314,6 +315,38 @@ def _def_key(lhs, body, d, ctx: Context) -> str | None:
     if indices:
         return name + "[" + ",".join(str(i) if isinstance(i, sp.Integer) else "_" for i in indices) + "]"
     return name
+
+
+_POSITIVE = re.compile(r"\b(?:both|are|is|all)\s+(?:strictly\s+)?(positive|non-?negative)\b", re.IGNORECASE)
+
+
+def _prose_claims(section, rows: list[_Row], ctx: Context) -> list[_Claim]:
+    """"The trace and the determinant are both positive" after trace/determinant claims: judged as
+    Tr(H) > 0 and Det(H) > 0 (or >= 0) for the problem's Hessian (issue: prose that asserts, not only formulas)."""
+    has = {type(a).__name__ for r in rows if r.sides for side in r.sides if isinstance(side, sp.Basic)
+           for a in side.atoms(AppliedUndef)}
+    if not {"Tr", "Det"} <= has:
+        return []
+    last_line = max((r.item.line for r in rows if r.sides and any(
+        isinstance(x, sp.Basic) and "Det" in {type(a).__name__ for a in x.atoms(AppliedUndef)} for x in r.sides)), default=0)
+    out = []
+    for it in section.items:
+        if isinstance(it, Math) or it.line <= last_line:
+            continue
+        m = _POSITIVE.search(getattr(it, "text", ""))
+        if not m:
+            continue
+        op = ">" if m.group(1).lower() == "positive" else ">="
+        H = sp.Function("H")(sp.Symbol("phi"))
+        for fn in ("Tr", "Det"):
+            rel = ">" if op == ">" else "\\geq"
+            latex = f"\\text{{{fn}}}(\\mathbf{{H}}[\\phi]) {rel} 0"
+            item = Math(latex=latex, line=it.line, cell=it.cell, display=True, label=None, continues=False,
+                        display_id=-it.line, context=it.text[:200])
+            row = _Row(item, latex, [sp.Function(fn)(H), sp.S.Zero], [op], side_lines=[it.line, it.line])
+            out.append(_Claim(row, 0, "prose"))
+        break
+    return out
 
 
 def _is_rule_name(ctx: Context, name) -> bool:
@@ -943,12 +976,15 @@ class _Judge:
         bad = np.isfinite(v) & ((v <= scale) if strict else (v < -scale))
         worst = None
         if np.any(bad):
-            k = int(np.flatnonzero(bad)[-1] if bad[-2:].any() else np.flatnonzero(bad)[0])
+            # prefer the boundary case a reader recognises (all inputs equal), then zeros, then a random draw
+            k = len(draws) - 2 if bad[-2] else (len(draws) - 1 if bad[-1] else int(np.flatnonzero(bad)[0]))
             worst = (draws[k], float(v[k]))
         rel = {">": ">", ">=": "\\geq"}[op]
         if worst is not None:
             values, v = worst
-            return ("incorrect", f"false: at {_where(values)} the left side minus the right side is {_fmt(v)}"
+            names = {type(x).__name__ for x in before.atoms(AppliedUndef)} if isinstance(before, sp.Basic) else set()
+            what = "the determinant" if "Det" in names else ("the trace" if "Tr" in names else "the left side minus the right side")
+            return ("incorrect", f"false: with {_where(values)} {what} is {_fmt(v)}"
                     + (" (it can be 0, so '> 0' is too strong: the truth is '>= 0')" if strict and abs(v) < 1e-9 else ""), "")
         if proved:
             return "correct", f"proved: the difference is {'positive' if strict else 'non-negative'} for every value (SymPy)", ""
