@@ -212,3 +212,34 @@ def test_plain_x_model_derivatives_second_derivative_and_index_slip():
     assert "Dirac delta" in results[2].reason
     assert r"\mathbb{I}" in results[3].truth_latex
     assert "phi_4 is not a variable of f" in results[4].reason
+
+
+@pytest.fixture(scope="module")
+def planted_steps():
+    return {r.line: r for r in check_sheet((SHEETS / "planted_steps.md").read_text())}
+
+
+@pytest.mark.parametrize("line, mistake, words", [
+    (7, "missing sum over i", "step 3 of 3"),                       # in a chain, the first two steps right
+    (13, "sign error", "step 2 of 3"),                              # in an align block
+    (19, "missing residual factor", "derivative of the model f"),
+    (23, "", "entry (2, 2) is wrong"),                               # a matrix entry
+    (25, "inequality does not hold", "x = (1, 1, 1, 1)"),           # det H > 0: too strong
+    (29, "missing chain-rule factor", "0.06"),
+    (33, "missing chain-rule factor", "x_i"),
+    (37, "missing chain-rule factor", "I[theta_10 + theta_11 x_i > 0]"),
+    (39, "ReLU derivative written as the ReLU", "I[z > 0]"),
+    (41, "wrong index", "theta_11, not theta_21"),
+    (47, "factor 2 vs 1/2 convention", "the sheet's J"),
+])
+def test_planted_step_mistakes_are_named_at_the_right_step(planted_steps, line, mistake, words):
+    r = planted_steps[line]
+    assert r.verdict == "incorrect", r.reason
+    assert r.mistake == mistake and words in r.reason, r.reason
+
+
+def test_an_align_row_after_a_wrong_step_carries_it(planted_steps):
+    assert planted_steps[12].verdict == "correct"
+    last = planted_steps[14]
+    assert last.verdict == "incorrect" and "carries the mistake of step 2 (line 13)" in last.reason
+    assert "the steps before it are right" in planted_steps[13].reason

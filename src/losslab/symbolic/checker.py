@@ -28,7 +28,7 @@ import sympy as sp
 from sympy.core.function import AppliedUndef
 
 from ..errors import LosslabError
-from .context import Context, definable, rule_shaped, same_book_objects
+from .context import Context, _name, definable, rule_shaped, same_book_objects
 from .evaluate import Relu, COUNT, Env, Evaluator, NotConformable, Unchecked, atom, draw, evaluate_many, is_parameter_name
 from .latex import NotCheckable, ParseError, parse_relation, split_relation
 from .nodes import IMPLICIT_INDEX, Grad, SetSum
@@ -851,14 +851,15 @@ class _Judge:
             except (Unchecked, NotConformable, NotCheckable):
                 pass
             return f"the claim depends on the example index {i.name} outside any sum, but the left-hand side does not"
-        if constant is not None:
+        if constant is not None and abs(constant) > 1e-9:
             c = constant
             if abs(c + 1) < 1e-7:
                 return "sign error (wrong sign: the claim is minus the truth everywhere)"
+            loss = _name(before.expr) if isinstance(before, sp.Derivative) else "L"
             for label, v in (("2", 2.0), ("0.5", 0.5)):
                 if abs(c - v) < 1e-7:
                     return (f"a constant factor: the claim is {label} times the truth (factor 2 vs the "
-                            "1/2-sum or 1/2-mean convention? the loss here is " + self.loss_convention() + ")")
+                            "1/2-sum or 1/2-mean convention? the loss here is " + self.loss_convention(loss) + ")")
             for label, v in (("0.06", 0.06), ("1/0.06", 1 / 0.06)):
                 if abs(c - v) < 1e-7:
                     return f"missing chain-rule factor 0.06 (the claim is {label} times the truth)" if v > 1 else \
@@ -866,7 +867,7 @@ class _Judge:
             for label, v in ((f"1/I (I = {COUNT})", 1 / COUNT), (f"I (I = {COUNT})", float(COUNT)),
                              (f"2/I", 2 / COUNT), ("I/2", COUNT / 2)):
                 if abs(c - v) < 1e-7:
-                    return f"mean vs sum: the claim is {label} times the truth (" + self.loss_convention() + ")"
+                    return f"mean vs sum: the claim is {label} times the truth (" + self.loss_convention(loss) + ")"
             return f"the claim is {_fmt(c)} times the truth everywhere: a missing or extra constant factor"
         if isinstance(before, sp.Derivative):
             hint = self.chain_rule_hint(before, after, ev)
@@ -874,9 +875,9 @@ class _Judge:
                 return hint
         return ""
 
-    def loss_convention(self) -> str:
-        for name in ("L", "J", "LL"):
-            defs = self.ctx.defs.get(name)
+    def loss_convention(self, first: str = "L") -> str:
+        for name in dict.fromkeys((first, "L", "J", "LL")):
+            defs = self.ctx.lookup_at(self.line)(name)
             if defs:
                 d = defs[-1]
                 src = "the book's sum over i (eq. 6.5)" if d.source == "book" else f"the sheet's {name} (line {d.line})"
@@ -900,22 +901,22 @@ class _Judge:
                 if self.same(cand, after):
                     return ("missing residual factor (f[x_i, phi] - y_i): this is the derivative of the model f, "
                             "not of the loss")
+        # a chain-rule factor missing: truth = claim * factor
+        for label, factor in self.factors(v):
+            if self.same(before, sp.Mul(after, factor)) or self.same_per_term(before, after, factor):
+                return f"missing chain-rule factor {label}"
+        # the ReLU where its derivative (the indicator) belongs
+        relu = {a for a in after.atoms(AppliedUndef) if type(a).__name__ == "a"} if isinstance(after, sp.Basic) else set()
+        if relu:
+            swapped = after.xreplace({a: sp.Heaviside(a.args[0], 0) for a in relu})
+            if self.same(before, swapped):
+                return "the ReLU a[z] is written where its derivative I[z > 0] belongs"
         # another parameter's derivative (a wrong index)
         for p in self.parameters(before):
             if p == str(v):
                 continue
             if self.same(sp.Derivative(target, sp.Symbol(p, real=True)), after):
                 return f"wrong index: this is the derivative with respect to {p}, not {v}"
-        # a chain-rule factor missing: truth = claim * factor
-        for label, factor in self.factors(v):
-            if self.same(before, sp.Mul(after, factor)) or self.same_per_term(before, after, factor):
-                return f"missing chain-rule factor {label}"
-        # the ReLU where its derivative (the indicator) belongs
-        if after.has(sp.Function("a")) or after.has(sp.Max):
-            swapped = after.replace(lambda e: isinstance(e, AppliedUndef) and type(e).__name__ == "a",
-                                    lambda e: sp.Heaviside(e.args[0], 0))
-            if self.same(before, swapped):
-                return "the ReLU a[z] is written where its derivative I[z > 0] belongs"
         return ""
 
     def factors(self, v):
