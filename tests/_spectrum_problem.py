@@ -66,6 +66,15 @@ def sweep_starts():
     return np.stack([np.linspace(-2, 2, 9), np.linspace(5, 20, 9)], axis=1)
 
 
+def sweep(objective):
+    """A run_many sweep on its lean path (final values, full batches): the starts split over every
+    device of every process (sharding.map_rows)."""
+    from losslab.run import run_many
+
+    return run_many(objective, "momentum", sweep_starts(), steps=30, learning_rates=[0.01, 0.02], beta=0.6,
+                    record="final", chunk=1)
+
+
 def landscape(objective):
     """A Gabor loss grid, rows split over every device of every process (sharding.map_rows)."""
     from losslab.landscape import grid2d
@@ -94,10 +103,9 @@ def _main(argv):
     record = spectrum_json(result)
     if mode == "process":
         from losslab import make_objective
-        from losslab.sharding import sweep
 
         g = make_objective("gabor")
-        s = sweep(g, "sgd", sweep_starts(), steps=30, learning_rate=0.01)
+        s = sweep(g)
         record["sweep_params"] = s.final_params.tolist()
         record["sweep_loss"] = s.final_loss.tolist()
         record["landscape"] = landscape(g).tolist()

@@ -214,10 +214,9 @@ def _free_port() -> int:
 
 
 def test_two_processes_equal_one(problem, tmp_path):
-    from _spectrum_problem import landscape, sweep_starts
+    from _spectrum_problem import landscape, sweep
 
     from losslab import make_objective
-    from losslab.sharding import sweep
 
     x, y, params, _, _ = problem
     out = tmp_path / "processes.json"
@@ -230,7 +229,7 @@ def test_two_processes_equal_one(problem, tmp_path):
     assert abs(two["trace"] - one.trace.trace) <= 1e-10 * abs(one.trace.trace)
     assert abs(two["loss"] - one.loss) <= 1e-12 * one.loss
     g = make_objective("gabor")
-    s = sweep(g, "sgd", sweep_starts(), steps=30, learning_rate=0.01)
+    s = sweep(g)
     np.testing.assert_allclose(two["sweep_params"], s.final_params, rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(two["sweep_loss"], s.final_loss, rtol=1e-12)
     np.testing.assert_allclose(two["landscape"], landscape(g), rtol=1e-12)
