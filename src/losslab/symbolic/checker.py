@@ -29,7 +29,7 @@ from sympy.core.function import AppliedUndef
 
 from ..errors import LosslabError
 from .context import Context, _name, definable, rule_shaped, same_book_objects
-from .evaluate import Relu, COUNT, Env, Evaluator, NotConformable, Unchecked, atom, draw, evaluate_many, is_parameter_name
+from .evaluate import _free_atoms as _free, Relu, COUNT, Env, Evaluator, NotConformable, Unchecked, atom, draw, evaluate_many, is_parameter_name
 from .latex import NotCheckable, ParseError, parse_relation, split_relation
 from .nodes import IMPLICIT_INDEX, Grad, SetSum
 from .printing import book_latex
@@ -826,7 +826,7 @@ class _Judge:
         shown_b = _fmt(vb[0]) if len(vb) == 1 else "[" + ", ".join(_fmt(v) for v in vb[:4]) + "]"
         text = f"differs from the true value: at {where} the claim gives {shown_b}, the truth is {shown_a}"
         if len(va) > 1:
-            a_, b_ = pairs[0][1], pairs[0][2]
+            a_ = pairs[0][1]
             cols = a_.cols if isinstance(a_, sp.MatrixBase) else 1
             wrong = [f"entry ({k // cols + 1}, {k % cols + 1})" for k in range(len(va))
                      if abs(va[k] - vb[k]) > RTOL * max(1.0, abs(va[k]), abs(vb[k]))]
@@ -865,7 +865,7 @@ class _Judge:
                     return f"missing chain-rule factor 0.06 (the claim is {label} times the truth)" if v > 1 else \
                         "an extra factor 0.06 (the claim is 0.06 times the truth)"
             for label, v in ((f"1/I (I = {COUNT})", 1 / COUNT), (f"I (I = {COUNT})", float(COUNT)),
-                             (f"2/I", 2 / COUNT), ("I/2", COUNT / 2)):
+                             ("2/I", 2 / COUNT), ("I/2", COUNT / 2)):
                 if abs(c - v) < 1e-7:
                     return f"mean vs sum: the claim is {label} times the truth (" + self.loss_convention(loss) + ")"
             return f"the claim is {_fmt(c)} times the truth everywhere: a missing or extra constant factor"
@@ -1020,15 +1020,6 @@ class _Judge:
         yield same
         zeros = {s: 0.0 for s in symbols}
         yield zeros
-
-
-def _free(e):
-    if isinstance(e, sp.MatrixBase):
-        out = set()
-        for x in e:
-            out |= x.free_symbols
-        return out
-    return e.free_symbols if isinstance(e, sp.Basic) else set()
 
 
 def _param_key(name: str):
