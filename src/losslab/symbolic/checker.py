@@ -683,6 +683,7 @@ class _Judge:
     def equality(self, before, after):
         pairs = self.values(before, after)
         pairs = self.vocabulary(pairs, before, after)
+        pairs = self.family_gradient(pairs)
         mismatch = self.compare(pairs)
         if mismatch is None:
             return "correct", self.how(pairs, before, after), self.truth_text(before, pairs)
@@ -703,6 +704,19 @@ class _Judge:
                 return ("correct", f"equal to the recurrence run for t = 2, 3, 5 when it starts from {start} ({why}); "
                         "with another starting value a term in it would be missing", "")
         return "incorrect", self.explain(before, after, pairs, mismatch), self.truth_text(before, pairs)
+
+    def family_gradient(self, pairs):
+        """A gradient "with respect to phi" written for the phi_k only (the output weights of the shallow
+        network), while phi stands for every parameter: compared on the phi_k entries, and said so."""
+        ev, a, b = pairs[0]
+        order = getattr(ev, "gradient_order", None)
+        if not (order and isinstance(a, sp.MatrixBase) and isinstance(b, sp.MatrixBase) and a.cols == b.cols == 1):
+            return pairs
+        rows = [k for k, name in enumerate(order) if name.startswith("phi_")]
+        if b.rows == len(rows) < a.rows:
+            ev.notes.append(f"the vector has the {len(rows)} phi_k entries only (phi read as phi_0..phi_{len(rows) - 1})")
+            return [(ev, sp.Matrix([a[k, 0] for k in rows]), b)]
+        return pairs
 
     def vocabulary(self, pairs, before, after):
         """Symbols the claim brings that the problem never defines are reported, not guessed; a claim
