@@ -243,3 +243,12 @@ def test_an_align_row_after_a_wrong_step_carries_it(planted_steps):
     last = planted_steps[14]
     assert last.verdict == "incorrect" and "carries the mistake of step 2 (line 13)" in last.reason
     assert "the steps before it are right" in planted_steps[13].reason
+
+
+def test_notation_seen_in_public_sheets():
+    # collected with the search tool (momentum as v_t = beta v_{t-1} + g_t without (1 - beta); a cost named
+    # \mathcal{E}(w, b) with a 1/(2N) mean); the sheet is our own text
+    rs = {r.line: r for r in check_sheet((SHEETS / "notation_public.md").read_text())}
+    assert rs[7].verdict == "correct" and "recurrence" in rs[7].reason
+    assert rs[15].verdict == "correct" and rs[17].verdict == "correct"
+    assert rs[27].verdict == "incorrect"  # the weight beta of g_{t-1} is missing

@@ -268,9 +268,8 @@ def _collect(rows: list[_Row], ctx: Context, prose: str) -> list[_Claim]:
         d = definable(lhs)
         if d is not None and d[0] == "H" and (not d[2] or all(isinstance(i, sp.Integer) for i in d[2])):
             d = None  # H is the Hessian of the problem's loss: H = .., H_{1,2} = .. are claims about it
-        if d is not None and isinstance(lhs, sp.Indexed) and d[0] in ctx.rules and all(isinstance(i, sp.Integer) for i in d[2]) \
-                and not rule_shaped(lhs, row.sides[1]):
-            d = None  # m_3 = ..: a claim about the recurrence's value at step 3
+        if d is not None and isinstance(lhs, sp.Indexed) and d[0] in ctx.rules and not rule_shaped(lhs, row.sides[1]):
+            d = None  # m_3 = .., v_t = beta^2 v_{t-2} + ..: a claim about the recurrence's values
         key = _def_key(lhs, row.sides[1], d, ctx)
         fresh = d is not None and key not in sheet_defined
         if fresh and row.ops[0] in ("=", ":=", "<-") and _defines(lhs, row.sides[1], ctx):
@@ -310,7 +309,7 @@ def _def_key(lhs, body, d, ctx: Context) -> str | None:
     name, formals, indices = d
     if isinstance(lhs, sp.Indexed) and (body is None or rule_shaped(lhs, body)) and len(lhs.indices) == 1 \
             and (not isinstance(lhs.indices[0], sp.Integer) or body is not None):
-        if not isinstance(lhs.indices[0], sp.Symbol):
+        if not isinstance(lhs.indices[0], sp.Symbol) or body is not None:
             return f"{name}[rule]"
     if indices:
         return name + "[" + ",".join(str(i) if isinstance(i, sp.Integer) else "_" for i in indices) + "]"
