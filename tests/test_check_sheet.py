@@ -251,4 +251,4 @@ def test_notation_seen_in_public_sheets():
     rs = {r.line: r for r in check_sheet((SHEETS / "notation_public.md").read_text())}
     assert rs[7].verdict == "correct" and "recurrence" in rs[7].reason
     assert rs[15].verdict == "correct" and rs[17].verdict == "correct"
-    assert rs[27].verdict == "incorrect"  # the weight beta of g_{t-1} is missing
+    assert rs[23].verdict == "incorrect"  # the weight beta of g_{t-1} is missing
