@@ -37,7 +37,9 @@ def main() -> None:
     print(f"first pass (imports, caches): {n_one} claims in {warm:.1f} s")
     print(f"{len(results)} claims ({copies} copies of {len(sheets)} sheets) in {seconds:.1f} s: "
           f"{len(results) / seconds:.1f} claims/s; {verdicts}")
-    print("goal: 200 claims in under 15 s on two cores ->", "met" if len(results) >= 200 and seconds < 15 else "missed")
+    per_200 = 200 * seconds / len(results)
+    print(f"200 claims take {per_200:.1f} s at this rate; goal: under 15 s on two cores ->",
+          "met" if per_200 < 15 else "missed")
 
 
 if __name__ == "__main__":
