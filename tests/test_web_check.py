@@ -45,6 +45,22 @@ def test_upload_and_paste_give_the_cli_json(client, tmp_path):
     assert 'data-verdict="correct"' in uploaded.json()["html"] and "<math" in uploaded.json()["html"]
 
 
+@pytest.mark.parametrize("name", ["linear_en.tex", "momentum.ipynb"])
+def test_latex_and_notebook_sheets_give_the_cli_json(client, name):
+    from losslab.cli import app
+
+    path = Path(__file__).resolve().parent / "sheets" / "formats" / name
+    cli = json.loads(CliRunner().invoke(app, ["check", "--json", str(path)]).stdout)
+    r = client.post("/api/check", files={"file": (name, path.read_bytes(), "application/octet-stream")})
+    assert r.status_code == 200 and len(cli) > 5
+    key = lambda c: (c["problem"], c["line"], c["cell"], c["verdict"], c["truth"])  # noqa: E731
+    assert [key(c) for c in r.json()["claims"]] == [key(c) for c in cli]
+    page = r.json()["html"]
+    assert page.count('class="ll-claim') == len(cli) and 'class="math-error"' not in page
+    if name.endswith(".ipynb"):  # a notebook's claims sit in cells: listed with their cell, not against JSON lines
+        assert "ll-row" not in page and "cell " in page
+
+
 @pytest.mark.parametrize("name, data, status, words", [
     ("big.md", b"x" * 1_000_001, 413, "too large: at most 1000 kB"),
     ("sheet.md", b"\x00\x01\x02", 415, "Got a binary file 'sheet.md'"),
