@@ -41,7 +41,7 @@ def test_seed_6_1_both_derivatives_miss_the_sum(seed):
 
 def test_seed_6_2_hessian_with_stated_renaming_is_correct(seed):
     rs = by_problem(seed, "6.2")
-    formulas, prose = rs[:8], rs[8:]
+    formulas = rs[:8]
     assert len(formulas) == 8  # H of derivatives, four entries, H matrix, trace, det
     assert all(r.verdict == "correct" for r in formulas), [r.reason for r in formulas]
     assert "phi_0, phi_1" in rs[0].reason  # phi = phi_0, theta = phi_1 as the sheet says
