@@ -100,7 +100,8 @@ def bench(quick: bool = False, device: str = "cpu") -> list[dict]:
             yy = y[None, None, :]
             for k in range(0, len(idx), 8):
                 b = phi1[idx[k:k + 8], None, None]
-                sq = ne.evaluate("(sin(a + 0.06 * b * xx) * exp(-(a + 0.06 * b * xx) ** 2 / 32.0) - yy) ** 2")
+                sq = ne.evaluate("(sin(a + 0.06 * b * xx) * exp(-(a + 0.06 * b * xx) ** 2 / 32.0) - yy) ** 2",
+                                 local_dict={"a": a, "b": b, "xx": xx, "yy": yy})
                 out.append(sq.sum(axis=-1))
             return np.concatenate(out)
 

@@ -17,11 +17,13 @@ def test_json_on_the_seed_sheet_and_exit_1():
     result = runner.invoke(app, ["check", str(SHEETS / "seed_sheet.md"), "--json"])
     assert result.exit_code == 1, result.output
     claims = json.loads(result.stdout)
-    assert len(claims) == 29  # with Pr(y = 1 | x) (not checked) and sig[z] = .. (a true restatement)
+    # with Pr(y = 1 | x) (not checked), sig[z] = .. (a true restatement) and 6.2's prose "both positive" (two claims)
+    assert len(claims) == 31
     assert set(claims[0]) == {"problem", "line", "cell", "latex", "verdict", "reason", "convention", "mistake", "truth", "steps"}
     verdicts = [c["verdict"] for c in claims]
-    # 6.1 x2 and 6.3 phi_1 wrong; 6.10's final sum right with m_0 = 0 (named); Pr(..) and the \dots series not checked
-    assert verdicts.count("incorrect") == 3 and verdicts.count("not checked") == 2 and verdicts.count("correct") == 24
+    # 6.1 x2, 6.2's "det > 0" and 6.3 phi_1 wrong; 6.10's final sum right with m_0 = 0 (named);
+    # Pr(..) and the \dots series not checked
+    assert verdicts.count("incorrect") == 4 and verdicts.count("not checked") == 2 and verdicts.count("correct") == 25
     assert claims[0]["mistake"] == "missing sum over i"
     assert any(c["convention"].startswith("m_0 = 0") for c in claims if c["problem"] == "6.10")
     first = claims[0]

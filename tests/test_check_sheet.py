@@ -41,9 +41,19 @@ def test_seed_6_1_both_derivatives_miss_the_sum(seed):
 
 def test_seed_6_2_hessian_with_stated_renaming_is_correct(seed):
     rs = by_problem(seed, "6.2")
-    assert len(rs) == 8  # H of derivatives, four entries, H matrix, trace, det
-    assert all(r.verdict == "correct" for r in rs), [r.reason for r in rs]
+    formulas = rs[:8]
+    assert len(formulas) == 8  # H of derivatives, four entries, H matrix, trace, det
+    assert all(r.verdict == "correct" for r in formulas), [r.reason for r in formulas]
     assert "phi_0, phi_1" in rs[0].reason  # phi = phi_0, theta = phi_1 as the sheet says
+
+
+def test_seed_6_2_both_positive_is_judged_with_a_counterexample(seed):
+    # "Which are both positive due to the squared terms": the trace is > 0 (proved); the determinant is only >= 0
+    trace, det = by_problem(seed, "6.2")[8:]
+    assert trace.line == det.line == 51
+    assert trace.verdict == "correct" and "proved" in trace.reason
+    assert det.verdict == "incorrect" and det.mistake == "inequality does not hold"
+    assert "x = (1, 1, 1, 1) the determinant is 0" in det.reason and "'>= 0'" in det.reason
 
 
 def test_seed_6_3_phi0_correct_phi1_wrong(seed):
@@ -202,3 +212,43 @@ def test_plain_x_model_derivatives_second_derivative_and_index_slip():
     assert "Dirac delta" in results[2].reason
     assert r"\mathbb{I}" in results[3].truth_latex
     assert "phi_4 is not a variable of f" in results[4].reason
+
+
+@pytest.fixture(scope="module")
+def planted_steps():
+    return {r.line: r for r in check_sheet((SHEETS / "planted_steps.md").read_text())}
+
+
+@pytest.mark.parametrize("line, mistake, words", [
+    (7, "missing sum over i", "step 3 of 3"),                       # in a chain, the first two steps right
+    (13, "sign error", "step 2 of 3"),                              # in an align block
+    (19, "missing residual factor", "derivative of the model f"),
+    (23, "", "entry (2, 2) is wrong"),                               # a matrix entry
+    (25, "inequality does not hold", "x = (1, 1, 1, 1)"),           # det H > 0: too strong
+    (29, "missing chain-rule factor", "0.06"),
+    (33, "missing chain-rule factor", "x_i"),
+    (37, "missing chain-rule factor", "I[theta_10 + theta_11 x_i > 0]"),
+    (39, "ReLU derivative written as the ReLU", "I[z > 0]"),
+    (41, "wrong index", "theta_11, not theta_21"),
+    (47, "factor 2 vs 1/2 convention", "the sheet's J"),
+])
+def test_planted_step_mistakes_are_named_at_the_right_step(planted_steps, line, mistake, words):
+    r = planted_steps[line]
+    assert r.verdict == "incorrect", r.reason
+    assert r.mistake == mistake and words in r.reason, r.reason
+
+
+def test_an_align_row_after_a_wrong_step_carries_it(planted_steps):
+    assert planted_steps[12].verdict == "correct"
+    last = planted_steps[14]
+    assert last.verdict == "incorrect" and "carries the mistake of step 2 (line 13)" in last.reason
+    assert "the steps before it are right" in planted_steps[13].reason
+
+
+def test_notation_seen_in_public_sheets():
+    # collected with the search tool (momentum as v_t = beta v_{t-1} + g_t without (1 - beta); a cost named
+    # \mathcal{E}(w, b) with a 1/(2N) mean); the sheet is our own text
+    rs = {r.line: r for r in check_sheet((SHEETS / "notation_public.md").read_text())}
+    assert rs[7].verdict == "correct" and "recurrence" in rs[7].reason
+    assert rs[15].verdict == "correct" and rs[17].verdict == "correct"
+    assert rs[23].verdict == "incorrect"  # the weight beta of g_{t-1} is missing

@@ -1,7 +1,5 @@
 """Landscapes: grids against a direct loop, the exact separable Gabor form, convexity maps, slices."""
 
-import jax
-import jax.numpy as jnp
 import numpy as np
 import pytest
 
@@ -19,7 +17,6 @@ from losslab.landscape import (
 
 
 def _loop_reference(obj, phi0, phi1):
-    x, y = np.asarray(obj.x), np.asarray(obj.y)
     out = np.empty((len(phi1), len(phi0)))
     for j, p1 in enumerate(phi1):
         for i, p0 in enumerate(phi0):

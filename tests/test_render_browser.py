@@ -144,7 +144,10 @@ def _same_as_cli(pg, sheet: Path) -> None:
     answer = _upload(pg, sheet)
     assert answer["status"] == 200, answer
     cli = _cli_claims(sheet)
-    key = lambda c: (c["problem"], c["line"], c.get("cell"), c["verdict"])
+
+    def key(c):
+        return (c["problem"], c["line"], c.get("cell"), c["verdict"])
+
     assert [key(c) for c in answer["claims"]] == [key(c) for c in cli], sheet.name
     # every claim is on the page, beside its line, with its verdict
     shown = pg.eval_on_selector_all('[data-testid="check-result"] .ll-claim',

@@ -1,6 +1,10 @@
 """losslab: Chapter 6 of Prince's *Understanding Deep Learning*, exactly and fast.
 
-Float64 everywhere by default: importing losslab turns on ``jax_enable_x64``.
+Float64 everywhere by default: importing losslab turns on ``jax_enable_x64`` for the
+whole process (every compiled function, a user's ``custom`` model included, traces in
+float64, and returned arrays stay float64 in the user's own JAX code). Code that wants
+float32 asks for it (``dtype=jnp.float32``; ``Objective(..., dtype="float32")``). Why the
+switch is process-wide and not scoped: README, "Float64 and your other JAX code".
 """
 
 import jax as _jax

@@ -47,8 +47,8 @@ from .jsonable import finite_or_none
 from .memory import refuse_if_over, refuse_printed
 from .optim.book import _find_lookahead, gradient_point
 from .optim.line_search import LineSearch, make_line_search, search_step
-from .optim.registry import BOOK_NAMES, OPTIMIZER_NAMES, build_optimizer, validate_hparams
-from .sampler import Sampler, epochs_for
+from .optim.registry import OPTIMIZER_NAMES, build_optimizer, validate_hparams
+from .sampler import Sampler
 from .sharding import map_rows
 
 __all__ = ["RunResult", "ManyRunResult", "run", "run_many", "OVERFLOW", "RECORDS", "trace_count"]

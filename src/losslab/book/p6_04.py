@@ -56,7 +56,6 @@ def _landscape(obj, range0, range1, resolution):
 
 def solve(ctx: BookContext) -> ProblemResult:
     import jax
-    import jax.numpy as jnp
 
     from ..data import logistic_data
     from ..objective import Objective
@@ -149,9 +148,9 @@ def solve(ctx: BookContext) -> ProblemResult:
         "**Parameters.** $\\mathrm{sig}[\\phi_0+\\phi_1 x]$ crosses $0.5$ at $x=-\\phi_0/\\phi_1$ (the decision boundary): $\\phi_0$ shifts the curve "
         "(by $-\\phi_0/\\phi_1$); $|\\phi_1|$ sets its steepness (slope $\\phi_1/4$ at the crossing); the sign of $\\phi_1$ decides whether "
         "$Pr(y=1|x)$ rises ($\\phi_1>0$) or falls with $x$; $\\phi_1=0$ gives the constant $\\mathrm{sig}[\\phi_0]$.\n\n"
-        f"**Loss.** Binary cross-entropy $" + LOSS_LATEX + "$: the negative log-likelihood of $y_i\\sim\\mathrm{Bernoulli}(\\mathrm{sig}[\\phi_0+\\phi_1x_i])$, "
+        "**Loss.** Binary cross-entropy $" + LOSS_LATEX + "$: the negative log-likelihood of $y_i\\sim\\mathrm{Bernoulli}(\\mathrm{sig}[\\phi_0+\\phi_1x_i])$, "
         "the maximum-likelihood recipe of chapter 5 for binary labels.\n\n"
-        f"**Derivatives.** $" + DL_DPHI0_LATEX + "$, $" + DL_DPHI1_LATEX + "$.\n\n"
+        "**Derivatives.** $" + DL_DPHI0_LATEX + "$, $" + DL_DPHI1_LATEX + "$.\n\n"
         f"**Data and heatmap** (seed {ctx.seed}): minimum at $\\hat\\phi=({phi[0]:.3f}, {phi[1]:.3f})$.\n\n"
         "**Convex: yes.** The Hessian is a positive combination of positive semi-definite matrices, so it is PSD everywhere; "
         f"the scan of its smallest eigenvalue over the heatmap finds a minimum of {scan_min:.2e} (never negative)."

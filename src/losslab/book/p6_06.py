@@ -7,7 +7,7 @@ import re
 
 import numpy as np
 
-from ..stationary import KINDS, classify_expression, classify_function, classify_samples, compile_expression
+from ..stationary import KINDS, classify_expression, classify_samples, compile_expression
 from .result import BookContext, Check, ProblemResult, check_close
 from .seed import seed_section
 

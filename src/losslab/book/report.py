@@ -14,10 +14,13 @@ import html
 import os
 import shutil
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..mathml import latex_to_mathml, markdown_to_html, math_css, math_font_path, prose_to_html, quote_bare_latex
 from ..outputs import write_text
-from .result import ProblemResult
+
+if TYPE_CHECKING:  # annotations only: result.py's notebook view renders with this module
+    from .result import ProblemResult
 
 __all__ = ["render_math", "markdown_to_html", "write_report", "problem_html", "problem_css", "ASSETS"]
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Check", "ProblemResult", "BookContext", "SEED_VERDICTS", "close", "check_close"]
+__all__ = ["Check", "ProblemResult", "BookContext", "SEED_VERDICTS", "check_close"]
 
 SEED_VERDICTS = ("agrees", "disagrees", "no answer")
 
@@ -102,14 +102,6 @@ class BookContext:
 
     def figure_path(self, name: str) -> Path:
         return self.figure_dir / name
-
-
-def close(a, b, *, rtol: float = 1e-9, atol: float = 1e-12) -> bool:
-    import numpy as np
-
-    a = np.asarray(a, dtype=float)
-    b = np.asarray(b, dtype=float)
-    return a.shape == b.shape and bool(np.allclose(a, b, rtol=rtol, atol=atol))
 
 
 def check_close(name: str, computed, reference, *, rtol: float = 1e-9, atol: float = 1e-12, what: str = "") -> Check:

@@ -21,7 +21,8 @@ def register(app: typer.Typer) -> None:
 def fit(
     model: str = typer.Option("linear", help="linear, gabor, logistic, shallow, mlp, or fn:6.1 / fn:6.5 (the notebooks' plain functions)."),
     data: Optional[str] = typer.Option(None, help="book:linear, book:gabor, book:shallow, logistic[:SEED], or a .csv/.npz path (default: the model's book data)."),
-    optimizer: str = typer.Option("gd", help="gd, sgd, momentum, nesterov, normalized, adam (book) or heavy_ball, torch_sgd, torch_nesterov, torch_adam, torch_adamw, optax_* (conventions)."),
+    optimizer: str = typer.Option("gd", help="gd, sgd, momentum, nesterov, normalized, adam (book) or heavy_ball, torch_sgd, "
+                                  "torch_nesterov, torch_adam, torch_adamw, optax_* (conventions)."),
     lr: Optional[float] = typer.Option(None, "--lr", help="Learning rate alpha (> 0). Not used with --line-search."),
     beta: Optional[float] = typer.Option(None, help="Momentum / Adam's first-moment decay, in [0, 1)."),
     gamma: Optional[float] = typer.Option(None, help="Adam's second-moment decay, in [0, 1)."),

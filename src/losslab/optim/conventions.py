@@ -24,7 +24,7 @@ from __future__ import annotations
 import jax.numpy as jnp
 import optax
 
-from .book import AdamState, CountState, MomentumState, _named, _rate, _show, _tmap
+from .book import AdamState, MomentumState, _named, _rate, _show, _tmap
 
 __all__ = [
     "heavy_ball",

@@ -14,7 +14,7 @@ from . import headless  # noqa: F401  (Agg unless the host chose a backend)
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-__all__ = ["plot_run", "plot_runs", "plot_line_search"]
+__all__ = ["plot_run", "plot_runs"]
 
 
 def _landscape_arrays(landscape):
@@ -59,25 +59,6 @@ def plot_runs(results: dict, path: str | Path | None = None, *, landscape=None, 
 def plot_run(result, path: str | Path | None = None, *, landscape=None, title: str = ""):
     """One run's loss curve and (for 2 parameters) its path over the landscape."""
     return plot_runs({result.optimizer or "run": result}, path, landscape=landscape, title=title)
-
-
-def plot_line_search(f, result, path: str | Path | None = None, *, samples: int = 400, title: str = ""):
-    """A 1-D function and the brackets (a, b, c, d) a line search visited, one row per iteration."""
-    brackets = np.asarray(result.brackets, dtype=float)
-    hi = float(np.nanmax(brackets)) if brackets.size else 1.0
-    xs = np.linspace(0.0, hi, samples)
-    ys = np.array([float(f(x)) for x in xs])
-    fig, ax = plt.subplots(figsize=(6, 4.5))
-    ax.plot(xs, ys, "k-")
-    for k, (a, b, c, d) in enumerate(brackets):
-        level = ys.min() - 0.02 * (k + 1) * (ys.max() - ys.min() + 1e-12)
-        ax.plot([a, d], [level, level], "-", color=plt.cm.viridis(k / max(len(brackets) - 1, 1)))
-        ax.plot([a, b, c, d], [level] * 4, "|", color="k")
-    ax.axvline(result.step, color="r", ls="--", label=f"step {result.step:.6g}")
-    ax.set_xlabel("distance along the search direction")
-    ax.set_ylabel("loss")
-    ax.legend()
-    return _finish(fig, path, title, ax=ax)
 
 
 def _finish(fig, path, title: str, ax=None):

@@ -28,8 +28,8 @@ import sympy as sp
 from sympy.core.function import AppliedUndef
 
 from ..errors import LosslabError
-from .context import Context, definable, rule_shaped, same_book_objects
-from .evaluate import Relu, COUNT, Env, Evaluator, NotConformable, Unchecked, atom, draw, evaluate_many, is_parameter_name
+from .context import Context, _name, definable, rule_shaped, same_book_objects
+from .evaluate import _free_atoms as _free, Relu, COUNT, Env, Evaluator, NotConformable, Unchecked, atom, draw, evaluate_many, is_parameter_name
 from .latex import NotCheckable, ParseError, parse_relation, split_relation
 from .nodes import IMPLICIT_INDEX, Grad, SetSum
 from .printing import book_latex
@@ -40,7 +40,7 @@ __all__ = ["ClaimResult", "Step", "check_sheet", "RTOL", "N_DRAWS", "CONCRETE_I"
 RTOL = 1e-9
 N_DRAWS = 6
 CONCRETE_I = COUNT
-CLAIM_SECONDS = 10.0  # cooperative budget per claim (checked between steps and draws)
+CLAIM_SECONDS = 20.0  # cooperative budget per claim (checked between steps and draws); the CLI adds a hard one
 SHEET_SECONDS = 120.0
 INEQUALITY_DRAWS = 200
 SEED = 20240601
@@ -200,6 +200,7 @@ def check_sheet(text: str, *, filename: str | None = None, format: str = "auto")
         prose = " ".join(getattr(it, "text", "") for it in section.items if not isinstance(it, Math))
         rows = _rows(maths, ctx)
         claims = _collect(rows, ctx, prose)
+        claims += _prose_claims(section, rows, ctx)
         for claim in claims:
             if time.monotonic() > deadline:
                 results.append(_result(section, claim, "not checked", f"the sheet's time budget ({SHEET_SECONDS:.0f} s) ran out"))
@@ -267,9 +268,8 @@ def _collect(rows: list[_Row], ctx: Context, prose: str) -> list[_Claim]:
         d = definable(lhs)
         if d is not None and d[0] == "H" and (not d[2] or all(isinstance(i, sp.Integer) for i in d[2])):
             d = None  # H is the Hessian of the problem's loss: H = .., H_{1,2} = .. are claims about it
-        if d is not None and isinstance(lhs, sp.Indexed) and d[0] in ctx.rules and all(isinstance(i, sp.Integer) for i in d[2]) \
-                and not rule_shaped(lhs, row.sides[1]):
-            d = None  # m_3 = ..: a claim about the recurrence's value at step 3
+        if d is not None and isinstance(lhs, sp.Indexed) and d[0] in ctx.rules and not rule_shaped(lhs, row.sides[1]):
+            d = None  # m_3 = .., v_t = beta^2 v_{t-2} + ..: a claim about the recurrence's values
         key = _def_key(lhs, row.sides[1], d, ctx)
         fresh = d is not None and key not in sheet_defined
         if fresh and row.ops[0] in ("=", ":=", "<-") and _defines(lhs, row.sides[1], ctx):
@@ -309,11 +309,43 @@ def _def_key(lhs, body, d, ctx: Context) -> str | None:
     name, formals, indices = d
     if isinstance(lhs, sp.Indexed) and (body is None or rule_shaped(lhs, body)) and len(lhs.indices) == 1 \
             and (not isinstance(lhs.indices[0], sp.Integer) or body is not None):
-        if not isinstance(lhs.indices[0], sp.Symbol):
+        if not isinstance(lhs.indices[0], sp.Symbol) or body is not None:
             return f"{name}[rule]"
     if indices:
         return name + "[" + ",".join(str(i) if isinstance(i, sp.Integer) else "_" for i in indices) + "]"
     return name
+
+
+_POSITIVE = re.compile(r"\b(?:both|are|is|all)\s+(?:strictly\s+)?(positive|non-?negative)\b", re.IGNORECASE)
+
+
+def _prose_claims(section, rows: list[_Row], ctx: Context) -> list[_Claim]:
+    """"The trace and the determinant are both positive" after trace/determinant claims: judged as
+    Tr(H) > 0 and Det(H) > 0 (or >= 0) for the problem's Hessian (issue: prose that asserts, not only formulas)."""
+    has = {type(a).__name__ for r in rows if r.sides for side in r.sides if isinstance(side, sp.Basic)
+           for a in side.atoms(AppliedUndef)}
+    if not {"Tr", "Det"} <= has:
+        return []
+    last_line = max((r.item.line for r in rows if r.sides and any(
+        isinstance(x, sp.Basic) and "Det" in {type(a).__name__ for a in x.atoms(AppliedUndef)} for x in r.sides)), default=0)
+    out = []
+    for it in section.items:
+        if isinstance(it, Math) or it.line <= last_line:
+            continue
+        m = _POSITIVE.search(getattr(it, "text", ""))
+        if not m:
+            continue
+        op = ">" if m.group(1).lower() == "positive" else ">="
+        H = sp.Function("H")(sp.Symbol("phi"))
+        for fn in ("Tr", "Det"):
+            rel = ">" if op == ">" else "\\geq"
+            latex = f"\\text{{{fn}}}(\\mathbf{{H}}[\\phi]) {rel} 0"
+            item = Math(latex=latex, line=it.line, cell=it.cell, display=True, label=None, continues=False,
+                        display_id=-it.line, context=it.text[:200])
+            row = _Row(item, latex, [sp.Function(fn)(H), sp.S.Zero], [op], side_lines=[it.line, it.line])
+            out.append(_Claim(row, 0, "prose"))
+        break
+    return out
 
 
 def _is_rule_name(ctx: Context, name) -> bool:
@@ -650,6 +682,7 @@ class _Judge:
     def equality(self, before, after):
         pairs = self.values(before, after)
         pairs = self.vocabulary(pairs, before, after)
+        pairs = self.family_gradient(pairs)
         mismatch = self.compare(pairs)
         if mismatch is None:
             return "correct", self.how(pairs, before, after), self.truth_text(before, pairs)
@@ -670,6 +703,19 @@ class _Judge:
                 return ("correct", f"equal to the recurrence run for t = 2, 3, 5 when it starts from {start} ({why}); "
                         "with another starting value a term in it would be missing", "")
         return "incorrect", self.explain(before, after, pairs, mismatch), self.truth_text(before, pairs)
+
+    def family_gradient(self, pairs):
+        """A gradient "with respect to phi" written for the phi_k only (the output weights of the shallow
+        network), while phi stands for every parameter: compared on the phi_k entries, and said so."""
+        ev, a, b = pairs[0]
+        order = getattr(ev, "gradient_order", None)
+        if not (order and isinstance(a, sp.MatrixBase) and isinstance(b, sp.MatrixBase) and a.cols == b.cols == 1):
+            return pairs
+        rows = [k for k, name in enumerate(order) if name.startswith("phi_")]
+        if b.rows == len(rows) < a.rows:
+            ev.notes.append(f"the vector has the {len(rows)} phi_k entries only (phi read as phi_0..phi_{len(rows) - 1})")
+            return [(ev, sp.Matrix([a[k, 0] for k in rows]), b)]
+        return pairs
 
     def vocabulary(self, pairs, before, after):
         """Symbols the claim brings that the problem never defines are reported, not guessed; a claim
@@ -793,7 +839,7 @@ class _Judge:
         shown_b = _fmt(vb[0]) if len(vb) == 1 else "[" + ", ".join(_fmt(v) for v in vb[:4]) + "]"
         text = f"differs from the true value: at {where} the claim gives {shown_b}, the truth is {shown_a}"
         if len(va) > 1:
-            a_, b_ = pairs[0][1], pairs[0][2]
+            a_ = pairs[0][1]
             cols = a_.cols if isinstance(a_, sp.MatrixBase) else 1
             wrong = [f"entry ({k // cols + 1}, {k % cols + 1})" for k in range(len(va))
                      if abs(va[k] - vb[k]) > RTOL * max(1.0, abs(va[k]), abs(vb[k]))]
@@ -818,22 +864,23 @@ class _Judge:
             except (Unchecked, NotConformable, NotCheckable):
                 pass
             return f"the claim depends on the example index {i.name} outside any sum, but the left-hand side does not"
-        if constant is not None:
+        if constant is not None and abs(constant) > 1e-9:
             c = constant
             if abs(c + 1) < 1e-7:
                 return "sign error (wrong sign: the claim is minus the truth everywhere)"
+            loss = _name(before.expr) if isinstance(before, sp.Derivative) else "L"
             for label, v in (("2", 2.0), ("0.5", 0.5)):
                 if abs(c - v) < 1e-7:
                     return (f"a constant factor: the claim is {label} times the truth (factor 2 vs the "
-                            "1/2-sum or 1/2-mean convention? the loss here is " + self.loss_convention() + ")")
+                            "1/2-sum or 1/2-mean convention? the loss here is " + self.loss_convention(loss) + ")")
             for label, v in (("0.06", 0.06), ("1/0.06", 1 / 0.06)):
                 if abs(c - v) < 1e-7:
                     return f"missing chain-rule factor 0.06 (the claim is {label} times the truth)" if v > 1 else \
                         "an extra factor 0.06 (the claim is 0.06 times the truth)"
             for label, v in ((f"1/I (I = {COUNT})", 1 / COUNT), (f"I (I = {COUNT})", float(COUNT)),
-                             (f"2/I", 2 / COUNT), ("I/2", COUNT / 2)):
+                             ("2/I", 2 / COUNT), ("I/2", COUNT / 2)):
                 if abs(c - v) < 1e-7:
-                    return f"mean vs sum: the claim is {label} times the truth (" + self.loss_convention() + ")"
+                    return f"mean vs sum: the claim is {label} times the truth (" + self.loss_convention(loss) + ")"
             return f"the claim is {_fmt(c)} times the truth everywhere: a missing or extra constant factor"
         if isinstance(before, sp.Derivative):
             hint = self.chain_rule_hint(before, after, ev)
@@ -841,9 +888,9 @@ class _Judge:
                 return hint
         return ""
 
-    def loss_convention(self) -> str:
-        for name in ("L", "J", "LL"):
-            defs = self.ctx.defs.get(name)
+    def loss_convention(self, first: str = "L") -> str:
+        for name in dict.fromkeys((first, "L", "J", "LL")):
+            defs = self.ctx.lookup_at(self.line)(name)
             if defs:
                 d = defs[-1]
                 src = "the book's sum over i (eq. 6.5)" if d.source == "book" else f"the sheet's {name} (line {d.line})"
@@ -867,22 +914,22 @@ class _Judge:
                 if self.same(cand, after):
                     return ("missing residual factor (f[x_i, phi] - y_i): this is the derivative of the model f, "
                             "not of the loss")
+        # a chain-rule factor missing: truth = claim * factor
+        for label, factor in self.factors(v):
+            if self.same(before, sp.Mul(after, factor)) or self.same_per_term(before, after, factor):
+                return f"missing chain-rule factor {label}"
+        # the ReLU where its derivative (the indicator) belongs
+        relu = {a for a in after.atoms(AppliedUndef) if type(a).__name__ == "a"} if isinstance(after, sp.Basic) else set()
+        if relu:
+            swapped = after.xreplace({a: sp.Heaviside(a.args[0], 0) for a in relu})
+            if self.same(before, swapped):
+                return "the ReLU a[z] is written where its derivative I[z > 0] belongs"
         # another parameter's derivative (a wrong index)
         for p in self.parameters(before):
             if p == str(v):
                 continue
             if self.same(sp.Derivative(target, sp.Symbol(p, real=True)), after):
                 return f"wrong index: this is the derivative with respect to {p}, not {v}"
-        # a chain-rule factor missing: truth = claim * factor
-        for label, factor in self.factors(v):
-            if self.same(before, sp.Mul(after, factor)) or self.same_per_term(before, after, factor):
-                return f"missing chain-rule factor {label}"
-        # the ReLU where its derivative (the indicator) belongs
-        if after.has(sp.Function("a")) or after.has(sp.Max):
-            swapped = after.replace(lambda e: isinstance(e, AppliedUndef) and type(e).__name__ == "a",
-                                    lambda e: sp.Heaviside(e.args[0], 0))
-            if self.same(before, swapped):
-                return "the ReLU a[z] is written where its derivative I[z > 0] belongs"
         return ""
 
     def factors(self, v):
@@ -943,12 +990,15 @@ class _Judge:
         bad = np.isfinite(v) & ((v <= scale) if strict else (v < -scale))
         worst = None
         if np.any(bad):
-            k = int(np.flatnonzero(bad)[-1] if bad[-2:].any() else np.flatnonzero(bad)[0])
+            # prefer the boundary case a reader recognises (all inputs equal), then zeros, then a random draw
+            k = len(draws) - 2 if bad[-2] else (len(draws) - 1 if bad[-1] else int(np.flatnonzero(bad)[0]))
             worst = (draws[k], float(v[k]))
         rel = {">": ">", ">=": "\\geq"}[op]
         if worst is not None:
             values, v = worst
-            return ("incorrect", f"false: at {_where(values)} the left side minus the right side is {_fmt(v)}"
+            names = {type(x).__name__ for x in before.atoms(AppliedUndef)} if isinstance(before, sp.Basic) else set()
+            what = "the determinant" if "Det" in names else ("the trace" if "Tr" in names else "the left side minus the right side")
+            return ("incorrect", f"false: with {_where(values)} {what} is {_fmt(v)}"
                     + (" (it can be 0, so '> 0' is too strong: the truth is '>= 0')" if strict and abs(v) < 1e-9 else ""), "")
         if proved:
             return "correct", f"proved: the difference is {'positive' if strict else 'non-negative'} for every value (SymPy)", ""
@@ -983,15 +1033,6 @@ class _Judge:
         yield same
         zeros = {s: 0.0 for s in symbols}
         yield zeros
-
-
-def _free(e):
-    if isinstance(e, sp.MatrixBase):
-        out = set()
-        for x in e:
-            out |= x.free_symbols
-        return out
-    return e.free_symbols if isinstance(e, sp.Basic) else set()
 
 
 def _param_key(name: str):

@@ -230,6 +230,11 @@ class Context:
                     if line > 0:
                         self.drop_book(name)
                     return Rule(name, t, body, line)
+        if isinstance(idx, sp.Symbol) and same and all(ind.indices[0] == idx - 1 for ind in same):
+            # v_t = beta v_{t-1} + g_t: the same recurrence, one step later (v_{t+1} = beta v_t + g_{t+1})
+            if line > 0:
+                self.drop_book(name)
+            return Rule(name, idx, body.xreplace({idx: idx + 1}), line)
         if isinstance(idx, sp.Integer) and int(idx) >= 1 and same and all(ind.indices[0] == idx - 1 for ind in same):
             t = sp.Symbol("t", integer=True)
             general = _generalise(body, int(idx) - 1, t)
@@ -303,6 +308,8 @@ def rule_shaped(lhs, body) -> bool:
     name = _name(lhs)
     same = [ind for ind in body.atoms(sp.Indexed) if _name(ind) == name] if isinstance(body, sp.Basic) else []
     if isinstance(idx, sp.Add) and len(idx.free_symbols) == 1:
+        return True
+    if isinstance(idx, sp.Symbol) and same and all(ind.indices[0] == idx - 1 for ind in same):
         return True
     return isinstance(idx, sp.Integer) and int(idx) >= 1 and bool(same) and all(
         ind.indices[0] == idx - 1 for ind in same)

@@ -804,6 +804,9 @@ class Evaluator:
             for s in e.free_symbols:
                 if isinstance(s, sp.Symbol) and s.name.endswith("_t") and sp.Symbol("t", integer=True) in env.indices:
                     found.append(env.indices[sp.Symbol("t", integer=True)])
+                family, _, sub = getattr(s, "name", "").partition("_")
+                if sub.isdigit() and self.sequences is not None and family in self.sequences:
+                    found.append(int(sub))  # \nabla L[\phi_1]: the gradient at the parameters after step 1
         if not found:
             raise Unchecked(f"cannot tell at which step the gradient {e} is taken")
         return found[-1]

@@ -35,7 +35,6 @@ import re
 from dataclasses import dataclass
 
 import sympy as sp
-from sympy.core.function import AppliedUndef
 
 from ..errors import LosslabError
 from .nodes import IMPLICIT_INDEX, Grad, Hadamard, IApply, MatProd, SetSum, Transpose, prime_name
