@@ -348,10 +348,6 @@ def _prose_claims(section, rows: list[_Row], ctx: Context) -> list[_Claim]:
     return out
 
 
-def _is_rule_name(ctx: Context, name) -> bool:
-    return bool(name) and name in ctx.rules
-
-
 def _defines(lhs, rhs, ctx: Context) -> bool:
     if isinstance(rhs, sp.MatrixBase) and isinstance(lhs, AppliedUndef) and type(lhs).__name__ == "H":
         return False
@@ -596,11 +592,8 @@ class _Judge:
 
     # -- evaluation ----------------------------------------------------------------------
     def evaluator(self, sequences=None) -> Evaluator:
-        ev = Evaluator(self.ctx.lookup_at(self.line), relu=True, counts=frozenset(self.ctx.counts), sequences=sequences)
-        ev._vectors = {v for v in self.ctx.vectors if v != "X"}
-        ev.known_parameters = self.ctx.parameter_names()
-        ev._example_vectors = {v for v in ev._vectors if v not in ("w", "b", "W")}
-        return ev
+        return Evaluator(self.ctx.lookup_at(self.line), relu=True, counts=frozenset(self.ctx.counts), sequences=sequences,
+                         vectors=frozenset(self.ctx.vectors), known_parameters=self.ctx.parameter_names())
 
     def env_for(self, exprs) -> Env:
         free = []

@@ -27,7 +27,7 @@ from sympy.core.function import AppliedUndef
 from .latex import PARAM_FAMILIES
 from .nodes import IMPLICIT_INDEX, Grad, Hadamard, IApply, MatProd, SetSum, Transpose
 
-__all__ = ["Evaluator", "Unchecked", "NotConformable", "COUNT", "atom", "sig"]
+__all__ = ["Evaluator", "Unchecked", "NotConformable", "COUNT", "atom", "sig", "evaluate_many", "draw"]
 
 COUNT = 4  # data points when sums are expanded
 MAX_TERMS = 4000  # terms of one expanded sum
@@ -231,13 +231,15 @@ def relu_safe(expr):
 class Evaluator:
     """Values of expressions under one problem's definitions (see the module docstring)."""
 
-    known_parameters: frozenset = frozenset()
-
-    def __init__(self, lookup, *, relu: bool = True, counts: frozenset = frozenset(), sequences=None):
+    def __init__(self, lookup, *, relu: bool = True, counts: frozenset = frozenset(), sequences=None,
+                 vectors: frozenset = frozenset(), known_parameters: frozenset = frozenset()):
         self.lookup = lookup  # name -> list[Definition] (the definitions in force at the claim)
         self.relu = relu
         self.counts = set(counts) | {"I", "N", "M"}
         self.sequences = sequences  # name -> {step: value} for recurrences (or None)
+        self._vectors = set(vectors) - {"X"}  # names whose component indices drop (one-dimensional vectors)
+        self._example_vectors = self._vectors - {"w", "b", "W"}  # x_i: indexed by the example first
+        self.known_parameters = frozenset(known_parameters)
         self.used_index_reading: set[str] = set()
         self.notes: list[str] = []
 
@@ -250,18 +252,15 @@ class Evaluator:
         if isinstance(e, sp.Indexed):
             idx = [self.index_value(i, env) for i in e.indices]
             name = _name(e)
-            if name in self.vector_names_with_components():
+            if name in self._vectors:
                 idx = idx[:1] if self.has_example_index(name) else []
             if not idx:
                 return atom(name)
             return atom(f"{name}__{'_'.join(str(v) for v in idx)}")
         return atom(_name(e))
 
-    def vector_names_with_components(self):
-        return getattr(self, "_vectors", set())
-
     def has_example_index(self, name: str) -> bool:
-        return name in getattr(self, "_example_vectors", set())
+        return name in self._example_vectors
 
     def index_value(self, i, env: Env):
         v = self.value(i, env)
@@ -831,20 +830,6 @@ def draw(symbols, rng) -> dict:
         else:
             values[s] = rng.uniform(0.05, 0.95)
     return values
-
-
-def numeric(symbols, expr):
-    """A float evaluator of an explicit expression: ``f(*args)`` for one draw."""
-    index = {s: k for k, s in enumerate(symbols)}
-
-    def call(*args):
-        values = {s: np.asarray([float(args[k])]) for s, k in index.items()}
-        out = evaluate_many(expr, values)
-        if isinstance(out, np.ndarray) and out.ndim == 2:
-            return out[:, 0]
-        return float(np.asarray(out).reshape(-1)[0])
-
-    return call
 
 
 _UNARY = {sp.exp: np.exp, sp.log: np.log, sp.sin: np.sin, sp.cos: np.cos, sp.tan: np.tan, sp.tanh: np.tanh,
