@@ -344,13 +344,13 @@ def test_run_cut_from_a_longer_compiled_run_equals_the_engine_run(client):
 
 # ---------------------------------------------------------------- the serve command
 def test_serve_binds_localhost_by_default_and_prints_the_url(monkeypatch):
-    import uvicorn
     from typer.testing import CliRunner
 
     from losslab.cli import app as cli_app
+    from losslab.cli import serve
 
     calls = []
-    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: calls.append(kw))
+    monkeypatch.setattr(serve, "run_server", lambda app, **kw: calls.append(kw))
     result = CliRunner().invoke(cli_app, ["serve"])
     assert result.exit_code == 0, result.output
     assert "http://127.0.0.1:8000/" in result.output

@@ -33,7 +33,7 @@ from .schemas import (
     RunRequest,
 )
 
-__all__ = ["catalog", "landscape", "run", "line_search", "fit", "store_upload", "UploadStore"]
+__all__ = ["catalog", "landscape", "run", "line_search", "fit", "store_upload", "uploads_for", "UploadStore"]
 
 
 # ---------------------------------------------------------------- uploads
@@ -47,12 +47,16 @@ class UploadStore:
 
     def add(self, data: Dataset, raw: bytes) -> str:
         key = hashlib.sha256(raw).hexdigest()[:16]
+        self.put(key, data)
+        return key
+
+    def put(self, key: str, data: Dataset) -> None:
+        """Keep ``data`` under ``key`` (a compute worker receives the server's uploads this way)."""
         with self._lock:
             self._items[key] = data
             self._items.move_to_end(key)
             while len(self._items) > self.capacity:
                 self._items.popitem(last=False)
-        return key
 
     def get(self, key: str) -> Dataset:
         with self._lock:
@@ -71,6 +75,15 @@ class UploadStore:
 
 
 UPLOADS = UploadStore()
+
+
+def uploads_for(data: str | None) -> dict[str, Dataset]:
+    """The uploaded data set a request names (``'upload:ID'``), to send with it to a compute worker; an unknown
+    ID is refused here, before any work."""
+    if data is None or not data.startswith("upload:"):
+        return {}
+    key = data.removeprefix("upload:")
+    return {key: UPLOADS.get(key)}
 
 
 def store_upload(raw: bytes, filename: str = "upload.csv") -> dict:
