@@ -5,11 +5,13 @@
 Starts the real server (`python -m losslab.cli serve`, loopback only, a free port) in its own process,
 sends a fixed list of requests (valid landscapes, runs, line searches, fits, an upload; and hostile
 ones: bodies that are not JSON, forms, a body over the limit, NaN, huge numbers, unknown fields, work
-too large, overflowing losses), ``--in-flight`` at a time, then stops it with SIGTERM while four
-long runs are computing. Reports every
-status code, the 5xx count, requests without an answer, the server's resident memory before, at its
-peak and after, and how long SIGTERM took. Exit status 1 when any request got a 5xx or no answer, the
-memory after is more than 300 MB above the memory before, or SIGTERM took more than 5 s.
+too large, overflowing losses), ``--in-flight`` at a time; then two clients that give up on heavy runs;
+then SIGTERM while four long runs are computing. Reports every status code, the 5xx count, requests
+without an answer, the server's resident memory (its process and its worker processes) before, at its
+peak and after, how many worker processes were stopped for the clients that left, how long SIGTERM
+took and what the requests it cut were answered. Exit status 1 when any request got a 5xx or no answer,
+the memory after is more than 300 MB above the memory before, no worker was stopped for the clients
+that left, SIGTERM took more than 5 s, or a request it cut was answered other than 200 or 503.
 """
 
 from __future__ import annotations
@@ -40,13 +42,39 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def rss(pid: int) -> int:
-    """Resident set size of ``pid`` in bytes (Linux /proc)."""
-    with open(f"/proc/{pid}/status") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
+def _own_rss(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:  # it ended meanwhile
+        pass
     return 0
+
+
+def _children(pid: int) -> list[int]:
+    kids = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as stat:
+                    if int(stat.read().rsplit(")", 1)[1].split()[1]) == pid:
+                        kids.append(int(entry))
+            except (OSError, ValueError, IndexError):
+                continue
+    return kids
+
+
+def rss(pid: int) -> int:
+    """Resident set size in bytes of ``pid`` and every process under it (the server computes in worker
+    processes: their memory is the server's too). Linux /proc."""
+    total, todo = 0, [pid]
+    while todo:
+        current = todo.pop()
+        total += _own_rss(current)
+        todo.extend(_children(current))
+    return total
 
 
 def requests(n: int) -> list[tuple[str, str, dict]]:
@@ -86,6 +114,18 @@ def _send(client: httpx.Client, method: str, path: str, kwargs: dict, uploads: l
         return path, response.status_code, time.perf_counter() - start
     except httpx.HTTPError:
         return path, None, time.perf_counter() - start
+
+
+def _stop(server: subprocess.Popen) -> float:
+    """SIGTERM, then the seconds until the server exited (killed after 30 s)."""
+    t0 = time.perf_counter()
+    server.send_signal(signal.SIGTERM)
+    try:
+        server.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        server.wait()
+    return time.perf_counter() - t0
 
 
 def load_test(n_requests: int = 200, in_flight: int = 20, *, timeout: float = 300.0) -> dict:
@@ -131,25 +171,26 @@ def load_test(n_requests: int = 200, in_flight: int = 20, *, timeout: float = 30
                     results.append(_send(client, "POST", path, {"json": body}, []))
             time.sleep(0.5)
             after = rss(server.pid)
-            # SIGTERM while requests are computing (step counts not compiled yet: seconds of work each)
+            # clients that give up on heavy requests: the workers doing them are stopped (killed, replaced)
             heavy = {"objective": "gabor", "start": [-1.5, 6.5], "optimizers": [
                 {"name": n, "lr": 0.05, "batch_size": 3, "steps": 4999} for n in ("sgd", "momentum", "nesterov", "adam")]}
-            busy = concurrent.futures.ThreadPoolExecutor(max_workers=4)
-            for _ in range(4):
-                busy.submit(_send, client, "POST", "/api/run", {"json": heavy}, [])
-            time.sleep(1.0)
+            workers = set(_children(server.pid))
+            with httpx.Client(base_url=base, timeout=0.3) as impatient:
+                for k in range(2):
+                    _send(impatient, "POST", "/api/run", {"json": {**heavy, "start": [-1.5, 6.5 + 0.01 * k]}}, [])
+            time.sleep(3.0)
+            stopped = len(workers - set(_children(server.pid)))
+            # SIGTERM while requests are computing (step counts not compiled yet: seconds of work each)
+            with concurrent.futures.ThreadPoolExecutor(max_workers=4) as busy:
+                cut = [busy.submit(_send, client, "POST", "/api/run", {"json": {**heavy, "start": [-1.4, 6.5 + 0.01 * k]}}, [])
+                       for k in range(4)]
+                time.sleep(1.0)
+                stop_seconds = _stop(server)
+                cut_codes = collections.Counter(f.result()[1] for f in cut)
     finally:
-        t0 = time.perf_counter()
-        server.send_signal(signal.SIGTERM)
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
-        stop_seconds = time.perf_counter() - t0
+        if server.poll() is None:
+            _stop(server)
         log.close()
-        if "busy" in locals():
-            busy.shutdown(wait=True)  # their answers (refused at shutdown) are not counted
     codes = collections.Counter(code for _, code, _ in results)
     return {
         "requests": len(results),
@@ -161,7 +202,9 @@ def load_test(n_requests: int = 200, in_flight: int = 20, *, timeout: float = 30
         "rss_before_mb": before / 2**20,
         "rss_peak_mb": peak / 2**20,
         "rss_after_mb": after / 2**20,
+        "workers_stopped_by_leaving_clients": stopped,
         "sigterm_seconds": stop_seconds,
+        "status_codes_cut_by_sigterm": {str(k): v for k, v in sorted(cut_codes.items(), key=lambda kv: str(kv[0]))},
         "exit_code": server.returncode,
     }
 
@@ -175,6 +218,11 @@ def verdict(report: dict) -> list[str]:
         problems.append(f"{report['no_answer']} request(s) got no answer")
     if (report["rss_after_mb"] - report["rss_before_mb"]) * 2**20 > RSS_SLACK:
         problems.append(f"memory after is {report['rss_after_mb'] - report['rss_before_mb']:.0f} MB above before (limit 300 MB)")
+    if not report["workers_stopped_by_leaving_clients"]:
+        problems.append("no worker was stopped when its client left")
+    bad_cut = {k: v for k, v in report["status_codes_cut_by_sigterm"].items() if k not in ("200", "503")}
+    if bad_cut:
+        problems.append(f"requests cut by SIGTERM were answered {bad_cut} (expected 200 or 503)")
     if report["sigterm_seconds"] > SIGTERM_SECONDS:
         problems.append(f"SIGTERM took {report['sigterm_seconds']:.1f} s (limit {SIGTERM_SECONDS:g} s)")
     return problems

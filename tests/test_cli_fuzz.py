@@ -79,7 +79,7 @@ def stand_ins(monkeypatch):
     monkeypatch.setattr("losslab.book.solve", fake_solve)
     monkeypatch.setattr("losslab.book.solve_many", lambda names, ctx=None, on_done=None: [fake_solve(n) for n in names])
     monkeypatch.setattr("losslab.cli.check.check_bounded", lambda text, **kw: [])
-    monkeypatch.setattr("uvicorn.run", lambda *a, **kw: None)
+    monkeypatch.setattr("losslab.cli.serve.run_server", lambda *a, **kw: None)
 
 
 def _verdict(result) -> None:

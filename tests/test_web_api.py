@@ -287,7 +287,7 @@ def with_opt(**changes):
         ("/api/landscape", {**LAND, "range1": None}, "'range1' parameter is required"),
         ("/api/landscape", {"objective": "nb6_1", "range0": [0, 1], "range1": [0, 1]}, "'range1' parameter must be empty"),
         ("/api/landscape", {**LAND, "data": "../../etc/passwd"}, "'data' parameter must be empty, 'upload:ID'"),
-        ("/api/landscape", {**LAND, "data": "logistic:3"}, "for the logistic model only"),
+        ("/api/landscape", {**LAND, "data": "logistic:3"}, "for models with a logit output only"),
         ("/api/landscape", {"objective": "nb6_5", "data": "logistic:1", "range0": [0, 1], "range1": [0, 1]}, "must be empty for the notebook 6.5"),
         ("/api/landscape", {**LAND, "colour": "red"}, "The 'colour' parameter is not known; remove it."),
         ("/api/run", with_opt(lr=-0.1), "The 'lr' parameter of optimiser 1 must be greater than 0. Got -0.1 instead."),
@@ -344,13 +344,13 @@ def test_run_cut_from_a_longer_compiled_run_equals_the_engine_run(client):
 
 # ---------------------------------------------------------------- the serve command
 def test_serve_binds_localhost_by_default_and_prints_the_url(monkeypatch):
-    import uvicorn
     from typer.testing import CliRunner
 
     from losslab.cli import app as cli_app
+    from losslab.cli import serve
 
     calls = []
-    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: calls.append(kw))
+    monkeypatch.setattr(serve, "run_server", lambda app, **kw: calls.append(kw))
     result = CliRunner().invoke(cli_app, ["serve"])
     assert result.exit_code == 0, result.output
     assert "http://127.0.0.1:8000/" in result.output

@@ -22,7 +22,7 @@ from typing import Any
 from .errors import LosslabError, check_number
 from .memory import gib
 
-__all__ = ["run_bounded", "BoundExceeded", "cap_memory"]
+__all__ = ["run_bounded", "BoundExceeded", "cap_memory", "resident_bytes"]
 
 
 class BoundExceeded(LosslabError):
@@ -35,13 +35,22 @@ def _context():
     return multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
 
 
-def _address_space() -> int:
-    """This process's virtual size in bytes (what RLIMIT_AS counts), 0 where unknown."""
+def _statm(field: int) -> int:
     try:
         with open("/proc/self/statm") as statm:
-            return int(statm.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+            return int(statm.read().split()[field]) * os.sysconf("SC_PAGE_SIZE")
     except (OSError, ValueError, IndexError):
         return 0
+
+
+def _address_space() -> int:
+    """This process's virtual size in bytes (what RLIMIT_AS counts), 0 where unknown."""
+    return _statm(0)
+
+
+def resident_bytes() -> int:
+    """This process's resident memory in bytes, 0 where unknown."""
+    return _statm(1)
 
 
 def cap_memory(memory_bytes: int) -> None:

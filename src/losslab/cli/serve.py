@@ -19,8 +19,6 @@ def serve(
     if not host or any(ch.isspace() for ch in host):
         raise LosslabError(f"The 'host' option must be an interface name or address such as 127.0.0.1. Got {host!r} instead.")
     _check_bindable(host, port)
-    import uvicorn
-
     from ..web.app import app, create_app
 
     if book is not None:
@@ -29,11 +27,27 @@ def serve(
     typer.echo(f"losslab explorer: http://{shown}:{port}/   (Ctrl+C to stop)")
     if book is not None:
         typer.echo(f"the problem book: http://{shown}:{port}/book/")
-    # SIGTERM/Ctrl+C: stop accepting, give running requests a moment, then exit (compute threads are not waited for)
-    uvicorn.run(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=GRACE_SECONDS)
+    run_server(app, host=host, port=port)
 
 
 GRACE_SECONDS = 2
+
+
+def run_server(app, *, host: str, port: int) -> None:
+    """uvicorn, with a shutdown that does not wait for work: on SIGTERM or Ctrl+C the compute and check workers
+    are stopped at once, so the requests they were doing are answered 503 and the server exits in about a second."""
+    import uvicorn
+
+    from ..web import check_worker, compute
+
+    class Server(uvicorn.Server):
+        def handle_exit(self, sig, frame) -> None:
+            compute.POOL.begin_shutdown()
+            check_worker.abandon()
+            super().handle_exit(sig, frame)
+
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=GRACE_SECONDS)
+    Server(config).run()
 
 
 def _check_bindable(host: str, port: int) -> None:

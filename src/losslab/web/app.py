@@ -17,9 +17,12 @@ Endpoints::
                               -> {claims: what `losslab check --json` prints, counts, html}
     GET  /static/math/STIXTwoMath-Regular.ttf  the math font that lays out MathML (from ``ziamath``)
 
-Every bad request is answered with status 422 (413 for a sheet too large, 415
-for one that is not text, 504 for a check past its deadline) and ``{"detail": "<sentence>"}``,
-the sentence naming the parameter, what is expected and what was received.
+Every bad request is answered with status 422 (413 for a body or sheet too large, 415
+for one that is not text, 504 for a check or a computation past its deadline, 503 for one the
+server's shutdown stopped) and ``{"detail": "<sentence>"}``, the sentence naming the parameter,
+what is expected and what was received. Landscapes, runs, line searches and fits are computed in
+worker processes (:mod:`losslab.web.compute`): a client that leaves, a deadline that passes or a
+shutdown stops the work by ending its process.
 Nothing a user sends is evaluated as code; uploads are parsed as numbers and
 kept in memory (starlette spools a large multipart body to a temporary file).
 """
@@ -40,10 +43,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from ..errors import LosslabError
 from ..mathml import math_font_path
 from ..sheet_input import MAX_SHEET_BYTES, SheetNotText, SheetTooLarge, check_sheet_name, pasted_name, sheet_text, too_large
-from . import service
-from . import check_worker
+from . import check_worker, compute, service
 from .check_worker import CheckTimeout, check_in_worker
-from .guard import BodyLimit
+from .compute import ClientGone, ComputeTimeout, ShuttingDown, WorkerStopped
+from .guard import BodyLimit, Draining
 from .schemas import (
     MAX_BODY_BYTES,
     MAX_UPLOAD_BYTES,
@@ -148,16 +151,10 @@ def _simplify(errors: list[dict]) -> list[dict]:
 
 
 # ---------------------------------------------------------------- the app
-class ClientGone(Exception):
-    """The client closed the connection while its request was being worked on."""
-
-
 async def _unless_client_leaves(request: Request, work):
     """Await ``work``; if the client disconnects first, stop the check worker (it is killed, a new one starts
     for the next sheet) instead of computing an answer nobody will read."""
     import asyncio
-
-    from . import check_worker
 
     task = asyncio.ensure_future(work)
     while True:
@@ -173,12 +170,20 @@ async def _unless_client_leaves(request: Request, work):
             raise ClientGone
 
 
+async def _computed(request: Request, fn, req) -> Response:
+    """``fn(req)`` in a compute worker, stopped if the client leaves, the deadline passes or the server stops."""
+    result = await compute.POOL.call(fn, req, uploads=service.uploads_for(req.data), cancelled=request.is_disconnected)
+    return FastJSON(result)
+
+
 def create_app(book_dir: str | Path | None = None) -> FastAPI:
     """The explorer; with ``book_dir`` (a folder ``losslab book`` wrote) it serves that book at ``/book/`` too."""
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        compute.POOL.start()  # the compute workers import while the server starts, not on the first request
         yield
-        check_worker.shutdown()  # the sheet-checking worker process ends with the server
+        compute.POOL.close()
+        check_worker.shutdown()  # the worker processes end with the server
 
     app = FastAPI(lifespan=lifespan, title="losslab", description="Chapter 6 optimiser explorer", docs_url="/api/docs", redoc_url=None)
 
@@ -213,6 +218,7 @@ def create_app(book_dir: str | Path | None = None) -> FastAPI:
 
     # a sheet over the body limit is refused before it is read, in the words of the sheet's own limit
     app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES, messages={"/api/check": too_large})
+    app.add_middleware(Draining, closing=lambda: compute.POOL.closing)
 
     def _status_handler(status: int):
         async def handler(request: Request, exc: LosslabError):
@@ -221,7 +227,9 @@ def create_app(book_dir: str | Path | None = None) -> FastAPI:
         return handler
 
     # a sheet too large, one that is not text, a check past its deadline: the status says which
-    for kind, status in ((SheetTooLarge, 413), (SheetNotText, 415), (CheckTimeout, 504)):
+    # work past its deadline, stopped by the server's shutdown or ended with its worker: the status says which too
+    for kind, status in ((SheetTooLarge, 413), (SheetNotText, 415), (CheckTimeout, 504), (ComputeTimeout, 504),
+                         (ShuttingDown, 503), (WorkerStopped, 503)):
         app.add_exception_handler(kind, _status_handler(status))
 
     @app.get("/", include_in_schema=False)
@@ -262,20 +270,20 @@ def create_app(book_dir: str | Path | None = None) -> FastAPI:
         return FastJSON(service.catalog())
 
     @app.post("/api/landscape")
-    def landscape(req: LandscapeRequest) -> Response:
-        return FastJSON(service.landscape(req))
+    async def landscape(req: LandscapeRequest, request: Request) -> Response:
+        return await _computed(request, service.landscape, req)
 
     @app.post("/api/run")
-    def run(req: RunRequest) -> Response:
-        return FastJSON(service.run(req))
+    async def run(req: RunRequest, request: Request) -> Response:
+        return await _computed(request, service.run, req)
 
     @app.post("/api/linesearch")
-    def linesearch(req: LineSearchRequest) -> Response:
-        return FastJSON(service.line_search(req))
+    async def linesearch(req: LineSearchRequest, request: Request) -> Response:
+        return await _computed(request, service.line_search, req)
 
     @app.post("/api/fit")
-    def fit(req: FitRequest) -> Response:
-        return FastJSON(service.fit(req))
+    async def fit(req: FitRequest, request: Request) -> Response:
+        return await _computed(request, service.fit, req)
 
     @app.post("/api/upload")
     async def upload(file: UploadFile = File(...)) -> Response:

@@ -1,20 +1,26 @@
-"""What stands between the network and the app: a request-body limit, and memory handed back after each request.
+"""What stands between the network and the app: a request-body limit, memory handed back after each request,
+and a sentence instead of a 500 for a request the server's shutdown cuts short.
 
 :class:`BodyLimit` is plain ASGI middleware. A body declared (Content-Length) or found (chunked) to be
 larger than the limit is answered 413 with a sentence before the app sees any of it; a body within the
 limit is read once and replayed to the app, so no endpoint can be made to hold more than the limit.
 After every request, memory the C allocator keeps for reuse is returned to the system (``malloc_trim``),
-so one large request does not leave the server gigabytes larger.
+so one large request does not leave the server gigabytes larger. :class:`Draining` answers a request that
+the shutdown interrupts (uvicorn cancels what is still running after its grace period, and would answer
+500) with 503 and a sentence.
 """
 
 from __future__ import annotations
 
+import asyncio
 import ctypes
 import ctypes.util
 import json
 from collections.abc import Callable, Mapping
 
-__all__ = ["BodyLimit", "release_memory"]
+__all__ = ["BodyLimit", "Draining", "SHUTDOWN_SENTENCE", "release_memory"]
+
+SHUTDOWN_SENTENCE = "The server is shutting down and stopped this request unfinished; send it again when the server is back."
 
 
 def _libc():
@@ -105,3 +111,37 @@ class BodyLimit:
         finally:
             if scope.get("method") != "GET":  # the requests that compute; a page or a script load frees nothing
                 release_memory()
+
+
+class Draining:
+    """ASGI middleware: a request cut short by the server's shutdown gets 503 and a sentence, never a 500.
+
+    What counts as cut short: cancelled (uvicorn cancels the requests still running when its graceful
+    shutdown ends), or failed while ``closing()`` is true (its worker process was stopped with the server).
+    """
+
+    def __init__(self, app, closing: Callable[[], bool]) -> None:
+        self.app = app
+        self.closing = closing
+
+    def __repr__(self) -> str:
+        return f"Draining(closing={self.closing()})"
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracked(message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracked)
+        except (asyncio.CancelledError, Exception) as err:
+            if started or not (isinstance(err, asyncio.CancelledError) or self.closing()):
+                raise
+            await _send_json(send, 503, SHUTDOWN_SENTENCE)

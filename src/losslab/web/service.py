@@ -33,7 +33,7 @@ from .schemas import (
     RunRequest,
 )
 
-__all__ = ["catalog", "landscape", "run", "line_search", "fit", "store_upload", "UploadStore"]
+__all__ = ["catalog", "landscape", "run", "line_search", "fit", "store_upload", "uploads_for", "UploadStore"]
 
 
 # ---------------------------------------------------------------- uploads
@@ -47,12 +47,16 @@ class UploadStore:
 
     def add(self, data: Dataset, raw: bytes) -> str:
         key = hashlib.sha256(raw).hexdigest()[:16]
+        self.put(key, data)
+        return key
+
+    def put(self, key: str, data: Dataset) -> None:
+        """Keep ``data`` under ``key`` (a compute worker receives the server's uploads this way)."""
         with self._lock:
             self._items[key] = data
             self._items.move_to_end(key)
             while len(self._items) > self.capacity:
                 self._items.popitem(last=False)
-        return key
 
     def get(self, key: str) -> Dataset:
         with self._lock:
@@ -71,6 +75,15 @@ class UploadStore:
 
 
 UPLOADS = UploadStore()
+
+
+def uploads_for(data: str | None) -> dict[str, Dataset]:
+    """The uploaded data set a request names (``'upload:ID'``), to send with it to a compute worker; an unknown
+    ID is refused here, before any work."""
+    if data is None or not data.startswith("upload:"):
+        return {}
+    key = data.removeprefix("upload:")
+    return {key: UPLOADS.get(key)}
 
 
 def store_upload(raw: bytes, filename: str = "upload.csv") -> dict:
@@ -114,8 +127,11 @@ def objective_for(key: str, data: str | None):
     if data is None:
         return _model_objective(entry.model, entry.data_name)
     if data.startswith("logistic:"):
-        if entry.model != "logistic":
-            raise LosslabError(f"The 'data' parameter 'logistic:SEED' is for the logistic model only. Got it for {key!r} instead.")
+        # seeded labels are 0/1: they fit a model whose output is a logit (what the model says, not its name)
+        output = _model_objective(entry.model, entry.data_name).model.output
+        if output != "logit":
+            raise LosslabError(f"The 'data' parameter 'logistic:SEED' (labels 0 and 1) is for models with a logit output only. "
+                               f"Got it for {key!r}, whose output is {output!r}, instead.")
         return _model_objective(entry.model, data)
     uploaded = UPLOADS.get(data.removeprefix("upload:"))
     return _cached_upload_objective(entry.model, data, uploaded)
