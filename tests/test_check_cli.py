@@ -17,14 +17,17 @@ def test_json_on_the_seed_sheet_and_exit_1():
     result = runner.invoke(app, ["check", str(SHEETS / "seed_sheet.md"), "--json"])
     assert result.exit_code == 1, result.output
     claims = json.loads(result.stdout)
-    # with Pr(y = 1 | x) (not checked), sig[z] = .. (a true restatement) and 6.2's prose "both positive" (two claims)
-    assert len(claims) == 31
-    assert set(claims[0]) == {"problem", "line", "cell", "latex", "verdict", "reason", "convention", "mistake", "truth", "steps"}
+    # with sig[z] = .. (a true restatement), 6.2's prose "both positive" (two claims) and "positive definite, and
+    # the function is convex" (two claims); Pr(y = 1 | x) = .. defines the model
+    assert len(claims) == 32
+    assert set(claims[0]) == {"problem", "line", "cell", "latex", "verdict", "reason", "convention", "mistake", "truth",
+                              "correction", "steps"}
     verdicts = [c["verdict"] for c in claims]
-    # 6.1 x2, 6.2's "det > 0" and 6.3 phi_1 wrong; 6.10's final sum right with m_0 = 0 (named);
-    # Pr(..) and the \dots series not checked
-    assert verdicts.count("incorrect") == 4 and verdicts.count("not checked") == 2 and verdicts.count("correct") == 25
+    # 6.1 x2, 6.2's "det > 0" and "positive definite", 6.3 phi_1 wrong; 6.10's final sum right with m_0 = 0
+    # (named); the \dots series not checked
+    assert verdicts.count("incorrect") == 5 and verdicts.count("not checked") == 1 and verdicts.count("correct") == 26
     assert claims[0]["mistake"] == "missing sum over i"
+    assert claims[0]["correction"].startswith("\\sum_{i=1}^{I}")  # the step with the sum put back
     assert any(c["convention"].startswith("m_0 = 0") for c in claims if c["problem"] == "6.10")
     first = claims[0]
     assert first["problem"] == "6.1" and first["line"] == 13 and first["verdict"] == "incorrect"

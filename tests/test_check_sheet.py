@@ -49,11 +49,16 @@ def test_seed_6_2_hessian_with_stated_renaming_is_correct(seed):
 
 def test_seed_6_2_both_positive_is_judged_with_a_counterexample(seed):
     # "Which are both positive due to the squared terms": the trace is > 0 (proved); the determinant is only >= 0
-    trace, det = by_problem(seed, "6.2")[8:]
+    trace, det, definite, convex = by_problem(seed, "6.2")[8:]
     assert trace.line == det.line == 51
     assert trace.verdict == "correct" and "proved" in trace.reason
     assert det.verdict == "incorrect" and det.mistake == "inequality does not hold"
     assert "x = (1, 1, 1, 1) the determinant is 0" in det.reason and "'>= 0'" in det.reason
+    # "Therefore, the Hessian matrix is positive definite, and the function is convex": the first is too strong
+    # (singular when all x_i are equal), the second is proved (a sum of rank-one matrices 2 [1, x_i]^T [1, x_i])
+    assert definite.line == convex.line == 51
+    assert definite.verdict == "incorrect" and "x = (1, 1, 1, 1)" in definite.reason and "singular" in definite.reason
+    assert convex.verdict == "correct" and convex.reason.startswith("proved")
 
 
 def test_seed_6_3_phi0_correct_phi1_wrong(seed):

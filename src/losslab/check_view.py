@@ -106,6 +106,9 @@ def claim_html(claim: dict) -> str:
         out.append(f'<div class="ll-convention"><span class="ll-label">convention</span>{_prose(claim["convention"])}</div>')
     if claim.get("truth"):
         out.append(f'<div class="ll-truth"><span class="ll-label">true expression</span>{_formula(str(claim["truth"]))}</div>')
+    if claim.get("correction") and verdict == "incorrect":
+        out.append(f'<div class="ll-correction"><span class="ll-label">corrected step</span>'
+                   f'{_formula(str(claim["correction"]))}</div>')
     steps = claim.get("steps") or []
     if steps:
         out.append('<ol class="ll-steps">' + "".join(_step_html(s) for s in steps) + "</ol>")

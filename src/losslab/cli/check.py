@@ -106,6 +106,8 @@ def _report(results, sheet: Path) -> None:
             console.print(f"      convention: {escape(prose_to_unicode(str(d['convention'])))}")
         if verdict == "incorrect" and d.get("truth"):
             console.print(f"      truth: {escape(_clip(latex_to_unicode(d['truth']), 400))}")
+        if verdict == "incorrect" and d.get("correction"):
+            console.print(f"      corrected: {escape(_clip(latex_to_unicode(d['correction']), 400))}")
     counts = {v: sum(r.verdict == v for r in results) for v in style}
     console.print(
         f"\n{len(results)} claims: [green]{counts['correct']} correct[/], [red]{counts['incorrect']} incorrect[/], "

@@ -28,11 +28,12 @@ import sympy as sp
 from sympy.core.function import AppliedUndef
 
 from ..errors import LosslabError
-from .context import Context, _name, definable, rule_shaped, same_book_objects
+from .context import Context, _name, definable, has_book_loss, rule_shaped, same_book_objects
 from .evaluate import _free_atoms as _free, Relu, COUNT, Env, Evaluator, NotConformable, Unchecked, atom, draw, evaluate_many, is_parameter_name
-from .latex import NotCheckable, ParseError, parse_relation, split_relation
+from .latex import NotCheckable, ParseError, parse_expression, split_relation
 from .nodes import IMPLICIT_INDEX, Grad, SetSum
 from .printing import book_latex
+from .properties import Property, eigen_search, find_properties, psd_certificate
 from .reading import Math, read_document
 
 __all__ = ["ClaimResult", "Step", "check_sheet", "RTOL", "N_DRAWS", "CONCRETE_I", "CLAIM_SECONDS"]
@@ -59,10 +60,11 @@ class Step:
     after: str
     verdict: str
     reason: str
+    correction: str = ""  # LaTeX of the step with its mistake undone (checked equal to what it should be)
 
     def to_dict(self) -> dict:
         return {"step": self.number, "of": self.of, "op": self.op, "before": self.before, "after": self.after,
-                "verdict": self.verdict, "reason": self.reason}
+                "verdict": self.verdict, "reason": self.reason, "correction": self.correction}
 
 
 @dataclass
@@ -80,6 +82,7 @@ class ClaimResult:
     convention: str = ""
     mistake: str = ""
     steps: list = field(default_factory=list)
+    correction: str = ""  # the first wrong step with its mistake undone, LaTeX (checked equal to the truth)
 
     def __repr__(self) -> str:
         return f"ClaimResult(problem={self.problem!r}, line={self.line}, verdict={self.verdict!r}, latex={self.latex[:40]!r})"
@@ -87,7 +90,8 @@ class ClaimResult:
     def to_dict(self) -> dict:
         return {"problem": self.problem, "line": self.line, "cell": self.cell, "latex": self.latex,
                 "verdict": self.verdict, "reason": self.reason, "convention": self.convention,
-                "mistake": self.mistake, "truth": self.truth_latex, "steps": [s.to_dict() for s in self.steps]}
+                "mistake": self.mistake, "truth": self.truth_latex, "correction": self.correction,
+                "steps": [s.to_dict() for s in self.steps]}
 
 
 # ------------------------------------------------------------------------------ rows
@@ -155,15 +159,22 @@ class _Row:
     error: str = ""
     continued: bool = False
     side_lines: list = field(default_factory=list)  # the line each side of a chain is written on
+    side_texts: list = field(default_factory=list)  # the LaTeX of each side
 
 
 _D_NOTATION = re.compile(r"^\s*d\s*(\\?[A-Za-z]+)\s*$")
 
 
-def _parse_row(text: str, ctx: Context) -> tuple[list | None, list, str]:
+def _parse_row(text: str, ctx: Context, *, continuation: bool = False) -> tuple[list | None, list, str, list]:
+    """The sides and relations of one row; a continuation ("&= B = C") has no left side of its own."""
     try:
-        texts, _ = split_relation(text)
-        sides, ops = parse_relation(text, functions=frozenset(ctx.functions), vectors=frozenset(ctx.vectors))
+        texts, ops = split_relation(text)
+        if continuation:
+            if not ops or texts[0].strip():
+                return None, [], "not a continuation", []
+            texts = texts[1:]
+        functions, vectors = frozenset(ctx.functions), frozenset(ctx.vectors)
+        sides = [parse_expression(t, functions=functions, vectors=vectors) for t in texts]
         for k, t in enumerate(texts):
             m = _D_NOTATION.match(t)
             if m and m.group(1).lstrip("\\") in ("w", "b", "W", "z", "theta", "phi"):
@@ -172,25 +183,27 @@ def _parse_row(text: str, ctx: Context) -> tuple[list | None, list, str]:
                 var = [a for a in sides[k].free_symbols if getattr(a, "name", "") == m.group(1).lstrip("\\")]
                 if var:
                     sides[k] = sp.Derivative(sp.Symbol(cost), var[0], evaluate=False)
-        return sides, ops, ""
+        return sides, ops, "", [t.strip() for t in texts]
     except NotCheckable as err:
-        return None, [], f"NC:{err}"
+        return None, [], f"NC:{err}", []
     except ParseError as err:
-        return None, [], str(err)
+        return None, [], str(err), []
 
 
 # ------------------------------------------------------------------------------ sheet
 def check_sheet(text: str, *, filename: str | None = None, format: str = "auto") -> list[ClaimResult]:
     """Verdicts on every claim of a solution sheet (Markdown, LaTeX, notebook or plain text with $..$)."""
     doc = read_document(text, format=format, filename=filename)
-    if not any(isinstance(it, Math) for section in doc.sections for it in section.items):
+    statements = {id(section): _property_claims(section) if has_book_loss(section.problem) else []
+                  for section in doc.sections}
+    if not any(isinstance(it, Math) for section in doc.sections for it in section.items) and not any(statements.values()):
         raise LosslabError("The sheet has no math in it ($..$, $$..$$, \\[..\\] or a LaTeX environment): nothing to check.")
     results: list[ClaimResult] = []
     deadline = time.monotonic() + SHEET_SECONDS
     previous_ctx = None
     for section in doc.sections:
         maths = [it for it in section.items if isinstance(it, Math)]
-        if not maths:
+        if not maths and not statements[id(section)]:
             continue
         ctx = Context.for_problem(section.problem, [m.latex for m in maths])
         if previous_ctx is not None and section.problem and not ctx.book_note:
@@ -201,6 +214,7 @@ def check_sheet(text: str, *, filename: str | None = None, format: str = "auto")
         rows = _rows(maths, ctx)
         claims = _collect(rows, ctx, prose)
         claims += _prose_claims(section, rows, ctx)
+        claims += statements[id(section)]
         for claim in claims:
             if time.monotonic() > deadline:
                 results.append(_result(section, claim, "not checked", f"the sheet's time budget ({SHEET_SECONDS:.0f} s) ran out"))
@@ -217,16 +231,25 @@ def _rows(maths: list[Math], ctx: Context) -> list[_Row]:
         for piece in _pieces(m.latex):
             if m.continues and rows and rows[-1].item.display_id == m.display_id and not rows[-1].error:
                 # "&= ..." continues the chain of the row above
+                # "&= ..." continues the chain of the row above; only the new piece is parsed, so a chain
+                # of n rows costs n parses, not n^2 / 2
                 head = rows[-1]
-                joined_text = head.text + " " + piece
-                s2, o2, e2 = _parse_row(joined_text, ctx)
-                if s2 is not None:
+                s2, o2, _, t2 = _parse_row(piece, ctx, continuation=True)
+                if s2 is None:
+                    s2, o2, _, t2 = _parse_row(head.text + " " + piece, ctx)  # "&+ ..": the expression goes on
+                    if s2 is not None:
+                        lines = head.side_lines or [head.item.line] * len(head.sides)
+                        head.side_lines = (lines + [m.line] * len(s2))[:len(s2)]
+                        head.text, head.sides, head.ops, head.side_texts = head.text + " " + piece, s2, o2, t2
+                        continue
+                else:
                     lines = head.side_lines or [head.item.line] * len(head.sides)
-                    head.side_lines = lines + [m.line] * (len(s2) - len(lines))
-                    head.text, head.sides, head.ops = joined_text, s2, o2
+                    head.side_lines = lines + [m.line] * len(s2)
+                    head.text, head.sides, head.ops = head.text + " " + piece, head.sides + s2, head.ops + o2
+                    head.side_texts = head.side_texts + t2
                     continue
-            sides, ops, err = _parse_row(piece, ctx)
-            rows.append(_Row(m, piece, sides, ops, err, side_lines=[m.line] * len(sides or [])))
+            sides, ops, err, texts = _parse_row(piece, ctx)
+            rows.append(_Row(m, piece, sides, ops, err, side_lines=[m.line] * len(sides or []), side_texts=texts))
     return rows
 
 
@@ -235,6 +258,7 @@ class _Claim:
     row: _Row
     start: int  # the first side that is judged (1 after a definition)
     kind: str = "claim"
+    prop: Property | None = None  # a convexity / definiteness statement in words (kind "property")
 
 
 def _collect(rows: list[_Row], ctx: Context, prose: str) -> list[_Claim]:
@@ -319,6 +343,33 @@ def _def_key(lhs, body, d, ctx: Context) -> str | None:
 _POSITIVE = re.compile(r"\b(?:both|are|is|all)\s+(?:strictly\s+)?(positive|non-?negative)\b", re.IGNORECASE)
 
 
+_SENTENCE = re.compile(r"(?<=[.!?;])\s+")
+
+
+def _property_claims(section) -> list[_Claim]:
+    """"The loss is convex", "H is positive semi-definite": statements in words about the problem's Hessian."""
+    out = []
+    for it in section.items:
+        if isinstance(it, Math):
+            continue
+        text = getattr(it, "text", "")
+        seen = set()
+        offset = 0
+        for sentence in _SENTENCE.split(text):
+            at = text.find(sentence, offset)
+            offset = max(offset, at)
+            line = it.line + text.count("\n", 0, max(at, 0))
+            for prop in find_properties(sentence):
+                if (line, prop.strict, prop.negated) in seen:
+                    continue
+                seen.add((line, prop.strict, prop.negated))
+                item = Math(latex=prop.latex, line=line, cell=it.cell, display=True, label=None, continues=False,
+                            display_id=-line, context=sentence[:200])
+                row = _Row(item, prop.latex, [], [], side_lines=[line])
+                out.append(_Claim(row, 0, "property", prop))
+    return out
+
+
 def _prose_claims(section, rows: list[_Row], ctx: Context) -> list[_Claim]:
     """"The trace and the determinant are both positive" after trace/determinant claims: judged as
     Tr(H) > 0 and Det(H) > 0 (or >= 0) for the problem's Hessian (issue: prose that asserts, not only formulas)."""
@@ -374,6 +425,8 @@ def _judge(section, claim: _Claim, ctx: Context) -> ClaimResult:
         return _result(section, claim, "not checked", msg, unreadable=not row.error.startswith("NC:"))
     judge = _Judge(ctx, row, section)
     try:
+        if claim.kind == "property":
+            return _result(section, claim, *judge.definiteness(claim.prop))
         return judge.run(claim)
     except RecursionError:
         return [_result(section, claim, "not checked", "the expression is nested too deeply to evaluate")]
@@ -387,12 +440,13 @@ class _Judge:
         self.line = row.item.line
         self.deadline = time.monotonic() + CLAIM_SECONDS
         self.conventions: list[str] = []
+        self.correction = ""  # set by explain() for the step being judged
+        self.rewriting = False  # the step being judged rewrites the step before (not the chain's left side)
 
     # -- the claim ----------------------------------------------------------------------------
     def run(self, claim: _Claim) -> ClaimResult:
         sides, ops = self.row.sides, self.row.ops
-        texts, _ = split_relation(self.row.text)
-        texts = [t.strip() for t in texts]
+        texts = self.row.side_texts or [t.strip() for t in split_relation(self.row.text)[0]]
         start = claim.start
         generic = self.generic_symbols(sides)
         steps: list[Step] = []
@@ -406,9 +460,11 @@ class _Judge:
                 steps.append(Step(k - start + 1, n_steps, op, texts[k], texts[k + 1], "not checked",
                                   f"the claim's time budget ({CLAIM_SECONDS:.0f} s) ran out"))
                 continue
+            self.correction, self.rewriting = "", k > start
             verdict, reason, t = self.step(before, after, op, generic, restatement=(claim.kind == "restatement"))
             truth = truth or t
-            steps.append(Step(k - start + 1, n_steps, op, texts[k], texts[k + 1], verdict, reason))
+            steps.append(Step(k - start + 1, n_steps, op, texts[k], texts[k + 1], verdict, reason,
+                              correction=self.correction if verdict == "incorrect" else ""))
             if verdict == "incorrect" and first_wrong is None:
                 first_wrong = len(steps) - 1
         if claim.kind == "restatement" and steps and steps[0].verdict == "incorrect" and self.redefines(sides):
@@ -429,7 +485,13 @@ class _Judge:
         for line in dict.fromkeys(step_lines):
             group = [s for s, l in zip(steps, step_lines) if l == line]
             wrong = [s for s in group if s.verdict == "incorrect"]
-            if wrong:
+            if wrong and first_wrong is not None and steps.index(wrong[0]) > first_wrong \
+                    and steps.index(group[-1]) == steps.index(wrong[0]) and not self.carried(wrong[0], start):
+                s, w = wrong[0], steps[first_wrong]
+                verdict = "correct"
+                reason = (f"equal to the left-hand side again: step {s.number} does not follow from the wrong step "
+                          f"{w.number} (line {step_lines[first_wrong]}) before it, but undoes its mistake")
+            elif wrong:
                 s = wrong[0]
                 reason = f"step {s.number} of {s.of} ({s.before} {s.op} {s.after}) is wrong: {s.reason}"
                 if steps.index(s) == first_wrong:
@@ -449,7 +511,8 @@ class _Judge:
                 verdict = "correct"
                 reason = "; ".join(f"step {s.number} of {s.of} right: {s.reason}" for s in group)
             r = _result(self.section, claim, verdict, reason, truth_latex=truth if verdict == "incorrect" else "",
-                        convention="; ".join(dict.fromkeys(self.conventions)), mistake=_mistake_name(reason), steps=group)
+                        convention="; ".join(dict.fromkeys(self.conventions)), mistake=_mistake_name(reason), steps=group,
+                        correction=wrong[0].correction if wrong and verdict == "incorrect" else "")
             r.line = line
             r.latex = " ".join(f"{s.before} {s.op} {s.after}" for s in group) if line != self.line else r.latex
             out.append(r)
@@ -484,7 +547,7 @@ class _Judge:
                     reason += "; the final result is right anyway" if final else "; the final result is wrong too"
             mistake = _mistake_name(s.reason)
             return _result(self.section, claim, "incorrect", reason, truth_latex=truth, convention=convention,
-                           mistake=mistake, steps=steps if len(steps) > 1 else [])
+                           mistake=mistake, steps=steps if len(steps) > 1 else [], correction=s.correction)
         unchecked = [s for s in steps if s.verdict != "correct"]
         if unchecked and len(unchecked) == len(steps):
             s = unchecked[0]
@@ -505,6 +568,7 @@ class _Judge:
         """Is the right side of this step (after an earlier wrong step) different from the chain's left side?"""
         sides = self.row.sides
         k = start + step.number
+        self.rewriting = False
         try:
             v, _, _ = self.step(sides[start], sides[k], "=", [], restatement=False)
         except Exception:  # noqa: BLE001  a summary must not stop the verdict
@@ -515,6 +579,7 @@ class _Judge:
         sides = self.row.sides
         if len(sides) - start < 3 or any(op != "=" for op in self.row.ops[start:]):
             return None
+        self.rewriting = False
         try:
             v, _, _ = self.step(sides[start], sides[-1], "=", [], restatement=False)
         except Exception:  # noqa: BLE001  a summary must not stop the verdict
@@ -830,20 +895,33 @@ class _Judge:
         where = _where(values)
         shown_a = _fmt(va[0]) if len(va) == 1 else "[" + ", ".join(_fmt(v) for v in va[:4]) + "]"
         shown_b = _fmt(vb[0]) if len(vb) == 1 else "[" + ", ".join(_fmt(v) for v in vb[:4]) + "]"
-        text = f"differs from the true value: at {where} the claim gives {shown_b}, the truth is {shown_a}"
+        if self.rewriting:
+            text = f"not equal to the step before: at {where} this step gives {shown_b}, the step before gives {shown_a}"
+        else:
+            text = f"differs from the true value: at {where} the claim gives {shown_b}, the truth is {shown_a}"
         if len(va) > 1:
             a_ = pairs[0][1]
             cols = a_.cols if isinstance(a_, sp.MatrixBase) else 1
             wrong = [f"entry ({k // cols + 1}, {k % cols + 1})" for k in range(len(va))
                      if abs(va[k] - vb[k]) > RTOL * max(1.0, abs(va[k]), abs(vb[k]))]
             text = ", ".join(wrong) + (" is" if len(wrong) == 1 else " are") + " wrong; " + text
-        name = self.diagnose(before, after, constant)
+        name, fix = self.diagnose(before, after, constant)
+        self.correction = self.verified_correction(before, fix)
         if name:
             return f"{name}; {text}"
         return text
 
-    def diagnose(self, before, after, constant) -> str:
-        ev = self.evaluator()
+    def verified_correction(self, before, fix) -> str:
+        """The claim with its mistake undone, shown only when it is checked equal to the truth."""
+        if fix is None or not isinstance(fix, sp.Basic) or not self.same(before, fix):
+            return ""
+        try:
+            return book_latex(fix)
+        except Exception:  # noqa: BLE001  printing a correction must never stop a verdict
+            return ""
+
+    def diagnose(self, before, after, constant) -> tuple[str, object]:
+        """The usual mistake this is, and the claim with that mistake undone (None when there is none to show)."""
         free_a = self.free_indices(before)
         free_b = self.free_indices(after)
         extra = [s for s in free_b if s not in free_a]
@@ -852,34 +930,34 @@ class _Judge:
             try:
                 pairs = self.values(before, after, strip=i)
                 if self.compare(pairs) is None:
+                    count = sp.Symbol(next(iter(sorted(self.ctx.counts)), "I"), integer=True, positive=True)
                     return (f"missing sum over {i.name}: this is the derivative of one term l_{i.name}, not of L "
-                            f"(L sums over the examples)")
+                            f"(L sums over the examples)"), sp.Sum(after, (i, 1, count))
             except (Unchecked, NotConformable, NotCheckable):
                 pass
-            return f"the claim depends on the example index {i.name} outside any sum, but the left-hand side does not"
+            return f"the claim depends on the example index {i.name} outside any sum, but the left-hand side does not", None
         if constant is not None and abs(constant) > 1e-9:
             c = constant
+            undo = sp.nsimplify(1 / c, rational=True, tolerance=1e-9) * after if isinstance(after, sp.Basic) else None
             if abs(c + 1) < 1e-7:
-                return "sign error (wrong sign: the claim is minus the truth everywhere)"
+                return "sign error (wrong sign: the claim is minus the truth everywhere)", undo
             loss = _name(before.expr) if isinstance(before, sp.Derivative) else "L"
             for label, v in (("2", 2.0), ("0.5", 0.5)):
                 if abs(c - v) < 1e-7:
                     return (f"a constant factor: the claim is {label} times the truth (factor 2 vs the "
-                            "1/2-sum or 1/2-mean convention? the loss here is " + self.loss_convention(loss) + ")")
+                            "1/2-sum or 1/2-mean convention? the loss here is " + self.loss_convention(loss) + ")"), undo
             for label, v in (("0.06", 0.06), ("1/0.06", 1 / 0.06)):
                 if abs(c - v) < 1e-7:
-                    return f"missing chain-rule factor 0.06 (the claim is {label} times the truth)" if v > 1 else \
-                        "an extra factor 0.06 (the claim is 0.06 times the truth)"
+                    return (f"missing chain-rule factor 0.06 (the claim is {label} times the truth)" if v > 1 else
+                            "an extra factor 0.06 (the claim is 0.06 times the truth)"), undo
             for label, v in ((f"1/I (I = {COUNT})", 1 / COUNT), (f"I (I = {COUNT})", float(COUNT)),
                              ("2/I", 2 / COUNT), ("I/2", COUNT / 2)):
                 if abs(c - v) < 1e-7:
-                    return f"mean vs sum: the claim is {label} times the truth (" + self.loss_convention(loss) + ")"
-            return f"the claim is {_fmt(c)} times the truth everywhere: a missing or extra constant factor"
+                    return f"mean vs sum: the claim is {label} times the truth (" + self.loss_convention(loss) + ")", None
+            return f"the claim is {_fmt(c)} times the truth everywhere: a missing or extra constant factor", undo
         if isinstance(before, sp.Derivative):
-            hint = self.chain_rule_hint(before, after, ev)
-            if hint:
-                return hint
-        return ""
+            return self.chain_rule_hint(before, after)
+        return "", None
 
     def loss_convention(self, first: str = "L") -> str:
         for name in dict.fromkeys((first, "L", "J", "LL")):
@@ -890,40 +968,43 @@ class _Judge:
                 return src
         return "the book's sum over i"
 
-    def chain_rule_hint(self, before, after, ev) -> str:
+    def chain_rule_hint(self, before, after) -> tuple[str, object]:
         """The usual slips: the derivative of f instead of the loss; a chain-rule factor missing;
         the ReLU written where its derivative belongs; the derivative for another parameter."""
         target, variables = before.expr, before.variables
-        if len(variables) != 1:
-            return ""
+        if len(variables) != 1 or not isinstance(after, sp.Basic):
+            return "", None
         (v,) = variables
+        i = sp.Symbol("i", integer=True)
         # the derivative of the model instead of the loss (the residual factor missing)
         f_defs = self.ctx.lookup_at(self.line)("f")
         if f_defs and isinstance(target, sp.Symbol) and target.name in ("L", "J"):
-            i = sp.Symbol("i", integer=True)
             for scale in (2, 1):
                 cand = scale * sp.Sum(sp.Derivative(sp.Function("f")(sp.IndexedBase("x")[i], sp.Symbol("phi")), v),
                                       (i, 1, sp.Symbol("I", integer=True, positive=True)))
                 if self.same(cand, after):
+                    residual = sp.Function("f")(sp.IndexedBase("x")[i], sp.Symbol("phi")) - sp.IndexedBase("y")[i]
                     return ("missing residual factor (f[x_i, phi] - y_i): this is the derivative of the model f, "
-                            "not of the loss")
+                            "not of the loss"), _times_per_term(after, residual, i, scale=2 // scale)
         # a chain-rule factor missing: truth = claim * factor
         for label, factor in self.factors(v):
-            if self.same(before, sp.Mul(after, factor)) or self.same_per_term(before, after, factor):
-                return f"missing chain-rule factor {label}"
+            if self.same(before, sp.Mul(after, factor)):
+                return f"missing chain-rule factor {label}", sp.Mul(after, factor)
+            if self.same_per_term(before, after, factor):
+                return f"missing chain-rule factor {label}", _times_per_term(after, factor, i)
         # the ReLU where its derivative (the indicator) belongs
-        relu = {a for a in after.atoms(AppliedUndef) if type(a).__name__ == "a"} if isinstance(after, sp.Basic) else set()
+        relu = {a for a in after.atoms(AppliedUndef) if type(a).__name__ == "a"}
         if relu:
             swapped = after.xreplace({a: sp.Heaviside(a.args[0], 0) for a in relu})
             if self.same(before, swapped):
-                return "the ReLU a[z] is written where its derivative I[z > 0] belongs"
+                return "the ReLU a[z] is written where its derivative I[z > 0] belongs", swapped
         # another parameter's derivative (a wrong index)
         for p in self.parameters(before):
             if p == str(v):
                 continue
             if self.same(sp.Derivative(target, sp.Symbol(p, real=True)), after):
-                return f"wrong index: this is the derivative with respect to {p}, not {v}"
-        return ""
+                return f"wrong index: this is the derivative with respect to {p}, not {v}", None
+        return "", None
 
     def factors(self, v):
         i = sp.Symbol("i", integer=True)
@@ -962,6 +1043,58 @@ class _Judge:
         return [s for s in sorted(e.free_symbols, key=lambda s: s.name)
                 if isinstance(s, sp.Symbol) and s.is_integer and s.name not in self.ctx.counts
                 and s.name not in ("I", "N", "M", "t") and s != IMPLICIT_INDEX]
+
+    # -- convexity and definiteness in words ---------------------------------------------------
+    def definiteness(self, prop: Property) -> tuple[str, str]:
+        """(verdict, reason) for "H is positive (semi-)definite" / "L is (strictly) convex", or their negation,
+        about the problem's loss: proved with a certificate, refuted by an eigenvalue, or tested at draws."""
+        ev = self.evaluator()
+        loss = sp.Symbol(self.loss_name())
+        try:
+            H = ev.hessian(loss, Env())
+            k = sp.Symbol("k__", integer=True)
+            per_example = [self.evaluator().hessian(loss, Env(indices={k: n}, strip=k)) for n in range(1, COUNT + 1)]
+        except (Unchecked, NotCheckable, NotConformable, TypeError, ValueError, KeyError, AttributeError) as err:
+            return "not checked", f"the problem's loss has no Hessian here to judge the statement on ({err})"
+        order = ", ".join(getattr(ev, "hessian_order", []) or [])
+        report = eigen_search(H, np.random.default_rng(SEED), draw, evaluate_many, draws=INEQUALITY_DRAWS)
+        proof = "" if report.negative is not None else psd_certificate(per_example, H)
+        what = "L is convex (H positive semi-definite)"
+        if report.negative is not None:
+            where, lam = report.negative
+            fact = f"at {_where(where)} the Hessian ({order}) has the eigenvalue {_fmt(lam)} < 0, so L is not convex"
+            return ("correct", fact) if prop.negated else ("incorrect", "false: " + fact)
+        psd = proof or f"no negative eigenvalue of H at {INEQUALITY_DRAWS} random draws (not proved)"
+        if not prop.strict:
+            if prop.negated:
+                return ("incorrect", f"false: {what}: {psd}") if proof else \
+                    ("incorrect", f"no counterexample found: {psd}")
+            return "correct", psd
+        # strictly convex / positive definite
+        if report.singular is not None:
+            where, _ = report.singular
+            fact = (f"with {_where(where)} (all x_i equal) the Hessian is singular (smallest eigenvalue 0), so it is "
+                    f"positive semi-definite but not definite; at the random draws its smallest eigenvalue is "
+                    f"at least {_fmt(report.smallest_generic)} > 0")
+            if prop.negated:
+                return ("incorrect", "only for special data: " + fact + ", so L is strictly convex for data "
+                        "whose x_i are not all equal")
+            return "incorrect", "false: " + fact + " (the truth: semi-definite, definite when the x_i are not all equal)"
+        if report.smallest_generic > 0:
+            fact = f"the smallest eigenvalue of H is at least {_fmt(report.smallest_generic)} > 0 at {INEQUALITY_DRAWS} draws"
+            return ("incorrect", f"no counterexample found: {fact}") if prop.negated else \
+                ("correct", f"{psd}; {fact} (definite there, not proved for every value)")
+        return "not checked", "the smallest eigenvalue of H is 0 at the draws: definiteness is not decided"
+
+    def loss_name(self) -> str:
+        """The loss a statement in words is about: the sheet's J or LL when it defines one, else L (a name
+        defined as the exponential of something, ln L(w) = .., is a likelihood, not a loss)."""
+        lookup = self.ctx.lookup_at(self.line)
+        for name in ("LL", "J", "L"):
+            defs = lookup(name)
+            if defs and not isinstance(defs[-1].body, sp.exp):
+                return name
+        return "L"
 
     # -- inequalities ---------------------------------------------------------------------------
     def inequality(self, before, after, op):
@@ -1026,6 +1159,14 @@ class _Judge:
         yield same
         zeros = {s: 0.0 for s in symbols}
         yield zeros
+
+
+def _times_per_term(expr, factor, i, *, scale=1):
+    """``expr`` with every sum's summand multiplied by ``factor`` (written in the index ``i``)."""
+    if not expr.has(sp.Sum):
+        return scale * expr * factor
+    return scale * expr.replace(lambda e: isinstance(e, sp.Sum),
+                                lambda e: sp.Sum(e.function * factor.xreplace({i: e.limits[0][0]}), *e.limits))
 
 
 def _param_key(name: str):

@@ -320,6 +320,12 @@ def same_book_objects(a: str | None, b: str | None) -> bool:
     return bool(ka and kb and ka in BOOK and kb in BOOK and BOOK[ka]["defs"] == BOOK[kb]["defs"])
 
 
+def has_book_loss(problem: str | None) -> bool:
+    """Is this one of the book's problems about a loss L (6.1-6.5), whose Hessian a statement can be about?"""
+    key = _problem_key(problem)
+    return bool(key in BOOK and any(re.match(r"\s*L\s*\[", d) for d in BOOK[key]["defs"]))
+
+
 def _problem_key(problem: str | None) -> str | None:
     if not problem:
         return None

@@ -574,12 +574,21 @@ class _Parser:
 
     def arguments(self, open_: str, close: str) -> list:
         self.expect(open_)
-        args = [self.expr()]
+        args = [self.event()]
         while self.at_op(",", ";", "|"):
             self.i += 1
-            args.append(self.expr())
+            args.append(self.event())
         self.expect(close)
         return args
+
+    def event(self) -> sp.Expr:
+        """An argument, or an event ``y = 1`` in ``Pr(y = 1 | x)``: kept as one opaque symbol."""
+        value = self.expr()
+        if self.at_op("="):
+            self.i += 1
+            other = self.expr()
+            return sp.Symbol(f"{value}={other}")
+        return value
 
     def apply(self, name: str, open_: str, close: str) -> sp.Expr:
         args = self.arguments(open_, close)
@@ -598,6 +607,9 @@ class _Parser:
         if t.kind == "num":
             return _number(t.value)
         if t.kind == "letter":
+            if t.value == "P" and self.peek() is not None and self.peek().kind == "letter" and self.peek().value == "r" \
+                    and self.i + 1 < len(self.toks) and self.toks[self.i + 1].kind == "op" and self.toks[self.i + 1].value == "(":
+                self.i += 1  # Pr(y = 1 | x): the probability, written as P
             return self.identifier(t.value)
         if t.kind == "text":
             return self.text_function(t.value)
@@ -629,6 +641,8 @@ class _Parser:
             return self.identifier(name)
         if name in ELEMENTARY:
             return self.elementary(name)
+        if name == "Pr" and self.at_op("("):
+            return self.identifier("P")
         if name in ("frac", "dfrac", "tfrac"):
             return self.fraction()
         if name == "sqrt":

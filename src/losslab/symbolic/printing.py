@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sympy as sp
+from sympy.core.function import AppliedUndef
 from sympy.printing.latex import LatexPrinter
 
 __all__ = ["book_latex", "Sig", "as_exp"]
@@ -59,6 +60,25 @@ class BookLatexPrinter(LatexPrinter):
 
     def _print_exp(self, expr, exp=None):
         return self._bracket("exp", expr, exp)
+
+    def _print_Function(self, expr, exp=None):
+        # f[x_i, phi], a[z], sig[z]: the book's square brackets for its own functions
+        if not isinstance(expr, AppliedUndef):
+            return super()._print_Function(expr, exp)
+        name = expr.func.__name__
+        head = {"sig": r"\text{sig}", "Tr": r"\mathrm{Tr}", "Det": r"\det"}.get(name) or self._print(sp.Symbol(name))
+        tex = r"%s\left[%s\right]" % (head, ", ".join(self._print(a) for a in expr.args))
+        return f"{tex}^{{{exp}}}" if exp else tex
+
+    def _print_Derivative(self, expr):
+        # d f[x_i, phi] / d phi_0 written as one fraction, as people write it
+        variables = expr.variables
+        if len(set(variables)) == 1 and isinstance(expr.expr, (AppliedUndef, sp.Symbol)):
+            n = len(variables)
+            top = r"\partial^{%d}" % n if n > 1 else r"\partial"
+            bottom = r"\partial %s^{%d}" % (self._print(variables[0]), n) if n > 1 else r"\partial %s" % self._print(variables[0])
+            return r"\frac{%s %s}{%s}" % (top, self._print(expr.expr), bottom)
+        return super()._print_Derivative(expr)
 
     def _print_Indexed(self, expr):
         label = str(expr.base.label)
