@@ -42,7 +42,9 @@ def describe_failure(error: BaseException) -> str | None:
 def main() -> None:
     """Console-script entry point."""
     from ..compile_cache import enable
+    from ..precision import enable_float64_process
 
+    enable_float64_process()  # the CLI's own process: float64 throughout (a library call scopes it instead)
     enable()  # compiled programs persist between runs (the user's cache folder; off if unwritable)
     try:
         app()
