@@ -28,6 +28,7 @@ def solve(ctx: BookContext) -> ProblemResult:
     from ..symbolic.certificates import sums_equal
     from ..symbolic.derive import derive
     from ..symbolic.latex import indexed_base, symbol
+    from ..symbolic.printing import book_latex
 
     # -- compute: the derivatives for symbolic I, then their values at five parameter vectors
     d = derive("linear")  # L = sum_{i=1}^I (phi_0 + phi_1 x_i - y_i)^2, differentiated for symbolic I
@@ -47,8 +48,8 @@ def solve(ctx: BookContext) -> ProblemResult:
     fd = np.array([[(float(obj.value(p + FD_STEP * e)) - float(obj.value(p - FD_STEP * e))) / (2 * FD_STEP) for e in np.eye(2)]
                    for p in points])
     checks: list[Check] = [
-        Check("SymPy: dL/dphi_0 = 2 sum_i (phi_0 + phi_1 x_i - y_i) (eq. 6.6 + 6.7)", sums_equal(d0, expected0), sp.sstr(d0)),
-        Check("SymPy: dL/dphi_1 = 2 sum_i x_i (phi_0 + phi_1 x_i - y_i)", sums_equal(d1, expected1), sp.sstr(d1)),
+        Check("SymPy: dL/dphi_0 = 2 sum_i (phi_0 + phi_1 x_i - y_i) (eq. 6.6 + 6.7)", sums_equal(d0, expected0), book_latex(d0)),
+        Check("SymPy: dL/dphi_1 = 2 sum_i x_i (phi_0 + phi_1 x_i - y_i)", sums_equal(d1, expected1), book_latex(d1)),
         check_close("derived formula vs autodiff on the linear data (5 points)", derived, autodiff, rtol=FORMULA_RTOL, atol=FORMULA_RTOL),
         check_close("derived formula vs eq. 6.7 summed (losslab.derivatives)", derived, analytic, rtol=FORMULA_RTOL, atol=FORMULA_RTOL),
         check_close("derived formula vs central finite differences", derived, fd, rtol=FD_RTOL, atol=FD_RTOL),

@@ -23,8 +23,6 @@ SINGULAR_ATOL = 1e-12  # an eigenvalue that is exactly 0 in exact arithmetic com
 
 
 def solve(ctx: BookContext) -> ProblemResult:
-    import sympy as sp
-
     from ..data import Dataset
     from ..models import linear
     from ..objective import Objective, make_objective
@@ -54,7 +52,7 @@ def solve(ctx: BookContext) -> ProblemResult:
     tr_np, det_np = 2 * len(xv) + 2 * np.sum(xv**2), 4 * (len(xv) * np.sum(xv**2) - np.sum(xv) ** 2)
     lagrange_np = 2 * np.sum((xv[:, None] - xv[None, :]) ** 2)
     checks: list[Check] = [
-        Check("SymPy Hessian = [[2I, 2 sum x_i], [2 sum x_i, 2 sum x_i^2]], independent of phi", hessian_ok and not depends_on_phi, sp.sstr(hess)),
+        Check("SymPy Hessian = [[2I, 2 sum x_i], [2 sum x_i, 2 sum x_i^2]], independent of phi", hessian_ok and not depends_on_phi, book_latex(hess)),
         Check("SymPy: tr H = 2I + 2 sum x_i^2 > 0 (symbolic I)", trace_ok, cert.details["trace"]),
         Check("certificate: det H = 4(I sum x_i^2 - (sum x_i)^2) = 2 sum_i sum_j (x_i - x_j)^2 (symbolic I)", det_identity_ok, cert.details["det"]),
         Check("SymPy: sum_i sum_j (x_i - x_j)^2 is non-negative for real x", det_nonneg_ok, "is_nonnegative"),

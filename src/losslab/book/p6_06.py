@@ -83,7 +83,7 @@ def _study(demo: dict) -> dict:
         roots = roots[(roots >= demo["lo"]) & (roots <= demo["hi"])]
     fine = np.linspace(demo["lo"], demo["hi"], 200001)
     return {
-        "name": demo["label"].replace("$", ""), "text": demo["text"], "cls": cls, "grid": grid, "f": fvals, "roots": roots,
+        "name": demo["label"], "text": demo["text"], "cls": cls, "grid": grid, "f": fvals, "roots": roots,
         "parsed": np.broadcast_to(compile_expression(demo["text"], "numpy")(grid), grid.shape),
         "brute_x": fine[int(np.argmin(np.asarray(demo["fn"](jnp.asarray(fine)))))],
         "sampled": classify_samples(grid, fvals),  # a classifier that sees samples only
@@ -92,7 +92,7 @@ def _study(demo: dict) -> dict:
 
 def _checks(s: dict) -> list[Check]:
     name, cls, sampled = s["name"], s["cls"], s["sampled"]
-    out = [check_close(f"parsed '{s['text']}' = {name} on a grid", s["parsed"], s["f"], rtol=PARSED_RTOL, atol=PARSED_RTOL)]
+    out = [check_close(f"parsed ${s['text']}$ = {name} on a grid", s["parsed"], s["f"], rtol=PARSED_RTOL, atol=PARSED_RTOL)]
     if s["roots"] is not None:
         found = np.sort([p.x for p in cls.points])
         ok = found.shape == s["roots"].shape and np.allclose(found, s["roots"], atol=ROOT_ATOL)

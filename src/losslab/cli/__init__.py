@@ -32,7 +32,9 @@ def describe_failure(error: BaseException) -> str | None:
     if isinstance(error, LosslabError):
         return str(error)
     if isinstance(error, OSError):
-        where = f" {error.filename!r}" if getattr(error, "filename", None) else ""
+        # a copy that fails names its destination second (shutil sets filename2): that is where the trouble is
+        place = getattr(error, "filename2", None) or getattr(error, "filename", None)
+        where = f" {str(place)!r}" if place else ""
         return f"I/O error on{where or ' a file'}: {error.strerror or error}. Nothing was replaced."
     if isinstance(error, MemoryError):
         return "out of memory: the request is larger than this machine's memory; ask for less (fewer steps, points, a smaller model)."
