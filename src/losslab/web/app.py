@@ -44,7 +44,7 @@ from ..mathml import math_font_path
 from ..sheet_input import MAX_SHEET_BYTES, SheetNotText, SheetTooLarge, check_sheet_name, sheet_text
 from . import check_worker, compute, service
 from .check_worker import CheckTimeout, check_in_worker
-from .compute import ClientGone, ComputeTimeout, ShuttingDown, WorkerStopped
+from .compute import ClientGone, ComputeTimeout, ServerBusy, ShuttingDown, WorkerStopped
 from .guard import BodyLimit, Draining
 from .schemas import (
     MAX_BODY_BYTES,
@@ -227,7 +227,7 @@ def create_app(book_dir: str | Path | None = None) -> FastAPI:
     # a sheet too large, one that is not text, a check past its deadline: the status says which
     # work past its deadline, stopped by the server's shutdown or ended with its worker: the status says which too
     for kind, status in ((SheetTooLarge, 413), (SheetNotText, 415), (CheckTimeout, 504), (ComputeTimeout, 504),
-                         (ShuttingDown, 503), (WorkerStopped, 503)):
+                         (ShuttingDown, 503), (ServerBusy, 503), (WorkerStopped, 503)):
         app.add_exception_handler(kind, _status_handler(status))
 
     @app.get("/", include_in_schema=False)
