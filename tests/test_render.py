@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import re
 import xml.etree.ElementTree as ET
 
@@ -183,4 +184,49 @@ def test_problem_result_html_embeds_its_figures(tmp_path):
                       checks=[Check("c", True, "2 I + 2 \\sum_{i=1}^{I} x_{i}^{2}")], figures=[str(fig_path)])
     page = r._repr_html_()
     assert "data:image/png;base64," in page and "<mtable>" in page and MATH_ERROR_CLASS not in page
-    assert page.count("<math") == 3  # statement, answer, and the check's bare-LaTeX detail
+    ours, seed = page.split("<details>")
+    assert ours.count("<math") == 3  # statement, answer, and the check's bare-LaTeX detail
+    # the seed sheet's own text for 6.2, drawn as its author wrote it: formulas (its Hessian too), no raw LaTeX
+    assert seed.count("<math") >= 5 and "<mtable>" in seed and "<pre" not in seed
+    assert not re.findall(r"\\[A-Za-z]+|\$", re.sub(r"<math.*?</math>", "", seed, flags=re.S))
+
+
+# ---------------------------------------------------------------- every problem of the book, in the terminal and as math
+_RAW_TERMINAL = re.compile(r"\\[A-Za-z]+|\$|\b(?:Sum|Matrix|Piecewise|Heaviside|Indexed)\(")
+
+
+def _problem_results(records):
+    from losslab.book.result import Check, ProblemResult
+
+    for rec in records:
+        yield ProblemResult(rec["problem"], rec["title"], "", rec["answer"], rec["summary"],
+                            checks=[Check(**c) for c in rec["checks"]], seed_verdict=rec["seed_verdict"],
+                            seed_notes=rec["seed_notes"], seconds=rec["seconds"])
+
+
+def test_solve_prints_every_problem_in_unicode_and_json_keeps_latex(book_run):
+    """What `losslab solve` prints for each of the book's problems (the session's `losslab book --small`):
+    no LaTeX command, no $, no SymPy repr on the terminal; the same results as data keep their LaTeX."""
+    from rich.console import Console
+
+    from losslab.cli.solve import _print_result
+
+    _, records = book_run
+    for result in _problem_results(records):
+        console = Console(record=True, width=150, color_system=None, file=io.StringIO())
+        _print_result(console, result)
+        text = console.export_text()
+        assert not _RAW_TERMINAL.findall(text), (result.problem, sorted(set(_RAW_TERMINAL.findall(text))))
+    by_problem = {r["problem"]: r for r in records}
+    assert by_problem["6.2"]["answer"]["hessian"].startswith("\\mathbf{H} = \\begin{bmatrix}")
+    hessian_check = by_problem["6.2"]["checks"][0]["detail"]
+    assert hessian_check.startswith("\\begin{bmatrix}") and latex_to_mathml(hessian_check).startswith("<math")
+
+
+def test_book_checks_say_their_formulas_in_latex(book_run):
+    """A check's name or detail that holds a formula holds it as LaTeX (drawn by the book), never as a SymPy repr."""
+    _, records = book_run
+    sympy_repr = re.compile(r"\b(?:Sum|Matrix|Piecewise|Heaviside|Indexed)\(|\*\*")
+    found = [(r["problem"], c["name"], c["detail"]) for r in records for c in r["checks"]
+             if sympy_repr.search(c["name"]) or sympy_repr.search(c["detail"])]
+    assert not found

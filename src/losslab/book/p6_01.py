@@ -21,6 +21,7 @@ def solve(ctx: BookContext) -> ProblemResult:
     from ..symbolic.certificates import sums_equal
     from ..symbolic.derive import derive
     from ..symbolic.latex import indexed_base, symbol
+    from ..symbolic.printing import book_latex
 
     d = derive("linear")  # L = sum_{i=1}^I (phi_0 + phi_1 x_i - y_i)^2, differentiated for symbolic I
     d0, d1 = d.gradient
@@ -29,8 +30,8 @@ def solve(ctx: BookContext) -> ProblemResult:
     checks: list[Check] = []
     expected0 = 2 * sp.Sum(p0 + p1 * x[i] - y[i], (i, 1, I))
     expected1 = 2 * sp.Sum(x[i] * (p0 + p1 * x[i] - y[i]), (i, 1, I))
-    checks.append(Check("SymPy: dL/dphi_0 = 2 sum_i (phi_0 + phi_1 x_i - y_i) (eq. 6.6 + 6.7)", sums_equal(d0, expected0), sp.sstr(d0)))
-    checks.append(Check("SymPy: dL/dphi_1 = 2 sum_i x_i (phi_0 + phi_1 x_i - y_i)", sums_equal(d1, expected1), sp.sstr(d1)))
+    checks.append(Check("SymPy: dL/dphi_0 = 2 sum_i (phi_0 + phi_1 x_i - y_i) (eq. 6.6 + 6.7)", sums_equal(d0, expected0), book_latex(d0)))
+    checks.append(Check("SymPy: dL/dphi_1 = 2 sum_i x_i (phi_0 + phi_1 x_i - y_i)", sums_equal(d1, expected1), book_latex(d1)))
 
     obj = make_objective("linear", "book:linear")
     rng = np.random.default_rng(ctx.seed)

@@ -18,7 +18,6 @@ STATEMENT = (
 
 
 def solve(ctx: BookContext) -> ProblemResult:
-    import sympy as sp
 
     from ..data import Dataset
     from ..objective import Objective, make_objective
@@ -34,7 +33,7 @@ def solve(ctx: BookContext) -> ProblemResult:
     depends_on_phi = any(e.has(p) for e in hess for p in d.params)
     checks: list[Check] = []
     checks.append(Check("SymPy Hessian = [[2I, 2 sum x_i], [2 sum x_i, 2 sum x_i^2]], independent of phi",
-                        hessian_ok and not depends_on_phi, sp.sstr(hess)))
+                        hessian_ok and not depends_on_phi, book_latex(hess)))
     checks.append(Check("SymPy: tr H = 2I + 2 sum x_i^2 > 0 (symbolic I)", trace_ok, cert.details["trace"]))
     checks.append(Check("certificate: det H = 4(I sum x_i^2 - (sum x_i)^2) = 2 sum_i sum_j (x_i - x_j)^2 (symbolic I)", det_identity_ok, cert.details["det"]))
     checks.append(Check("SymPy: sum_i sum_j (x_i - x_j)^2 is non-negative for real x", det_nonneg_ok, "is_nonnegative"))

@@ -66,7 +66,7 @@ def solve(ctx: BookContext) -> ProblemResult:
     demos = []
     results = []
     for demo in demo_functions():
-        name = demo["label"].replace("$", "")
+        name = demo["label"]  # $math$: drawn in the book, Unicode on the terminal
         cls = classify_expression(demo["text"], demo["lo"], demo["hi"])  # parsed safely from LaTeX
         results.append({"label": demo["label"], **cls.to_dict()})
         grid = np.linspace(demo["lo"], demo["hi"], 801)
@@ -74,7 +74,7 @@ def solve(ctx: BookContext) -> ProblemResult:
 
         fvals = np.asarray(demo["fn"](jnp.asarray(grid)))
         parsed = np.broadcast_to(compile_expression(demo["text"], "numpy")(grid), grid.shape)
-        checks.append(check_close(f"parsed '{demo['text']}' = {name} on a grid", parsed, fvals, rtol=1e-12, atol=1e-12))
+        checks.append(check_close(f"parsed ${demo['text']}$ = {name} on a grid", parsed, fvals, rtol=1e-12, atol=1e-12))
         demos.append({"label": demo["label"], "x": grid, "f": fvals, "points": [p.to_dict() for p in cls.points], "convex": cls.convex})
         # independent: the exact real roots of the polynomial f' (numpy) vs the points found
         if demo["poly"] is not None:

@@ -95,7 +95,7 @@ DOTS = {"dots", "ldots", "cdots", "dotsb", "dotsc", "vdots", "ddots"}
 RELATIONS = {"=": "=", "<": "<", ">": ">", "leq": "<=", "le": "<=", "geq": ">=", "ge": ">=", "leqslant": "<=",
              "geqslant": ">=", "leftarrow": "<-", "gets": "<-", "approx": "~", "neq": "!=", "ne": "!=",
              "coloneqq": ":=", "equiv": "=", "triangleq": ":=", "Rightarrow": "=>", "implies": "=>",
-             "Longrightarrow": "=>", "iff": "=>", "in": "in", "propto": "~"}
+             "Longrightarrow": "=>", "iff": "=>", "in": "in", "propto": "propto"}
 # function names applied with (..) even when the caller does not list them
 DEFAULT_FUNCTIONS = frozenset({"f", "a", "L", "J", "l", "P", "H", "sig", "LL", "E"})
 

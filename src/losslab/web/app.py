@@ -13,7 +13,8 @@ Endpoints::
     POST /api/fit             {objective, data?, params: 1..4 vectors} -> model outputs over the data
     POST /api/upload          multipart CSV file (<= 1 MB, numbers only) -> {data: "upload:ID", n, ...}
     POST /api/check           multipart: a sheet ``file`` (.md/.tex/.ipynb/.txt, <= 1 MB, UTF-8) or pasted
-                              ``text`` -> {claims: what `losslab check --json` prints, counts, html}
+                              ``text`` with its ``format`` (auto, markdown, latex, notebook, text)
+                              -> {claims: what `losslab check --json` prints, counts, html}
     GET  /static/math/STIXTwoMath-Regular.ttf  the math font that lays out MathML (from ``ziamath``)
 
 Every bad request is answered with status 422 (413 for a body or sheet too large, 415
@@ -41,7 +42,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..errors import LosslabError
 from ..mathml import math_font_path
-from ..sheet_input import MAX_SHEET_BYTES, SheetNotText, SheetTooLarge, check_sheet_name, sheet_text
+from ..sheet_input import MAX_SHEET_BYTES, SheetNotText, SheetTooLarge, check_sheet_name, pasted_name, sheet_text, too_large
 from . import check_worker, compute, service
 from .check_worker import CheckTimeout, check_in_worker
 from .compute import ClientGone, ComputeTimeout, ServerBusy, ShuttingDown, WorkerStopped
@@ -215,7 +216,8 @@ def create_app(book_dir: str | Path | None = None) -> FastAPI:
         return JSONResponse(status_code=503, content={"detail": "The server ran out of memory for this request; ask for less "
                                                                 "(a smaller grid, fewer steps or data points)."})
 
-    app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)
+    # a sheet over the body limit is refused before it is read, in the words of the sheet's own limit
+    app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES, messages={"/api/check": too_large})
     app.add_middleware(Draining, closing=lambda: compute.POOL.closing)
 
     def _status_handler(status: int):
@@ -296,6 +298,7 @@ def create_app(book_dir: str | Path | None = None) -> FastAPI:
         file: UploadFile | None = File(None),
         text: str | None = Form(None),
         filename: str | None = Form(None),
+        fmt: str | None = Form(None, alias="format"),
     ) -> Response:
         from ..check_view import check_report_html
 
@@ -304,14 +307,16 @@ def create_app(book_dir: str | Path | None = None) -> FastAPI:
             raw = await file.read(MAX_SHEET_BYTES + 1)  # one byte past the limit is enough to refuse
             await file.close()
         elif text is not None:
-            name = check_sheet_name(filename or "pasted.md")
+            # pasted text: read as the format asked for, or (auto) as the checker finds it (notebook, LaTeX, Markdown)
+            name = check_sheet_name(filename) if filename is not None and fmt is None else pasted_name(fmt or "auto")
             raw = text.encode("utf-8")
         else:
             raise LosslabError("The 'file' or 'text' parameter is required: upload a sheet or paste its text. Got neither instead.")
-        source = sheet_text(raw, name)
+        shown = name or "pasted text"
+        source = sheet_text(raw, shown)
         claims = await _unless_client_leaves(request, check_in_worker(source, name))
         counts = {v: sum(c.get("verdict") == v for c in claims) for v in ("correct", "incorrect", "not checked")}
-        return FastJSON({"filename": name, "claims": claims, "counts": counts, "html": check_report_html(claims, source)})
+        return FastJSON({"filename": shown, "claims": claims, "counts": counts, "html": check_report_html(claims, source)})
 
     return app
 
