@@ -165,13 +165,15 @@ def test_the_server_stops_work_for_a_client_that_left_and_at_the_deadline(live):
     import httpx
 
     base, pool = live
-    before = pool.stopped
+    before, workers = pool.stopped, set(pool.pids)
     with pytest.raises(httpx.ReadTimeout):  # the workers are still starting: nothing is answered in 0.2 s
         httpx.post(base + "/api/run", json=HEAVY_RUN, timeout=0.2)
     deadline = time.monotonic() + 5
     while pool.stopped == before and time.monotonic() < deadline:
         time.sleep(0.05)
     assert pool.stopped == before + 1  # its worker was killed, not left computing for nobody
+    gone = [pid for pid in workers if not _alive(pid)]
+    assert len(gone) == 1 and gone[0] not in pool.pids and len(pool.pids) == len(workers)  # and replaced
 
     pool.seconds = 0.3
     response = httpx.post(base + "/api/run", json={**HEAVY_RUN, "start": [-1.5, 6.6]}, timeout=30)
