@@ -29,6 +29,7 @@ kept in memory (starlette spools a large multipart body to a temporary file).
 
 from __future__ import annotations
 
+import asyncio
 import importlib.resources
 import json
 from contextlib import asynccontextmanager
@@ -154,8 +155,6 @@ def _simplify(errors: list[dict]) -> list[dict]:
 async def _unless_client_leaves(request: Request, work):
     """Await ``work``; if the client disconnects first, stop the check worker (it is killed, a new one starts
     for the next sheet) instead of computing an answer nobody will read."""
-    import asyncio
-
     task = asyncio.ensure_future(work)
     while True:
         done, _ = await asyncio.wait({task}, timeout=0.5)
@@ -290,7 +289,8 @@ def create_app(book_dir: str | Path | None = None) -> FastAPI:
         # read one byte past the limit: enough to refuse without holding a huge body in memory
         raw = await file.read(MAX_UPLOAD_BYTES + 1)
         await file.close()
-        return FastJSON(service.store_upload(raw, file.filename or "upload.csv"))
+        # parsing a megabyte of CSV takes a moment: in a thread, so the other requests are not held up meanwhile
+        return FastJSON(await asyncio.to_thread(service.store_upload, raw, file.filename or "upload.csv"))
 
     @app.post("/api/check")
     async def check(

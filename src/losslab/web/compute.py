@@ -259,8 +259,8 @@ class ComputePool:
             status, payload, rss = await self._message(worker, (time.monotonic() + limit, limit), cancelled)
         except BaseException:
             # cancelled, late, shut down or dead: the work stops with its process, and its memory goes with it
-            self.stopped += 1
             self._discard(worker)
+            self.stopped += 1
             raise
         worker.busy = False
         if worker.start_rss is not None and rss > worker.start_rss + self.recycle_bytes:
