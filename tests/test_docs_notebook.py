@@ -35,7 +35,7 @@ def test_notebook_checks_a_sheet(executed):
     report = _outputs(executed[0])
     assert "CheckReport('my_sheet.md', 2 claims: 1 correct, 1 incorrect" in report["text/plain"]
     assert report["text/html"].count("ll-claim correct") == 1 and "ll-claim incorrect" in report["text/html"]
-    assert "<math" in report["text/html"] and "math-error" not in report["text/html"]
+    assert "<math" in report["text/html"] and 'class="math-error"' not in report["text/html"]
     # the verdicts the notebook shows are the checker's on the same sheet, run here
     source = executed[0].source
     sheet = ast.literal_eval(source[source.index('r"""'):source.index('"""\n', source.index('r"""') + 4) + 3])
@@ -75,7 +75,7 @@ def test_notebook_shows_a_solved_problem_with_its_matrix_in_brackets(executed):
     from losslab.mathml import latex_to_mathml
 
     shown = _outputs(executed[6])
-    assert shown["text/plain"].startswith("ProblemResult('6.2'") and "math-error" not in shown["text/html"]
+    assert shown["text/plain"].startswith("ProblemResult('6.2'") and 'class="math-error"' not in shown["text/html"]
     # the answer's Hessian, computed here outside the kernel, is the MathML the notebook shows
     hessian = latex_to_mathml(solve("6.2").answer["hessian"], display=True)
     row = ET.fromstring(hessian).find(".//mrow[mtable]")

@@ -218,3 +218,30 @@ def test_check_panel_refuses_oversize_binary_and_foreign_files(page):
     answer = _paste(page, SEED_SHEET.read_text(encoding="utf-8").split("### Problem 6.2")[0], "markdown")
     assert not error.is_visible()
     assert [c["verdict"] for c in answer["claims"]] == ["incorrect", "incorrect"]  # 6.1's two claims both lack the sum over i
+
+
+# ---------------------------------------------------------------- a notebook's view, without the server's font
+def _system_math_font() -> bool:
+    import subprocess
+
+    try:
+        fonts = subprocess.run(["fc-list", ":", "family"], capture_output=True, text=True, timeout=30).stdout
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return any(name in fonts for name in ("STIX Two Math", "Latin Modern Math", "DejaVu Math TeX Gyre"))
+
+
+def test_notebook_view_stretches_brackets_with_the_readers_math_font(page):
+    """In Jupyter no server hands out the math font: the view names the reader's own (here: what fontconfig has)."""
+    if not _system_math_font():
+        pytest.skip("no math font installed on this machine (fonts-dejavu-extra, fonts-stix or texlive's Latin Modern)")
+    from losslab.book.result import ProblemResult
+
+    hessian = r"\mathbf{H} = \begin{bmatrix} 2I & 2\sum_{i=1}^{I} x_i \\ 2\sum_{i=1}^{I} x_i & 2\sum_{i=1}^{I} x_i^2 \end{bmatrix}"
+    view = ProblemResult("6.2", "Hessian", "Find $\\mathbf{H}$.", {}, f"$${hessian}$$")._repr_html_()
+    page.set_content(f"<!doctype html><html><body>{view}</body></html>")
+    page.evaluate("document.fonts.ready.then(() => true)")
+    box = page.evaluate("""() => { const t = document.querySelector('.ll-problem mtable');
+        const h = (e) => e.getBoundingClientRect().height;
+        return {open: t.previousElementSibling.textContent, table: h(t), left: h(t.previousElementSibling)}; }""")
+    assert box["open"] == "[" and box["left"] >= 0.9 * box["table"], box

@@ -15,7 +15,7 @@ import numpy as np
 SCRIPT = r"""
 import json, sys
 import jax, jax.numpy as jnp, numpy as np
-import losslab
+jax.config.update("jax_enable_x64", True)  # sweep_fn below is this script's own JAX code, in float64
 from losslab import make_objective
 from losslab.landscape import grid2d, min_eigenvalue_map, slice_2d
 from losslab.run import run_many

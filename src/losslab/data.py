@@ -276,3 +276,8 @@ def from_npz(path: str | Path, *, memory_limit: float | None = None) -> Dataset:
     except (ValueError, OSError, EOFError, zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError) as exc:
         reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
         raise LosslabError(f"The file {str(path)!r} must be a valid NPZ archive. Got an unreadable file ({reason}) instead.") from None
+
+
+from .precision import float64_api  # noqa: E402  (last: wraps what this module defines)
+
+float64_api(globals())  # every public function and method computes in float64 (losslab.precision)

@@ -335,3 +335,8 @@ def get_model(name: str, *, widths: Sequence[int] | None = None) -> Model:
         return _SIZED[name](widths)
     known = ", ".join(repr(n) for n in MODEL_NAMES)
     raise LosslabError(f"The 'model' parameter must be one of {known}. Got {name!r} instead.")
+
+
+from .precision import float64_api  # noqa: E402  (last: wraps what this module defines)
+
+float64_api(globals())  # every public function and method computes in float64 (losslab.precision)

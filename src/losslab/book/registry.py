@@ -75,3 +75,8 @@ def solve_many(problems: Iterable[str], ctx: BookContext | None = None, *, on_do
         if on_done is not None:
             on_done(result)
     return results
+
+
+from ..precision import float64_api  # noqa: E402  (last: wraps what this module defines)
+
+float64_api(globals())  # every public function and method computes in float64 (losslab.precision)

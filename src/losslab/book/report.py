@@ -76,7 +76,7 @@ def problem_css() -> str:
             continue
         scoped = ", ".join(f".ll-problem {sel.strip()}" for sel in selectors.split(","))
         rules.append(f"{scoped} {{{body}}}")
-    return "\n".join(rules)
+    return "\n".join(rules) + "\n" + math_css(None, scope=".ll-problem")
 
 
 def _relative(path: str | os.PathLike, out_dir: Path) -> str:

@@ -20,6 +20,15 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
+
+@app.callback()
+def _float64() -> None:
+    """Before any command: the CLI is losslab's own program, float64 throughout (a library call scopes it instead)."""
+    from ..precision import enable_float64_process
+
+    enable_float64_process()
+
+
 from . import check, core, fit, hessian, serve, solve  # noqa: E402  (each registers its commands)
 
 for _module in (core, fit, check, solve, hessian, serve):
@@ -44,7 +53,6 @@ def describe_failure(error: BaseException) -> str | None:
 def main() -> None:
     """Console-script entry point."""
     from ..compile_cache import enable
-
     enable()  # compiled programs persist between runs (the user's cache folder; off if unwritable)
     try:
         app()

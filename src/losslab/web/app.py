@@ -177,6 +177,9 @@ async def _computed(request: Request, fn, req) -> Response:
 
 def create_app(book_dir: str | Path | None = None) -> FastAPI:
     """The explorer; with ``book_dir`` (a folder ``losslab book`` wrote) it serves that book at ``/book/`` too."""
+    from ..precision import enable_float64_process
+
+    enable_float64_process()  # the server is losslab's own process: float64 throughout
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         compute.POOL.start()  # the compute workers import while the server starts, not on the first request

@@ -79,6 +79,9 @@ def _serve(conn, memory_bytes: int | None) -> None:  # pragma: no cover - runs i
     from . import service
     from .guard import release_memory
 
+    from ..precision import enable_float64_process
+
+    enable_float64_process()  # losslab's own process: float64 throughout
     enable()  # a replacement worker loads the compiled programs its predecessor wrote
     if memory_bytes is not None:
         cap_memory(memory_bytes)
