@@ -4,11 +4,14 @@ and of check_sheet on the seed sheet. Run: PYTHONPATH=src python benchmarks/benc
 import time
 from pathlib import Path
 
+import jax
 import numpy as np
 
 from losslab.objective import make_objective
 from losslab.symbolic import check_sheet
 from losslab.symbolic.derive import derive
+
+jax.config.update("jax_enable_x64", True)  # the kernels are timed on float64 arrays made here
 
 
 def best(f, n=20):

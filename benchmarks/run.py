@@ -94,7 +94,10 @@ def main(argv=None) -> int:
         sys.path.insert(0, str(src))
     import importlib
 
-    import losslab  # noqa: F401  (float64 on)
+    import jax
+
+    # the peers are float64 JAX programs; losslab computes in float64 either way (losslab.precision)
+    jax.config.update("jax_enable_x64", True)
 
     if args.device == "gpu":
         import jax

@@ -17,8 +17,10 @@ import numpy as np
 import optax
 from sklearn.datasets import load_digits
 
-import losslab  # noqa: F401  (float64)
 from losslab.curvature import hessian_spectrum
+
+# this model's parameters and data are made here, by JAX: ask for float64 (losslab leaves the switch alone)
+jax.config.update("jax_enable_x64", True)
 
 
 def init_params(key, sizes=(64, 32, 10)):

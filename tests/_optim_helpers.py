@@ -7,7 +7,6 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-import losslab  # noqa: F401  (float64)
 from losslab import Dataset, make_objective
 
 

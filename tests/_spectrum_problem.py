@@ -92,7 +92,7 @@ def _main(argv):
                                    initialization_timeout=60)
     else:
         k, out = 0, argv[1]
-    import losslab  # noqa: F401  (float64)
+    jax.config.update("jax_enable_x64", True)  # this script's own model and data, compared in float64
     from losslab.curvature import hessian_spectrum
 
     x, y = make_data()

@@ -1,5 +1,6 @@
 """check_sheet on the seed sheet, on equivalent correct forms and on planted mistakes."""
 
+import re
 from pathlib import Path
 
 import pytest
@@ -257,3 +258,26 @@ def test_notation_seen_in_public_sheets():
     assert rs[7].verdict == "correct" and "recurrence" in rs[7].reason
     assert rs[15].verdict == "correct" and rs[17].verdict == "correct"
     assert rs[23].verdict == "incorrect"  # the weight beta of g_{t-1} is missing
+
+
+def test_approximations_are_judged_to_the_digits_written_or_one_percent():
+    text = (SHEETS / "approximations.md").read_text()
+    rs = {r.line: r for r in check_sheet(text)}
+    # the geometric sum for a long run (t = 200): 1 / (1 - lambda), not 1 / (1 + lambda)
+    assert rs[5].verdict == "correct" and "t = 200" in rs[5].reason
+    assert rs[7].verdict == "incorrect"
+    lam = float(re.search(r"lambda = ([\d.]+)", rs[7].reason).group(1))
+    left = float(re.search(r"the left side is ([\d.]+)", rs[7].reason).group(1))
+    assert left == pytest.approx(1 / (1 - lam), rel=1e-4)  # the geometric series' closed form (lambda rounded)
+    assert rs[9].verdict == "correct" and "0.0005" in rs[9].reason  # e ~ 2.718
+    assert rs[11].verdict == "incorrect"  # e ~ 2.73: off by more than half a unit of the last digit
+    assert rs[13].verdict == "not checked" and "proportionality" in rs[13].reason
+
+
+def test_derivatives_through_intermediates_the_sheet_names():
+    text = (SHEETS / "intermediates.md").read_text()
+    rs = {r.line: r for r in check_sheet(text)}
+    assert rs[12].verdict == "correct"  # dL / d yhat_i = 2 (yhat_i - y_i), yhat_i = f[x_i, phi]
+    assert rs[14].verdict == "incorrect" and rs[14].mistake == "factor 2 vs 1/2 convention"
+    assert rs[16].verdict == "correct"  # sum_i dL/df_i df_i/dz_i dz_i/dphi_0
+    assert rs[18].verdict == "incorrect" and rs[18].mistake == "wrong index"

@@ -48,3 +48,19 @@ def test_repr_is_useful():
     assert "book:gabor" in repr(ll.load_dataset("book:gabor")) and "n=30" in repr(ll.load_dataset("book:gabor"))
     assert "theta_31" in repr(ll.shallow())
     assert "reduction='sum'" in repr(ll.make_objective("linear"))
+
+
+def test_a_data_path_that_is_not_a_regular_file_is_named(tmp_path):
+    import os
+
+    import pytest
+
+    from losslab.data import load_dataset
+    from losslab.errors import LosslabError
+
+    (tmp_path / "folder.csv").mkdir()
+    os.mkfifo(tmp_path / "pipe.csv")  # opening it would wait for a writer forever
+    for name, what in (("folder.csv", "a folder"), ("pipe.csv", "not a regular file"), ("none.npz", "which does not exist")):
+        kind = "NPZ" if name.endswith(".npz") else "CSV"
+        with pytest.raises(LosslabError, match=rf"^The 'data' parameter must name an existing {kind} file\. Got '.*{name}', {what}"):
+            load_dataset(str(tmp_path / name))

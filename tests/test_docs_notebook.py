@@ -35,7 +35,7 @@ def test_notebook_checks_a_sheet(executed):
     report = _outputs(executed[0])
     assert "CheckReport('my_sheet.md', 2 claims: 1 correct, 1 incorrect" in report["text/plain"]
     assert report["text/html"].count("ll-claim correct") == 1 and "ll-claim incorrect" in report["text/html"]
-    assert "<math" in report["text/html"] and "math-error" not in report["text/html"]
+    assert "<math" in report["text/html"] and 'class="math-error"' not in report["text/html"]
     # the verdicts the notebook shows are the checker's on the same sheet, run here
     source = executed[0].source
     sheet = ast.literal_eval(source[source.index('r"""'):source.index('"""\n', source.index('r"""') + 4) + 3])
@@ -66,3 +66,20 @@ def test_notebook_draws_the_landscape(executed):
     figure = _outputs(executed[5])
     png = base64.b64decode(figure["image/png"])
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 20_000
+
+
+def test_notebook_shows_a_solved_problem_with_its_matrix_in_brackets(executed):
+    import xml.etree.ElementTree as ET
+
+    from losslab.book import solve
+    from losslab.mathml import latex_to_mathml
+
+    shown = _outputs(executed[6])
+    assert shown["text/plain"].startswith("ProblemResult('6.2'") and 'class="math-error"' not in shown["text/html"]
+    # the answer's Hessian, computed here outside the kernel, is the MathML the notebook shows
+    hessian = latex_to_mathml(solve("6.2").answer["hessian"], display=True)
+    row = ET.fromstring(hessian).find(".//mrow[mtable]")
+    kids = list(row)
+    k = [kid.tag for kid in kids].index("mtable")
+    assert (kids[k - 1].text, kids[k + 1].text) == ("[", "]")  # brackets around the matrix, not bars
+    assert hessian in shown["text/html"]

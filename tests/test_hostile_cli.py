@@ -217,6 +217,25 @@ def test_an_overflowing_quantity_is_null_with_a_note_naming_it():
     assert '"inf"' not in json.dumps(values) and "NaN" not in json.dumps(values)  # never a string or a bare NaN
 
 
+def test_a_run_that_overflows_has_its_nulls_named_in_notes():
+    from typer.testing import CliRunner
+
+    from losslab import make_objective
+    from losslab.cli import app
+    from losslab.run import run
+
+    result = CliRunner().invoke(app, ["fit", "--lr", "1e200", "--steps", "5", "--json", "--init", "0,0"])
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    direct = run(make_objective("linear"), "gd", [0.0, 0.0], steps=5, learning_rate=1e200)
+    assert not np.isfinite(direct.final_loss) and direct.diverged_at == 1  # (1e200 * gradient)^2 overflows
+    assert out["loss"] is None and out["trajectory"][1]["loss"] is None and out["diverged_at"] == 1
+    assert out["notes"][:2] == ["loss: not finite in float64 (overflow or 0 * inf), shown as null",
+                                "trajectory.loss[1]: not finite in float64 (overflow or 0 * inf), shown as null"]
+    calm = json.loads(CliRunner().invoke(app, ["fit", "--lr", "0.01", "--steps", "5", "--json"]).stdout)
+    assert "notes" not in calm and calm["trajectory"][-1]["step_size"] is None  # no step after the last record
+
+
 def test_serve_refuses_an_address_in_use():
     import socket
 

@@ -4,6 +4,7 @@ an interrupted run leaves the previous complete output; I/O errors are I/O error
 from __future__ import annotations
 
 import errno
+import os
 import json
 
 import matplotlib
@@ -132,3 +133,34 @@ def test_an_io_error_while_solving_is_an_io_error_not_a_failed_check(tmp_path, m
     assert isinstance(result.exception, OSError)
     assert describe_failure(result.exception).startswith("I/O error on '") and "No space left on device" in describe_failure(result.exception)
     assert not (tmp_path / "o").exists()
+
+
+def test_a_copy_that_fails_names_its_destination():
+    # what shutil.copyfile raises when the disk fills during its sendfile copy: the source first, the destination second
+    error = OSError(errno.ENOSPC, "No space left on device")
+    error.filename, error.filename2 = "/site-packages/ziamath/fonts/STIXTwoMath-Regular.ttf", "/full/disk/assets/font.ttf"
+    assert describe_failure(error) == "I/O error on '/full/disk/assets/font.ttf': No space left on device. Nothing was replaced."
+    alone = OSError(errno.EACCES, "Permission denied", "/read/only/x.png")
+    assert describe_failure(alone) == "I/O error on '/read/only/x.png': Permission denied. Nothing was replaced."
+
+
+def test_what_a_killed_run_left_is_tidied_by_the_next(tmp_path):
+    import subprocess
+    import sys
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True).stdout.strip()
+    folder = OutputFolder("--out", tmp_path / "site")
+    host_prefix = folder._sibling_prefix("partial").rsplit("-", 2)[0]  # '.site.partial-HOST'
+    stale = tmp_path / f"{host_prefix}-{dead}-abc"
+    stale.mkdir()
+    (stale / "index.html").write_text("half a page")
+    moved = tmp_path / f"{host_prefix.replace('.partial-', '.old-')}-{dead}-def"
+    (moved / "content").mkdir(parents=True)
+    (moved / "content" / "index.html").write_text("the previous complete page")
+    (moved / "content" / MANIFEST).write_text(json.dumps({"written_by": MARK, "files": ["index.html"]}))
+    running = tmp_path / f"{host_prefix}-{os.getpid()}-ghi"  # a run still going (this process): left alone
+    running.mkdir()
+
+    OutputFolder("--out", tmp_path / "site")
+    assert not stale.exists() and not moved.exists() and running.is_dir()
+    assert (tmp_path / "site" / "index.html").read_text() == "the previous complete page"  # killed between two renames

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import re
 import xml.etree.ElementTree as ET
 
@@ -12,6 +13,7 @@ from losslab.mathml import (
     MATH_ERROR_CLASS,
     latex_to_mathml,
     markdown_to_html,
+    math_css,
     math_font_path,
 )
 from losslab.unicode_math import latex_to_unicode, math_text_to_unicode
@@ -113,7 +115,7 @@ def test_objective_shows_its_formula():
     latex = gabor._repr_latex_()
     assert latex.startswith("$$L[\\boldsymbol\\phi] = \\sum_{i=1}^{I}") and "0.06 \\phi_1 x" in latex
     page = gabor._repr_html_()
-    assert page.count("<math") == 1 and MATH_ERROR_CLASS not in page and "I = 30 points" in page
+    assert page.count("<math") == 1 and f'class="{MATH_ERROR_CLASS}"' not in page and "I = 30 points" in page
     mean_bce = make_objective("logistic", reduction="mean")
     assert "\\frac{1}{I}" in mean_bce._repr_latex_() and "sig" in mean_bce._repr_latex_()
 
@@ -149,7 +151,7 @@ def test_check_report_puts_every_claim_beside_its_line():
     rows = re.findall(r'<div class="ll-row" data-line="(\d+)"><pre[^>]*>.*?</pre><div><div class="ll-claim (\S+)" data-line="(\d+)"', page)
     assert rows == [("3", "correct", "3"), ("7", "incorrect", "7")]
     assert page.count('class="ll-row ll-plain"') == 5  # the other lines of the sheet, shown as they are
-    assert "ll-convention" in page and "ll-truth" in page and page.count("<li") == 2 and MATH_ERROR_CLASS not in page
+    assert "ll-convention" in page and "ll-truth" in page and page.count("<li") == 2 and f'class="{MATH_ERROR_CLASS}"' not in page
     assert 'alttext="c = e"' in page and 'alttext="e \\geq d"' in page  # each step drawn as its relation
     # a notebook's claims carry a cell: listed by problem, not against the JSON's lines
     listed = check_report_html([dict(claims[0], cell=2)], text)
@@ -182,5 +184,68 @@ def test_problem_result_html_embeds_its_figures(tmp_path):
     r = ProblemResult("6.2", "Hessian", "Find $\\mathbf{H}$.", {}, "$$\\begin{bmatrix} 1 & 0 \\\\ 0 & 1 \\end{bmatrix}$$",
                       checks=[Check("c", True, "2 I + 2 \\sum_{i=1}^{I} x_{i}^{2}")], figures=[str(fig_path)])
     page = r._repr_html_()
-    assert "data:image/png;base64," in page and "<mtable>" in page and MATH_ERROR_CLASS not in page
-    assert page.count("<math") == 3  # statement, answer, and the check's bare-LaTeX detail
+    assert "data:image/png;base64," in page and "<mtable>" in page and f'class="{MATH_ERROR_CLASS}"' not in page
+    ours, seed = page.split("<details>")
+    assert ours.count("<math") == 3  # statement, answer, and the check's bare-LaTeX detail
+    # the seed sheet's own text for 6.2, drawn as its author wrote it: formulas (its Hessian too), no raw LaTeX
+    assert seed.count("<math") >= 5 and "<mtable>" in seed and "<pre" not in seed
+    assert not re.findall(r"\\[A-Za-z]+|\$", re.sub(r"<math.*?</math>", "", seed, flags=re.S))
+
+
+# ---------------------------------------------------------------- every problem of the book, in the terminal and as math
+_RAW_TERMINAL = re.compile(r"\\[A-Za-z]+|\$|\b(?:Sum|Matrix|Piecewise|Heaviside|Indexed)\(")
+
+
+def _problem_results(records):
+    from losslab.book.result import Check, ProblemResult
+
+    for rec in records:
+        yield ProblemResult(rec["problem"], rec["title"], "", rec["answer"], rec["summary"],
+                            checks=[Check(**c) for c in rec["checks"]], seed_verdict=rec["seed_verdict"],
+                            seed_notes=rec["seed_notes"], seconds=rec["seconds"])
+
+
+def test_solve_prints_every_problem_in_unicode_and_json_keeps_latex(book_run):
+    """What `losslab solve` prints for each of the book's problems (the session's `losslab book --small`):
+    no LaTeX command, no $, no SymPy repr on the terminal; the same results as data keep their LaTeX."""
+    from rich.console import Console
+
+    from losslab.cli.solve import _print_result
+
+    _, records = book_run
+    for result in _problem_results(records):
+        console = Console(record=True, width=150, color_system=None, file=io.StringIO())
+        _print_result(console, result)
+        text = console.export_text()
+        assert not _RAW_TERMINAL.findall(text), (result.problem, sorted(set(_RAW_TERMINAL.findall(text))))
+    by_problem = {r["problem"]: r for r in records}
+    assert by_problem["6.2"]["answer"]["hessian"].startswith("\\mathbf{H} = \\begin{bmatrix}")
+    hessian_check = by_problem["6.2"]["checks"][0]["detail"]
+    assert hessian_check.startswith("\\begin{bmatrix}") and latex_to_mathml(hessian_check).startswith("<math")
+
+
+def test_book_checks_say_their_formulas_in_latex(book_run):
+    """A check's name or detail that holds a formula holds it as LaTeX (drawn by the book), never as a SymPy repr."""
+    _, records = book_run
+    sympy_repr = re.compile(r"\b(?:Sum|Matrix|Piecewise|Heaviside|Indexed)\(|\*\*")
+    found = [(r["problem"], c["name"], c["detail"]) for r in records for c in r["checks"]
+             if sympy_repr.search(c["name"]) or sympy_repr.search(c["detail"])]
+    assert not found
+
+
+def test_notebook_views_name_the_readers_math_fonts_within_their_own_scope():
+    """A notebook has no server for the math font: each view names math fonts a reader's machine has, and only
+    for its own <math> (the notebook's page keeps its styles); the served pages keep the shipped font first."""
+    from losslab import make_objective
+    from losslab.check_view import CheckReport
+    from losslab.run import run
+
+    obj = make_objective("linear")
+    views = {".ll-view": obj._repr_html_(), ".ll-check": CheckReport([], "x", filename="s.md")._repr_html_(),
+             ".ll-view ": run(obj, "gd", [1.6, -0.5], steps=3, learning_rate=0.01)._repr_html_()}
+    for scope, page in views.items():
+        rule = re.search(rf"{re.escape(scope.strip())} math {{ font-family: ([^;]+);", page)
+        assert rule and "'STIX Two Math'" in rule.group(1) and "'DejaVu Math TeX Gyre'" in rule.group(1), scope
+        assert "@font-face" not in page and not re.search(r"(^|[}\s])math {", page.split("</style>")[0].replace(scope.strip() + " math", ""))
+    served = math_css("/static/math/x.ttf")
+    assert served.startswith("@font-face") and "math { font-family: 'losslab math', 'STIX Two Math'" in served

@@ -24,10 +24,11 @@ SEED_SHEET = ROOT / "tests" / "sheets" / "seed_sheet.md"
 
 pytestmark = [pytest.mark.browser, NEEDS_CHROMIUM]
 
-# text a reader sees outside formulas and outside quoted source (pre, code, the seed sheet's <details>)
+# text a reader sees outside formulas (code and the folded seed sheet included); only the check panel's
+# sheet source, shown line by line beside the verdicts, and the paste box are the LaTeX the student wrote
 VISIBLE_PROSE = """() => {
   const clone = document.body.cloneNode(true);
-  for (const el of clone.querySelectorAll('math, pre, code, details, script, style, .ll-src, textarea')) el.remove();
+  for (const el of clone.querySelectorAll('math, script, style, .ll-src, textarea')) el.remove();
   return clone.textContent;
 }"""
 RAW_LATEX = re.compile(r"\\[A-Za-z]+|\$")
@@ -140,8 +141,17 @@ def _upload(pg, path: Path | None = None, *, name: str | None = None, data: byte
     return pg.evaluate("window.losslabCheck.last")
 
 
-def _same_as_cli(pg, sheet: Path) -> None:
-    answer = _upload(pg, sheet)
+def _paste(pg, text: str, fmt: str = "auto") -> dict:
+    pg.fill('[data-testid="check-text"]', text)
+    pg.select_option('[data-testid="check-format"]', fmt)
+    before = pg.evaluate("window.losslabCheck.count")
+    pg.click('[data-testid="check-run"]')
+    pg.wait_for_function(f"window.losslabCheck.count > {before}", timeout=120_000)
+    return pg.evaluate("window.losslabCheck.last")
+
+
+def _same_as_cli(pg, sheet: Path, *, paste: bool = False) -> None:
+    answer = _paste(pg, sheet.read_text(encoding="utf-8")) if paste else _upload(pg, sheet)
     assert answer["status"] == 200, answer
     cli = _cli_claims(sheet)
 
@@ -157,6 +167,13 @@ def _same_as_cli(pg, sheet: Path) -> None:
                                    "els => els.map(e => [Number(e.dataset.line), Number(e.querySelector('.ll-claim').dataset.line)])")
     assert all(a == b for a, b in rows)
     assert pg.locator('[data-testid="check-result"] .math-error').count() == 0
+    # each claim drawn as math, with its reason, convention and true expression when the checker gives them
+    shown = pg.evaluate("""() => { const r = document.querySelector('[data-testid="check-result"]');
+        const n = (sel) => r.querySelectorAll(sel).length;
+        return {math: n('.ll-claim > .ll-math > math'), reason: n('.ll-claim > .ll-reason'),
+                convention: n('.ll-claim > .ll-convention'), truth: n('.ll-claim > .ll-truth > math')}; }""")
+    assert shown == {"math": sum(bool(c["latex"]) for c in cli), "reason": sum(bool(c["reason"]) for c in cli),
+                     "convention": sum(bool(c.get("convention")) for c in cli), "truth": sum(bool(c.get("truth")) for c in cli)}
 
 
 def test_check_panel_seed_sheet_matches_cli(page):
@@ -177,6 +194,9 @@ def test_check_panel_real_sheets_match_cli(page):
     page.wait_for_function("window.losslabCheck !== undefined")
     for sheet in sheets:
         _same_as_cli(page, sheet)
+    # pasted rather than uploaded: a Markdown sheet, and a LaTeX document told apart by its text (format auto)
+    _same_as_cli(page, sheets[0], paste=True)
+    _same_as_cli(page, ROOT / "tests" / "sheets" / "formats" / "linear_en.tex", paste=True)
 
 
 def test_check_panel_refuses_oversize_binary_and_foreign_files(page):
@@ -184,7 +204,7 @@ def test_check_panel_refuses_oversize_binary_and_foreign_files(page):
     page.wait_for_function("window.losslabCheck !== undefined")
     error = page.locator('[data-testid="check-error"]')
     cases = [
-        ("big.md", b"$$x$$\n" * 200_000, 413, "at most"),  # the server's body limit or the sheet's: both say the bound
+        ("big.md", b"$$x$$\n" * 200_000, 413, "too large: at most 1000 kB"),  # over the server's body limit
         ("sheet.md", b"\x89PNG\r\n\x1a\n\x00\x00\x00", 415, "binary"),
         ("sheet.pdf", b"%PDF-1.4", 415, "Markdown, LaTeX, a Jupyter notebook or plain text"),
         ("latin1.tex", "caf\u00e9 $x$".encode("latin-1"), 415, "UTF-8"),
@@ -193,12 +213,35 @@ def test_check_panel_refuses_oversize_binary_and_foreign_files(page):
         answer = _upload(page, name=name, data=data)
         assert answer["status"] == status, (name, answer)
         assert error.is_visible() and words in error.inner_text(), (name, error.inner_text())
-        assert name in error.inner_text() or status == 413
+        assert name in error.inner_text()
     # the panel still works after refusals: pasted text is checked
-    page.fill('[data-testid="check-text"]', SEED_SHEET.read_text(encoding="utf-8").split("### Problem 6.2")[0])
-    before = page.evaluate("window.losslabCheck.count")
-    page.click('[data-testid="check-run"]')
-    page.wait_for_function(f"window.losslabCheck.count > {before}", timeout=120_000)
+    answer = _paste(page, SEED_SHEET.read_text(encoding="utf-8").split("### Problem 6.2")[0], "markdown")
     assert not error.is_visible()
-    verdicts = page.evaluate("window.losslabCheck.last.claims.map(c => c.verdict)")
-    assert verdicts == ["incorrect", "incorrect"]  # 6.1's two claims both lack the sum over i
+    assert [c["verdict"] for c in answer["claims"]] == ["incorrect", "incorrect"]  # 6.1's two claims both lack the sum over i
+
+
+# ---------------------------------------------------------------- a notebook's view, without the server's font
+def _system_math_font() -> bool:
+    import subprocess
+
+    try:
+        fonts = subprocess.run(["fc-list", ":", "family"], capture_output=True, text=True, timeout=30).stdout
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return any(name in fonts for name in ("STIX Two Math", "Latin Modern Math", "DejaVu Math TeX Gyre"))
+
+
+def test_notebook_view_stretches_brackets_with_the_readers_math_font(page):
+    """In Jupyter no server hands out the math font: the view names the reader's own (here: what fontconfig has)."""
+    if not _system_math_font():
+        pytest.skip("no math font installed on this machine (fonts-dejavu-extra, fonts-stix or texlive's Latin Modern)")
+    from losslab.book.result import ProblemResult
+
+    hessian = r"\mathbf{H} = \begin{bmatrix} 2I & 2\sum_{i=1}^{I} x_i \\ 2\sum_{i=1}^{I} x_i & 2\sum_{i=1}^{I} x_i^2 \end{bmatrix}"
+    view = ProblemResult("6.2", "Hessian", "Find $\\mathbf{H}$.", {}, f"$${hessian}$$")._repr_html_()
+    page.set_content(f"<!doctype html><html><body>{view}</body></html>")
+    page.evaluate("document.fonts.ready.then(() => true)")
+    box = page.evaluate("""() => { const t = document.querySelector('.ll-problem mtable');
+        const h = (e) => e.getBoundingClientRect().height;
+        return {open: t.previousElementSibling.textContent, table: h(t), left: h(t.previousElementSibling)}; }""")
+    assert box["open"] == "[" and box["left"] >= 0.9 * box["table"], box

@@ -15,7 +15,7 @@ import numpy as np
 SCRIPT = r"""
 import json, sys
 import jax, jax.numpy as jnp, numpy as np
-import losslab
+jax.config.update("jax_enable_x64", True)  # sweep_fn below is this script's own JAX code, in float64
 from losslab import make_objective
 from losslab.landscape import grid2d, min_eigenvalue_map, slice_2d
 from losslab.run import run_many
@@ -157,3 +157,38 @@ def pytest_approx(v):
     import pytest
 
     return pytest.approx(v, rel=1e-13, abs=1e-14)
+
+
+def test_vectorised_exp_is_within_one_ulp_with_numpys_ends_and_an_exact_derivative():
+    import jax
+    import jax.numpy as jnp
+
+    from losslab.numerics import EXP_MAX, EXP_MIN, exp
+
+    rng = np.random.default_rng(2)
+    # results that are normal numbers (XLA:CPU flushes subnormals, whatever computes them)
+    x = np.concatenate([rng.uniform(-708.0, EXP_MAX, 200_000), rng.uniform(-1.0, 1.0, 50_000), np.arange(-50.0, 51.0),
+                        [0.0, -0.0, 1e-300, -1e-300, 0.5 * np.log(2.0), -0.5 * np.log(2.0)]])
+    got, ref = np.asarray(jax.jit(exp)(jnp.asarray(x))), np.exp(x)
+    assert np.max(np.abs(got - ref) / np.spacing(ref)) <= 1.0
+    ends = np.array([np.inf, -np.inf, np.nan, EXP_MAX + 1e-9, 1e300, EXP_MIN - 1e-9, -1e300])
+    np.testing.assert_array_equal(np.asarray(exp(jnp.asarray(ends))), [np.inf, 0.0, np.nan, np.inf, np.inf, 0.0, 0.0])
+    d1 = jax.grad(exp)(0.7)
+    d2 = jax.grad(jax.grad(exp))(0.7)
+    assert float(d1) == float(exp(0.7)) and float(d2) == float(exp(0.7))
+    assert abs(float(exp(0.7)) - np.exp(0.7)) <= np.spacing(np.exp(0.7))
+
+
+def test_gabor_model_with_the_vectorised_functions_matches_numpy():
+    from losslab import make_objective
+
+    obj = make_objective("gabor")
+    x, y = np.asarray(obj.x), np.asarray(obj.y)
+    for p in ([0.6, -0.2], [-1.5, 8.5], [9.0, 22.0], [-200.0, 3.0]):
+        z = p[0] + 0.06 * p[1] * x
+        f = np.sin(z) * np.exp(-(z**2) / 32.0)
+        r = f - y
+        dphi0 = 2 * r * (np.cos(z) - z / 16 * np.sin(z)) * np.exp(-(z**2) / 32.0)
+        np.testing.assert_allclose(np.asarray(obj.model(np.array(p), obj.x)), f, rtol=1e-14, atol=1e-16)
+        np.testing.assert_allclose(float(obj.value(p)), np.sum(r * r), rtol=1e-13)
+        np.testing.assert_allclose(np.asarray(obj.grad(p)), [dphi0.sum(), (0.06 * x * dphi0).sum()], rtol=1e-12, atol=1e-14)

@@ -287,7 +287,7 @@ def with_opt(**changes):
         ("/api/landscape", {**LAND, "range1": None}, "'range1' parameter is required"),
         ("/api/landscape", {"objective": "nb6_1", "range0": [0, 1], "range1": [0, 1]}, "'range1' parameter must be empty"),
         ("/api/landscape", {**LAND, "data": "../../etc/passwd"}, "'data' parameter must be empty, 'upload:ID'"),
-        ("/api/landscape", {**LAND, "data": "logistic:3"}, "for the logistic model only"),
+        ("/api/landscape", {**LAND, "data": "logistic:3"}, "for models with a logit output only"),
         ("/api/landscape", {"objective": "nb6_5", "data": "logistic:1", "range0": [0, 1], "range1": [0, 1]}, "must be empty for the notebook 6.5"),
         ("/api/landscape", {**LAND, "colour": "red"}, "The 'colour' parameter is not known; remove it."),
         ("/api/run", with_opt(lr=-0.1), "The 'lr' parameter of optimiser 1 must be greater than 0. Got -0.1 instead."),

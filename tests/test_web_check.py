@@ -55,6 +55,11 @@ def test_latex_and_notebook_sheets_give_the_cli_json(client, name):
     assert r.status_code == 200 and len(cli) > 5
     key = lambda c: (c["problem"], c["line"], c["cell"], c["verdict"], c["truth"])  # noqa: E731
     assert [key(c) for c in r.json()["claims"]] == [key(c) for c in cli]
+    # pasted, the same document is told apart from Markdown by its text (auto) or by the format asked for
+    fmt = "latex" if name.endswith(".tex") else "notebook"
+    for asked in ("auto", fmt):
+        pasted = client.post("/api/check", data={"text": path.read_text(encoding="utf-8"), "format": asked})
+        assert pasted.status_code == 200 and pasted.json()["claims"] == r.json()["claims"], asked
     page = r.json()["html"]
     assert page.count('class="ll-claim') == len(cli) and 'class="math-error"' not in page
     if name.endswith(".ipynb"):  # a notebook's claims sit in cells: listed with their cell, not against JSON lines
@@ -63,6 +68,8 @@ def test_latex_and_notebook_sheets_give_the_cli_json(client, name):
 
 @pytest.mark.parametrize("name, data, status, words", [
     ("big.md", b"x" * 1_000_001, 413, "too large: at most 1000 kB"),
+    # over the server's body limit: refused before it is read, in the same words
+    ("huge.md", b"x" * 1_200_000, 413, "The 'sheet' file is too large: at most 1000 kB. Got 1.2 MB or more"),
     ("sheet.md", b"\x00\x01\x02", 415, "Got a binary file 'sheet.md'"),
     ("sheet.docx", b"PK\x03\x04", 415, "Got 'sheet.docx' instead"),
     ("sheet.tex", "caf\u00e9".encode("latin-1"), 415, "must be UTF-8 text"),
@@ -76,6 +83,12 @@ def test_refusals_are_sentences(client, name, data, status, words):
 def test_nothing_sent_names_both_parameters(client):
     r = client.post("/api/check")
     assert r.status_code == 422 and "'file' or 'text'" in r.json()["detail"]
+
+
+def test_an_unknown_paste_format_is_named(client):
+    r = client.post("/api/check", data={"text": SMALL, "format": "docx"})
+    assert r.status_code == 422 and r.json()["detail"].startswith("The 'format' parameter must be one of 'auto', 'markdown'")
+    assert "Got 'docx' instead." in r.json()["detail"]
 
 
 def test_server_answers_while_a_sheet_is_checked(client):

@@ -67,6 +67,9 @@ def cap_memory(memory_bytes: int) -> None:
 
 def _child(conn, fn: Callable, args: tuple, kwargs: dict, memory_bytes: int | None) -> None:
     try:
+        from .precision import enable_float64_process
+
+        enable_float64_process()  # losslab's own worker process: float64 throughout, as in its parent's scope
         if memory_bytes is not None:
             cap_memory(memory_bytes)
         result = fn(*args, **kwargs)

@@ -15,7 +15,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from .errors import LosslabError
-from .mathml import latex_to_mathml, prose_to_html
+from .mathml import latex_to_mathml, math_css, prose_to_html
 
 __all__ = ["REPORT_CSS", "VERDICTS", "CheckReport", "check", "check_report_html", "check_text", "claim_html"]
 
@@ -204,7 +204,8 @@ class CheckReport:
 
     def _repr_html_(self) -> str:
         title = f"losslab check: {Path(self.filename).name}" if self.filename else "losslab check"
-        return f"<style>{REPORT_CSS}</style>" + check_report_html(self.to_dicts(), self.text, title=title)
+        # a notebook has no server to fetch the math font from: the reader's own math fonts, named
+        return f"<style>{REPORT_CSS}{math_css(None, scope='.ll-check')}</style>" + check_report_html(self.to_dicts(), self.text, title=title)
 
 
 def check_text(text: str, *, filename: str | None = None) -> CheckReport:

@@ -690,3 +690,8 @@ def hessian_spectrum(
         loss=hvp.loss, n_params=dim, n_batches=int(hvp.n_batches), reduction=hvp.reduction, devices=len(hvp.devices),
         processes=hvp.processes, lanczos_steps=top.iterations, matvecs=hvp.matvecs, _unravel=hvp.unravel,
     )
+
+
+from .precision import float64_api  # noqa: E402  (last: wraps what this module defines)
+
+float64_api(globals())  # every public function and method computes in float64 (losslab.precision)

@@ -166,7 +166,12 @@ def load_dataset(name: str) -> Dataset:
     path_text = name[5:] if name.startswith("file:") else name
     if path_text.endswith((".csv", ".npz")):
         path = Path(path_text)
-        return from_npz(path) if path.suffix == ".npz" else from_csv(path)
+        kind = "NPZ" if path.suffix == ".npz" else "CSV"
+        if not path.is_file():
+            what = ("a folder" if path.is_dir() else "not a regular file (a pipe, socket or device)" if path.exists()
+                    else "which does not exist")
+            raise LosslabError(f"The 'data' parameter must name an existing {kind} file. Got {path_text!r}, {what}, instead.")
+        return from_npz(path) if kind == "NPZ" else from_csv(path)
     known = ", ".join(repr(n) for n in DATASET_NAMES)
     raise LosslabError(
         f"The 'data' parameter must be one of {known}, 'logistic:SEED', or a .csv/.npz path. Got {name!r} instead."
@@ -271,3 +276,8 @@ def from_npz(path: str | Path, *, memory_limit: float | None = None) -> Dataset:
     except (ValueError, OSError, EOFError, zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError) as exc:
         reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
         raise LosslabError(f"The file {str(path)!r} must be a valid NPZ archive. Got an unreadable file ({reason}) instead.") from None
+
+
+from .precision import float64_api  # noqa: E402  (last: wraps what this module defines)
+
+float64_api(globals())  # every public function and method computes in float64 (losslab.precision)

@@ -468,3 +468,8 @@ def interpolate(
     return slice_1d(
         objective, a, b - a, alphas=alphas, resolution=resolution, chunk=chunk, memory_limit=memory_limit, kind="interpolation"
     )
+
+
+from .precision import float64_api  # noqa: E402  (last: wraps what this module defines)
+
+float64_api(globals())  # every public function and method computes in float64 (losslab.precision)

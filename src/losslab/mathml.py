@@ -102,13 +102,24 @@ def math_font_path() -> Path:
     return path
 
 
-def math_css(font_url: str) -> str:
-    """CSS that lays out MathML with the math font at ``font_url`` (relative to the page, or absolute)."""
+# Math fonts (with an OpenType MATH table) a reader's machine may have: macOS, TeX installs, Linux's DejaVu, Windows
+_SYSTEM_MATH_FONTS = "'STIX Two Math', 'Latin Modern Math', 'DejaVu Math TeX Gyre', 'Cambria Math', math"
+
+
+def math_css(font_url: str | None, *, scope: str = "") -> str:
+    """CSS that lays out MathML with the math font at ``font_url`` (relative to the page, or absolute).
+
+    Without ``font_url`` (a notebook cell: no server, no folder beside it) the reader's own math fonts are named,
+    so brackets still stretch around a matrix; ``scope`` (".ll-view") keeps the rules to losslab's output there.
+    """
+    face = f"@font-face {{ font-family: 'losslab math'; src: url('{font_url}') format('truetype'); }}\n" if font_url else ""
+    family = ("'losslab math', " if font_url else "") + _SYSTEM_MATH_FONTS
+    pre = f"{scope} " if scope else ""
     return (
-        f"@font-face {{ font-family: 'losslab math'; src: url('{font_url}') format('truetype'); }}\n"
-        "math { font-family: 'losslab math', 'STIX Two Math', 'Cambria Math', math; font-size: 1.1em; }\n"
-        "math[display=block] { margin: 0.4em 0; overflow-x: auto; overflow-y: hidden; }\n"
-        f"span.{MATH_ERROR_CLASS} {{ background: #fff0d9; border-bottom: 1px dashed #b36b00; }}\n"
+        face
+        + f"{pre}math {{ font-family: {family}; font-size: 1.1em; }}\n"
+        + f"{pre}math[display=block] {{ margin: 0.4em 0; overflow-x: auto; overflow-y: hidden; }}\n"
+        + f"{pre}span.{MATH_ERROR_CLASS} {{ background: #fff0d9; border-bottom: 1px dashed #b36b00; }}\n"
     )
 
 

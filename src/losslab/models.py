@@ -33,6 +33,7 @@ __all__ = [
     "Model",
     "Capabilities",
     "MODEL_NAMES",
+    "SIZED_MODELS",
     "linear",
     "gabor",
     "logistic",
@@ -316,16 +317,23 @@ def custom(fn: Callable, n_params: int, *, name: str = "custom", output: str = "
 
 
 _BUILTIN = {"linear": linear, "gabor": gabor, "logistic": logistic, "shallow": shallow}
-MODEL_NAMES = (*_BUILTIN, "mlp")
+_SIZED = {"mlp": mlp}  # constructors that take the layer widths
+MODEL_NAMES = (*_BUILTIN, *_SIZED)
+SIZED_MODELS = tuple(_SIZED)  # the names that need ``widths`` (the CLI's --widths applies to these only)
 
 
 def get_model(name: str, *, widths: Sequence[int] | None = None) -> Model:
     """A built-in model by name; ``mlp`` needs ``widths``."""
     if name in _BUILTIN:
         return _BUILTIN[name]()
-    if name == "mlp":
+    if name in _SIZED:
         if widths is None:
-            raise LosslabError("The 'widths' parameter is required for model 'mlp', e.g. widths=(1, 64, 1). Got None instead.")
-        return mlp(widths)
+            raise LosslabError(f"The 'widths' parameter is required for model {name!r}, e.g. widths=(1, 64, 1). Got None instead.")
+        return _SIZED[name](widths)
     known = ", ".join(repr(n) for n in MODEL_NAMES)
     raise LosslabError(f"The 'model' parameter must be one of {known}. Got {name!r} instead.")
+
+
+from .precision import float64_api  # noqa: E402  (last: wraps what this module defines)
+
+float64_api(globals())  # every public function and method computes in float64 (losslab.precision)

@@ -31,10 +31,12 @@ def sincos(z):
     r2 = r * r
     s = r + r * r2 * (_S[0] + r2 * (_S[1] + r2 * (_S[2] + r2 * (_S[3] + r2 * (_S[4] + r2 * _S[5])))))
     c = 1.0 - 0.5 * r2 + r2 * r2 * (_C[0] + r2 * (_C[1] + r2 * (_C[2] + r2 * (_C[3] + r2 * (_C[4] + r2 * _C[5])))))
-    q = n.astype(jnp.int64) & 3
-    sin = jnp.where(q == 0, s, jnp.where(q == 1, c, jnp.where(q == 2, -s, -c)))
-    cos = jnp.where(q == 0, c, jnp.where(q == 1, -s, jnp.where(q == 2, -c, s)))
-    return sin, cos
+    # the quadrant n mod 4 in floating point: AVX2 has no vector float -> int64 conversion
+    q = n - 4.0 * jnp.floor(0.25 * n)
+    odd = (q == 1.0) | (q == 3.0)
+    sin = jnp.where(odd, c, s)
+    cos = jnp.where(odd, s, c)
+    return jnp.where(q >= 2.0, -sin, sin), jnp.where((q == 1.0) | (q == 2.0), -cos, cos)
 
 
 @sincos.defjvp
@@ -42,3 +44,49 @@ def _sincos_jvp(primals, tangents):
     (z,), (dz,) = primals, tangents
     s, c = sincos(z)
     return (s, c), (c * dz, -s * dz)
+
+
+# XLA:CPU's float64 exp is vectorised but costs as much as the whole sincos above (measured in
+# the Gabor kernels: half their time). fdlibm's e_exp.c algorithm, written with array operations:
+# x = k ln2 + r (Cody-Waite, |r| <= ln2/2), exp(r) by its rational form, then the scale 2^k
+# assembled from exponent bits (no float -> int conversion, which AVX2 cannot vectorise).
+_LN2 = (6.93147180369123816490e-01, 1.90821492927058770002e-10)  # hi part has trailing zero bits: k * hi is exact
+_INV_LN2 = 1.44269504088896338700e00
+_P = (1.66666666666666019037e-01, -2.77777777770155933842e-03, 6.61375632143793436117e-05,
+      -1.65339022054652515390e-06, 4.13813679705723846039e-08)
+_ROUND = 6755399441055744.0  # 1.5 * 2^52: an integer |k| < 2^51 added to it sits in the low bits
+EXP_MAX = 709.782712893383973096  # above: inf
+EXP_MIN = -745.133219101941108420  # below: 0 (under half the smallest subnormal)
+
+
+def _pow2(k):
+    """2^k for integer-valued float64 ``k`` in [-1022, 1023], from the exponent bits."""
+    bits = jax.lax.bitcast_convert_type(k + _ROUND, jnp.int64) - np.int64(0x4338000000000000)
+    return jax.lax.bitcast_convert_type((bits + 1023) << 52, jnp.float64)
+
+
+@jax.custom_jvp
+def exp(x):
+    """``e^x`` for float64 to < 1 ulp (fdlibm's algorithm), vectorisable; 0 below ``EXP_MIN``, inf above
+    ``EXP_MAX``, NaN for NaN. Subnormal results are rounded once. Its derivative is ``e^x dx``."""
+    # keeps k in range (the ends are restored below); where, not clip: XLA's NaN-propagating min/max
+    # take several AVX2 instructions each, and a NaN is restored below anyway
+    v = jnp.where(x < EXP_MIN, EXP_MIN, jnp.where(x > EXP_MAX, EXP_MAX, x))
+    k = jnp.round(v * _INV_LN2)  # nearest integer to x / ln2
+    hi = v - k * _LN2[0]
+    lo = k * _LN2[1]
+    r = hi - lo
+    t = r * r
+    c = r - t * (_P[0] + t * (_P[1] + t * (_P[2] + t * (_P[3] + t * _P[4]))))
+    y = 1.0 - ((lo - (r * c) / (2.0 - c)) - hi)  # e^r, in [0.7, 1.42]
+    half = jnp.floor(0.5 * k)  # 2^k as two normal factors, so subnormal and near-overflow results round once
+    out = (y * _pow2(half)) * _pow2(k - half)
+    out = jnp.where(x > EXP_MAX, jnp.inf, jnp.where(x < EXP_MIN, 0.0, out))
+    return jnp.where(jnp.isnan(x), x, out)
+
+
+@exp.defjvp
+def _exp_jvp(primals, tangents):
+    (x,), (dx,) = primals, tangents
+    e = exp(x)
+    return e, e * dx

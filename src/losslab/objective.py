@@ -314,3 +314,6 @@ def make_objective(
     return Objective(model_obj, data_obj, loss=loss, reduction=reduction, dtype=dtype)
 
 
+from .precision import float64_api  # noqa: E402  (last: wraps what this module defines)
+
+float64_api(globals())  # every public function and method computes in float64 (losslab.precision)

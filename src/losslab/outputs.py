@@ -10,7 +10,8 @@ Two kinds of output:
 * a **folder** (``book --out``, ``solve --out``): :class:`OutputFolder`. Everything under an
   existing folder must be listed in its manifest (:data:`MANIFEST`, what losslab wrote there);
   the new content is built in a temporary sibling folder and moved into place when complete, so
-  an interrupted run leaves the previous complete output (or nothing) and never a mix.
+  an interrupted run leaves the previous complete output (or nothing) and never a mix; what a
+  run killed outright left beside the folder is tidied by the next run.
 
 Every refusal is a :class:`~losslab.errors.LosslabError` naming the option and the path.
 """
@@ -20,6 +21,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
 import tempfile
 from pathlib import Path
 
@@ -130,6 +132,16 @@ def write_text(path: str | os.PathLike, text: str) -> Path:
     return path
 
 
+def _process_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # another user's process: it exists
+        return True
+    return True
+
+
 class OutputFolder:
     """A folder losslab owns: checked at construction, filled through a staging folder, committed by rename.
 
@@ -149,6 +161,7 @@ class OutputFolder:
             raise LosslabError(f"The {option!r} option must not be a symbolic link (losslab never writes through one). Got {shown!r} instead.")
         if self.path.exists() and not self.path.is_dir():
             raise LosslabError(f"The {option!r} option must be a folder, not a file. Got {shown!r}, an existing file, instead.")
+        self._recover_stale()
         self.previous = self._owned_files() if self.path.exists() else set()
         parent = self.path.parent if str(self.path.parent) else Path(".")
         if not parent.is_dir():
@@ -189,11 +202,37 @@ class OutputFolder:
                     found.add(rel)
         return found
 
+    def _sibling_prefix(self, kind: str) -> str:
+        """``.NAME.partial-HOST-PID-`` (or ``.old-``): a killed run's leftovers say whose they were."""
+        host = "".join(ch for ch in socket.gethostname() if ch.isalnum())[:32] or "host"
+        return f".{self.path.name}.{kind}-{host}-{os.getpid()}-"
+
+    def _recover_stale(self) -> None:
+        """Tidy what a run killed outright (SIGKILL, power loss) left beside the output: its staging folder is
+        removed; the previous output it was moving aside (killed between the two renames of :meth:`commit`)
+        is put back. Only leftovers of this machine's processes that no longer exist are touched."""
+        parent = self.path.parent if str(self.path.parent) else Path(".")
+        for kind in ("partial", "old"):
+            mine = self._sibling_prefix(kind)
+            host_prefix = mine[: mine.rindex("-", 0, -1) + 1]  # without this process's pid
+            try:
+                leftovers = [p for p in parent.iterdir() if p.name.startswith(host_prefix) and p.is_dir() and not p.is_symlink()]
+            except OSError:
+                return
+            for leftover in leftovers:
+                pid_text = leftover.name[len(host_prefix):].split("-", 1)[0]
+                if not pid_text.isdigit() or _process_exists(int(pid_text)):
+                    continue
+                content = leftover / "content"
+                if kind == "old" and not self.path.exists() and content.is_dir() and not content.is_symlink():
+                    os.replace(content, self.path)
+                shutil.rmtree(leftover, ignore_errors=True)
+
     def stage(self) -> Path:
         """A new empty folder beside the output, on the same file system (so the final move is a rename)."""
         if self._staging is None:
             parent = self.path.parent if str(self.path.parent) else Path(".")
-            self._staging = Path(tempfile.mkdtemp(dir=parent, prefix=f".{self.path.name}.partial-"))
+            self._staging = Path(tempfile.mkdtemp(dir=parent, prefix=self._sibling_prefix("partial")))
             os.chmod(self._staging, 0o755)  # mkdtemp's 0700 would become the output folder's mode
         return self._staging
 
@@ -232,7 +271,7 @@ class OutputFolder:
             old = None
             if self.path.exists():
                 self._owned_files()
-                old = Path(tempfile.mkdtemp(dir=stage.parent, prefix=f".{self.path.name}.old-"))
+                old = Path(tempfile.mkdtemp(dir=stage.parent, prefix=self._sibling_prefix("old")))
                 os.replace(self.path, old / "content")
             os.replace(stage, self.path)
             if old is not None:

@@ -228,3 +228,8 @@ def run_preset(name: str, **overrides):
         settings.update(line_search=preset.line_search, line_search_options=dict(preset.line_search_options))
     settings.update(overrides)
     return run(objective, preset.optimizer, list(preset.init), **settings)
+
+
+from .precision import float64_api  # noqa: E402  (last: wraps what this module defines)
+
+float64_api(globals())  # every public function and method computes in float64 (losslab.precision)

@@ -324,3 +324,8 @@ def make_pytree_hvp(loss_fn: Callable, params, data, *, reduction: str = "sum", 
                            f"(jax.local_devices()). Got {devices!r} instead.")
     return PytreeHVP(loss_fn, flat, structure, BatchSource(data), reduction=reduction, devices=devices,
                      linearize=bool(linearize))
+
+
+from .precision import float64_api  # noqa: E402  (last: wraps what this module defines)
+
+float64_api(globals())  # every public function and method computes in float64 (losslab.precision)

@@ -655,3 +655,8 @@ def _column_runs(kernel, scale: float, optimizer: str):
         return final.T, kernel(final, x, y)[0] * scale
 
     return runs
+
+
+from .precision import float64_api  # noqa: E402  (last: wraps what this module defines)
+
+float64_api(globals())  # every public function and method computes in float64 (losslab.precision)

@@ -11,7 +11,17 @@ from pathlib import PurePath
 
 from .errors import LosslabError
 
-__all__ = ["MAX_SHEET_BYTES", "SHEET_SUFFIXES", "SheetNotText", "SheetTooLarge", "check_sheet_name", "sheet_text"]
+__all__ = [
+    "MAX_SHEET_BYTES",
+    "PASTED_FORMATS",
+    "SHEET_SUFFIXES",
+    "SheetNotText",
+    "SheetTooLarge",
+    "check_sheet_name",
+    "pasted_name",
+    "sheet_text",
+    "too_large",
+]
 
 SHEET_SUFFIXES = (".md", ".markdown", ".tex", ".ipynb", ".txt")
 MAX_SHEET_BYTES = 1_000_000
@@ -23,6 +33,25 @@ class SheetTooLarge(LosslabError):
 
 class SheetNotText(LosslabError):
     """The sheet is of a kind that is not read: wrong suffix, binary, not UTF-8 (HTTP 415)."""
+
+
+def too_large(size: int, *, what: str = "sheet") -> str:
+    """The sentence for a sheet of ``size`` bytes or more, over ``MAX_SHEET_BYTES``."""
+    return f"The '{what}' file is too large: at most {MAX_SHEET_BYTES // 1000} kB. Got {size / 1e6:.1f} MB or more instead."
+
+
+PASTED_FORMATS = {"auto": None, "markdown": "pasted.md", "latex": "pasted.tex", "notebook": "pasted.ipynb", "text": "pasted.txt"}
+"""What pasted text is read as: a name whose suffix tells the checker, or None to let it sniff the text
+(a notebook's JSON, a LaTeX document, else Markdown)."""
+
+
+def pasted_name(fmt: str | None) -> str | None:
+    """The file name pasted text stands for in format ``fmt`` (see ``PASTED_FORMATS``)."""
+    if fmt is None:
+        return None
+    if fmt not in PASTED_FORMATS:
+        raise LosslabError(f"The 'format' parameter must be one of {', '.join(map(repr, PASTED_FORMATS))}. Got {fmt!r} instead.")
+    return PASTED_FORMATS[fmt]
 
 
 def check_sheet_name(name: str, *, what: str = "sheet") -> str:
@@ -39,10 +68,7 @@ def check_sheet_name(name: str, *, what: str = "sheet") -> str:
 def sheet_text(data: bytes, name: str, *, what: str = "sheet") -> str:
     """The sheet's text: ``data`` checked for size, binary content and UTF-8; ``name`` is only quoted."""
     if len(data) > MAX_SHEET_BYTES:
-        raise SheetTooLarge(
-            f"The '{what}' file is too large: at most {MAX_SHEET_BYTES // 1000} kB. "
-            f"Got {len(data) / 1e6:.1f} MB or more instead."
-        )
+        raise SheetTooLarge(too_large(len(data), what=what))
     if b"\x00" in data:
         raise SheetNotText(f"The '{what}' file must be text (Markdown/LaTeX/notebook). Got a binary file {name!r} instead.")
     try:

@@ -214,3 +214,8 @@ def _golden(h: Callable[[float], float], a: float, b: float, iters: int = 120) -
             d = a + ratio * (b - a)
             hd = h(d)
     return 0.5 * (a + b)
+
+
+from .precision import float64_api  # noqa: E402  (last: wraps what this module defines)
+
+float64_api(globals())  # every public function and method computes in float64 (losslab.precision)

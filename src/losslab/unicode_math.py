@@ -263,7 +263,12 @@ def math_text_to_unicode(text: str) -> str:
 
 
 def prose_to_unicode(text: str) -> str:
-    """A checker's reason: ``$...$`` math and bracketed bare LaTeX ("step 2 (\\sum_i x_i = 0) is wrong") in Unicode."""
+    """A checker's reason: ``$...$`` math, bracketed bare LaTeX ("step 2 (\\sum_i x_i = 0) is wrong") and any other
+    bare macro ("the \\sum is missing") in Unicode."""
     from .mathml import quote_bare_latex
 
-    return math_text_to_unicode(quote_bare_latex(text))
+    # quote_bare_latex marks a lone macro as `code` for the HTML faces; a terminal has no code style: Unicode too
+    return _QUOTED_MACRO.sub(lambda m: latex_to_unicode(m.group(1)), math_text_to_unicode(quote_bare_latex(text)))
+
+
+_QUOTED_MACRO = re.compile(r"`(\\[A-Za-z][^`]*)`")

@@ -13,7 +13,7 @@ import math
 
 import numpy as np
 
-from .mathml import latex_to_mathml
+from .mathml import latex_to_mathml, math_css
 
 __all__ = ["VIEW_CSS", "objective_html", "objective_latex", "run_html"]
 
@@ -22,6 +22,7 @@ VIEW_CSS = (
     ".ll-view table { border-collapse: collapse; margin: 0.3em 0; }"
     ".ll-view td, .ll-view th { border: 1px solid #d5d9de; padding: 2px 8px; text-align: left; }"
     ".ll-view .ll-title { font-weight: bold; }"
+    + math_css(None, scope=".ll-view")
 )
 
 

@@ -17,53 +17,60 @@ STATEMENT = (
 )
 
 
-def solve(ctx: BookContext) -> ProblemResult:
-    import sympy as sp
+# Tolerances of the checks, and why
+HESSIAN_RTOL = 1e-12  # the closed form and autodiff sum the same 12 terms in float64: round-off only
+SINGULAR_ATOL = 1e-12  # an eigenvalue that is exactly 0 in exact arithmetic comes out at round-off size
 
+
+def solve(ctx: BookContext) -> ProblemResult:
     from ..data import Dataset
-    from ..objective import Objective, make_objective
     from ..models import linear
+    from ..objective import Objective, make_objective
     from ..symbolic.certificates import linear_least_squares_certificate
     from ..symbolic.derive import derive
     from ..symbolic.printing import book_latex
 
+    # -- compute: the Hessian for symbolic I and its proof, then its numbers on the book's data and on
+    # two data sets where strict convexity fails (all x_i equal; one point)
     d = derive("linear")
     hess = d.hessian
     cert = linear_least_squares_certificate()  # the proof, for symbolic I
     hessian_ok, trace_ok, det_identity_ok, det_nonneg_ok, det_zero_ok = (bool(ok) for _, ok in cert.steps)
     depends_on_phi = any(e.has(p) for e in hess for p in d.params)
-    checks: list[Check] = []
-    checks.append(Check("SymPy Hessian = [[2I, 2 sum x_i], [2 sum x_i, 2 sum x_i^2]], independent of phi",
-                        hessian_ok and not depends_on_phi, sp.sstr(hess)))
-    checks.append(Check("SymPy: tr H = 2I + 2 sum x_i^2 > 0 (symbolic I)", trace_ok, cert.details["trace"]))
-    checks.append(Check("certificate: det H = 4(I sum x_i^2 - (sum x_i)^2) = 2 sum_i sum_j (x_i - x_j)^2 (symbolic I)", det_identity_ok, cert.details["det"]))
-    checks.append(Check("SymPy: sum_i sum_j (x_i - x_j)^2 is non-negative for real x", det_nonneg_ok, "is_nonnegative"))
-    checks.append(Check("certificate: det H = 0 exactly when all x_i are equal", det_zero_ok, "equal x -> 0, distinct x -> > 0"))
-
     obj = make_objective("linear", "book:linear")
     phi = np.array([0.6, -0.2])
     h_auto = np.asarray(obj.hessian(phi))
     h_formula = d.hessian_numeric(phi, obj.data.x, obj.data.y)
-    checks.append(check_close("formula on the book's 12 points vs autodiff Hessian", h_formula, h_auto, rtol=1e-12, atol=1e-12))
     eig = np.linalg.eigvalsh(h_auto)
-    xv = np.asarray(obj.data.x)
-    tr_np, det_np = 2 * len(xv) + 2 * np.sum(xv**2), 4 * (len(xv) * np.sum(xv**2) - np.sum(xv) ** 2)
-    checks.append(check_close("eigenvalues: sum = trace, product = det (closed forms)", [eig.sum(), eig.prod()], [tr_np, det_np], rtol=1e-12))
-    checks.append(Check("both eigenvalues positive on the book data", bool(np.all(eig > 0)), f"eigenvalues {eig.round(6).tolist()}"))
-    lagrange_np = 2 * np.sum((xv[:, None] - xv[None, :]) ** 2)
-    checks.append(check_close("det = 2 sum_ij (x_i - x_j)^2 on the book data", det_np, lagrange_np, rtol=1e-12))
-    # strictness needs two distinct x: with all x_i equal the determinant is exactly 0
     same_x = Objective(linear(), Dataset(np.full(5, 0.7), np.arange(5.0), "equal x"))
     eig_same = np.linalg.eigvalsh(np.asarray(same_x.hessian(phi)))
-    checks.append(Check("all x_i equal: smallest eigenvalue 0 (not strictly convex)", abs(eig_same[0]) < 1e-12, f"eigenvalues {eig_same.round(12).tolist()}"))
     single = Objective(linear(), Dataset(np.array([1.3]), np.array([0.2]), "one point"))
     eig_one = np.linalg.eigvalsh(np.asarray(single.hessian(phi)))
-    checks.append(Check("one point: det 0 (errata 2025)", abs(eig_one[0]) < 1e-12, f"eigenvalues {eig_one.round(12).tolist()}"))
 
+    # -- checks, against independent references: SymPy's proof, autodiff, NumPy's closed forms
+    xv = np.asarray(obj.data.x)
+    tr_np, det_np = 2 * len(xv) + 2 * np.sum(xv**2), 4 * (len(xv) * np.sum(xv**2) - np.sum(xv) ** 2)
+    lagrange_np = 2 * np.sum((xv[:, None] - xv[None, :]) ** 2)
+    checks: list[Check] = [
+        Check("SymPy Hessian = [[2I, 2 sum x_i], [2 sum x_i, 2 sum x_i^2]], independent of phi", hessian_ok and not depends_on_phi, book_latex(hess)),
+        Check("SymPy: tr H = 2I + 2 sum x_i^2 > 0 (symbolic I)", trace_ok, cert.details["trace"]),
+        Check("certificate: det H = 4(I sum x_i^2 - (sum x_i)^2) = 2 sum_i sum_j (x_i - x_j)^2 (symbolic I)", det_identity_ok, cert.details["det"]),
+        Check("SymPy: sum_i sum_j (x_i - x_j)^2 is non-negative for real x", det_nonneg_ok, "is_nonnegative"),
+        Check("certificate: det H = 0 exactly when all x_i are equal", det_zero_ok, "equal x -> 0, distinct x -> > 0"),
+        check_close("formula on the book's 12 points vs autodiff Hessian", h_formula, h_auto, rtol=HESSIAN_RTOL, atol=HESSIAN_RTOL),
+        check_close("eigenvalues: sum = trace, product = det (closed forms)", [eig.sum(), eig.prod()], [tr_np, det_np], rtol=HESSIAN_RTOL),
+        Check("both eigenvalues positive on the book data", bool(np.all(eig > 0)), f"eigenvalues {eig.round(6).tolist()}"),
+        check_close("det = 2 sum_ij (x_i - x_j)^2 on the book data", det_np, lagrange_np, rtol=HESSIAN_RTOL),
+        # strictness needs two distinct x: with all x_i equal the determinant is exactly 0
+        Check("all x_i equal: smallest eigenvalue 0 (not strictly convex)", abs(eig_same[0]) < SINGULAR_ATOL, f"eigenvalues {eig_same.round(12).tolist()}"),
+        Check("one point: det 0 (errata 2025)", abs(eig_one[0]) < SINGULAR_ATOL, f"eigenvalues {eig_one.round(12).tolist()}"),
+    ]
+
+    # -- the seed sheet's verdict, then the text
     verdict, notes, _ = derivative_verdict("6.2")
     seed = seed_section("6.2")
     claims_pd = bool(re.search(r"positive definite|eigenvalues are always positive", seed))
-    refuted = claims_pd and abs(eig_same[0]) < 1e-12  # a data set where the claimed strict positivity fails
+    refuted = claims_pd and abs(eig_same[0]) < SINGULAR_ATOL  # a data set where the claimed strict positivity fails
     seed_verdict = "disagrees" if refuted or verdict == "disagrees" else (verdict or "no answer")
     if verdict == "agrees":
         formulas = f"The sheet's Hessian, trace and determinant are right (checker: {notes}). "

@@ -37,25 +37,36 @@ def book_form_matches(d) -> bool:
     return sp.simplify(g0 - common) == 0 and sp.simplify(g1 - sp.Rational(3, 50) * x[i] * common) == 0
 
 
+# Tolerances of the checks, and why
+FORMULA_RTOL = 1e-11  # derived formula vs autodiff: float64 sums of 30 terms whose sin/exp agree to an ulp or two
+CHECK_VALUE, CHECK_VALUE_TOL = 16.419, 5e-4  # the notebook prints L(0.6, -0.2) to three decimals
+
+
 def solve(ctx: BookContext) -> ProblemResult:
     from ..objective import make_objective
     from ..plots.book import derivative_check_figure
     from ..symbolic.derive import derive
 
+    # -- compute: the derivatives for symbolic I, their values at 8 parameter vectors, the seed's verdict
     d = derive("gabor")  # L = sum_i (sin z_i exp(-z_i^2/32) - y_i)^2, z_i = phi_0 + 0.06 phi_1 x_i (0.06 exact as 3/50)
-    checks: list[Check] = []
-    checks.append(Check("SymPy: summands equal the book-form expressions (dL/dphi_1 = 0.06 x_i times the phi_0 summand)", book_form_matches(d), "simplify(difference) == 0"))
     obj = make_objective("gabor", "book:gabor")
     rng = np.random.default_rng(ctx.seed)
     points = [np.array([0.6, -0.2]), np.array([-1.5, 8.5]), *np.column_stack([rng.uniform(-10, 10, 6), rng.uniform(2.5, 22.5, 6)])]
     derived, auto, analytic = gradients_three_ways(d, obj, points)
-    checks.append(check_close("derived formula vs autodiff (8 points on the Gabor data)", derived, auto, rtol=1e-11, atol=1e-11))
-    checks.append(check_close("derived formula vs losslab.derivatives.gabor_example_grads", derived, analytic, rtol=1e-11, atol=1e-11))
     loss_check = float(obj.value([0.6, -0.2]))
-    checks.append(Check("published check value L(0.6, -0.2) = 16.419", abs(loss_check - 16.419) < 5e-4, f"L = {loss_check:.6f}"))
     verdict, notes, claims = derivative_verdict("6.3")
-    checks.append(Check("seed sheet judged by losslab.symbolic.check_sheet", verdict is not None, notes))
 
+    # -- checks, against independent references: the book's form, autodiff, the core's formula, the notebook
+    checks: list[Check] = [
+        Check("SymPy: summands equal the book-form expressions (dL/dphi_1 = 0.06 x_i times the phi_0 summand)", book_form_matches(d),
+              "simplify(difference) == 0"),
+        check_close("derived formula vs autodiff (8 points on the Gabor data)", derived, auto, rtol=FORMULA_RTOL, atol=FORMULA_RTOL),
+        check_close("derived formula vs losslab.derivatives.gabor_example_grads", derived, analytic, rtol=FORMULA_RTOL, atol=FORMULA_RTOL),
+        Check("published check value L(0.6, -0.2) = 16.419", abs(loss_check - CHECK_VALUE) < CHECK_VALUE_TOL, f"L = {loss_check:.6f}"),
+        Check("seed sheet judged by losslab.symbolic.check_sheet", verdict is not None, notes),
+    ]
+
+    # -- text and figure
     figures = [
         str(
             derivative_check_figure(

@@ -54,96 +54,104 @@ def _landscape(obj, range0, range1, resolution):
     return land, eig
 
 
+# Tolerances of the checks, and why
+CROSSING_ATOL = 1e-15  # sig(0) = 0.5 exactly; -phi_0/phi_1 carries at most one rounding
+SLOPE_ATOL = 1e-14  # autodiff's sig'(0) = 1/4 times phi_1 (|phi_1| <= 3): a few ulps
+GRADIENT_ATOL = 1e-10  # the closed-form derivatives in NumPy vs autodiff: sums of 20 terms of size <= |x| ~ 3
+LIKELIHOOD_RTOL = 1e-10  # BCE vs -log of the Bernoulli likelihood, both summed from stable log1p terms
+STATIONARY_GRAD = 1e-9  # Newton's method converges quadratically: after 30 steps the gradient is round-off
+HEATMAP_RTOL = 1e-11  # the engine's grid vs NumPy on the same grid: round-off only
+# the closed-form 2x2 eigenvalue (a + c)/2 - sqrt(...) cancels where lambda_min << lambda_max: eps * lambda_max
+EIGENVALUE_RTOL, EIGENVALUE_ATOL = 1e-7, 1e-9
+PSD_ATOL = 1e-12  # a PSD matrix's smallest eigenvalue computed in floating point may be -round-off
+CHORD_ATOL = 1e-10  # the convexity inequality between losses of size ~10, up to their round-off
+N_GRADIENT_POINTS, N_CHORDS, NEWTON_STEPS = 5, 200, 30
+
+
 def solve(ctx: BookContext) -> ProblemResult:
     import jax
 
     from ..data import logistic_data
-    from ..objective import Objective
     from ..models import logistic
+    from ..objective import Objective
+    from ..optim.second_order import newton_path
     from ..plots.book import heatmap_figure, logistic_data_figure, sigmoid_family_figure
     from ..symbolic.certificates import logistic_certificate
-    from ..optim.second_order import newton_path
 
-    checks: list[Check] = []
-    figures: list[str] = []
-
-    # (i) the model for several parameters; the 0.5 crossing and steepness
+    # -- compute
+    # (i) the model for several parameters
     x = np.linspace(-6, 6, 400)
     curves = [(p0, p1, np.asarray(jax.nn.sigmoid(p0 + p1 * x))) for p0, p1 in CURVES]
-    figures.append(str(sigmoid_family_figure(x, curves, ctx.figure_path("p6_04_sigmoid_family.png"))))
-    sig = lambda t, p0, p1: jax.nn.sigmoid(p0 + p1 * t)  # noqa: E731
-    crossing_ok, slope_ok = True, True
-    for p0, p1 in CURVES:
-        xc = -p0 / p1
-        crossing_ok &= abs(float(sig(xc, p0, p1)) - 0.5) < 1e-15
-        slope = float(jax.grad(sig)(xc, p0, p1))
-        slope_ok &= abs(slope - p1 / 4) < 1e-14
-    checks.append(Check("sig crosses 0.5 at x = -phi_0/phi_1", bool(crossing_ok), f"{len(CURVES)} parameter pairs"))
-    checks.append(Check("slope at the crossing is phi_1/4 (autodiff)", bool(slope_ok), "steepness grows with |phi_1|; its sign sets the direction"))
-
-    # (ii)+(iii) the loss and its derivatives
+    # (ii)+(iii) the data, the loss and its derivatives (symbolic, and the PSD certificate of the Hessian)
     data = logistic_data(ctx.seed)
     obj = Objective(logistic(), data)
-    d0, d1, sym_ok = symbolic_derivatives()
-    checks.append(Check("SymPy: dl/dphi_0 = sig - y, dl/dphi_1 = (sig - y) x, d2l/dphi_0^2 = sig(1 - sig)", bool(sym_ok), f"SymPy gives {d0} and {d1}"))
-    cert = logistic_certificate()
-    checks.append(Check("certificate: H = sum_i s_i(1 - s_i) [1, x_i]^T [1, x_i] is positive semi-definite (losslab.symbolic)", cert.holds, repr(cert)))
     xd, yd = np.asarray(data.x), np.asarray(data.y)
-    rng = np.random.default_rng(ctx.seed + 1)
-    worst = 0.0
-    checks_ok = True
-    for _ in range(5):
-        phi = rng.normal(0, 2, 2)
-        s = 1 / (1 + np.exp(-(phi[0] + phi[1] * xd)))
-        formula = np.array([np.sum(s - yd), np.sum((s - yd) * xd)])
-        auto = np.asarray(obj.grad(phi))
-        worst = max(worst, float(np.max(np.abs(formula - auto))))
-        # the loss is minus the log Bernoulli likelihood prod s^y (1-s)^(1-y), its log taken factor by factor, with
-        # 1 - s = sig[-z] evaluated directly: 1 - s cancels to a few digits where s is near 1, and the product of
-        # 20 factors can underflow (seed-dependent failures before, from the reference, not from losslab)
-        z = phi[0] + phi[1] * xd
-        log_factors = np.where(yd == 1, -np.log1p(np.exp(-z)), -np.log1p(np.exp(z)))
-        log_likelihood = float(np.sum(log_factors))
-        checks_ok &= abs(float(obj.value(phi)) + log_likelihood) < 1e-10 * max(1, abs(log_likelihood))
-    checks.append(Check("derivative formulas vs autodiff (5 random phi)", worst < 1e-10, f"max |difference| = {worst:.2e}"))
-    checks.append(Check("loss = -log Bernoulli likelihood", bool(checks_ok), "losslab's BCE vs -log prod s^y (1-s)^(1-y) in NumPy"))
-
+    d0, d1, sym_ok = symbolic_derivatives()
+    cert = logistic_certificate()
     # the minimum by Newton's method on the engine's exact gradient and Hessian
-    phi = newton_path(obj, np.zeros(2), 30)[-1]
+    phi = newton_path(obj, np.zeros(2), NEWTON_STEPS)[-1]
     grad_norm = float(np.linalg.norm(obj.grad(phi)))
-    checks.append(Check("maximum-likelihood fit: gradient vanishes", grad_norm < 1e-9, f"phi_hat = ({phi[0]:.4f}, {phi[1]:.4f}), |grad| = {grad_norm:.1e}"))
-    figures.append(str(logistic_data_figure(xd, yd, (float(phi[0]), float(phi[1])), ctx.figure_path("p6_04_data.png"))))
-
     # (iv) the heatmap and (v) the smallest Hessian eigenvalue over it
     resolution = 41 if ctx.small else 121
     range0, range1 = (-4.0, 4.0), (-3.0, 6.0)
     land, eig = _landscape(obj, range0, range1, resolution)
     phi0, phi1, loss = np.asarray(land.phi0), np.asarray(land.phi1), np.asarray(land.loss)
     eig_values = np.asarray(eig.min_eigenvalue)
-    # independent: loss in NumPy on the same grid, and the closed-form eigenvalue of the 2x2 analytic Hessian
+    scan_min = float(eig_values.min())
+
+    # -- checks, against independent references: autodiff, closed forms in NumPy, the definition of convexity
+    sig = lambda t, p0, p1: jax.nn.sigmoid(p0 + p1 * t)  # noqa: E731
+    crossing_ok = all(abs(float(sig(-p0 / p1, p0, p1)) - 0.5) < CROSSING_ATOL for p0, p1 in CURVES)
+    slope_ok = all(abs(float(jax.grad(sig)(-p0 / p1, p0, p1)) - p1 / 4) < SLOPE_ATOL for p0, p1 in CURVES)
+    rng = np.random.default_rng(ctx.seed + 1)
+    worst, likelihood_ok = 0.0, True
+    for _ in range(N_GRADIENT_POINTS):
+        p = rng.normal(0, 2, 2)
+        s = 1 / (1 + np.exp(-(p[0] + p[1] * xd)))
+        formula = np.array([np.sum(s - yd), np.sum((s - yd) * xd)])
+        worst = max(worst, float(np.max(np.abs(formula - np.asarray(obj.grad(p))))))
+        # the loss is minus the log Bernoulli likelihood prod s^y (1-s)^(1-y), its log taken factor by factor, with
+        # 1 - s = sig[-z] evaluated directly: 1 - s cancels to a few digits where s is near 1, and the product of
+        # 20 factors can underflow (seed-dependent failures before, from the reference, not from losslab)
+        z = p[0] + p[1] * xd
+        log_likelihood = float(np.sum(np.where(yd == 1, -np.log1p(np.exp(-z)), -np.log1p(np.exp(z)))))
+        likelihood_ok &= abs(float(obj.value(p)) + log_likelihood) < LIKELIHOOD_RTOL * max(1, abs(log_likelihood))
+    # the loss in NumPy on the same grid, and the closed-form eigenvalue of the 2x2 analytic Hessian
     P0, P1 = np.meshgrid(phi0, phi1)  # P0[j, i] = phi0[i]
     z = P0[..., None] + P1[..., None] * xd
     loss_np = np.sum(np.logaddexp(0, z) - yd * z, axis=-1)
-    checks.append(check_close("heatmap vs NumPy loss on the same grid (loss[j, i] at (phi0[i], phi1[j]))", loss, loss_np, rtol=1e-11, atol=1e-11))
     s = 1 / (1 + np.exp(-z))
     w = s * (1 - s)
     a, b, c = w.sum(-1), (w * xd).sum(-1), (w * xd * xd).sum(-1)
     lam_min = (a + c) / 2 - np.sqrt(((a - c) / 2) ** 2 + b**2)
-    checks.append(check_close("min eigenvalue map vs closed-form 2x2 eigenvalue of the analytic Hessian", eig_values, lam_min, rtol=1e-7, atol=1e-9))
-    scan_min = float(eig_values.min())
-    checks.append(Check("smallest Hessian eigenvalue >= 0 over the whole heatmap", scan_min >= -1e-12, f"min over {resolution}x{resolution} grid = {scan_min:.3e}"))
-    figures.append(str(heatmap_figure(phi0, phi1, loss, ctx.figure_path("p6_04_loss_heatmap.png"), title="Problem 6.4: binary cross-entropy loss", label="L[phi]", marker=phi)))
-    figures.append(
-        str(heatmap_figure(phi0, phi1, np.maximum(eig_values, 1e-12), ctx.figure_path("p6_04_min_eigenvalue.png"), title="smallest eigenvalue of the Hessian (>= 0 everywhere)", label="lambda_min", log=True, cmap="magma"))
-    )
-    # convexity along random chords (definition, brute force)
-    chord_ok = True
-    for _ in range(200):
+    chord_ok = True  # convexity along random chords (the definition, brute force)
+    for _ in range(N_CHORDS):
         pa, pb = rng.uniform(-4, 4, 2), rng.uniform(-4, 4, 2)
         lam = rng.uniform()
-        chord_ok &= float(obj.value(lam * pa + (1 - lam) * pb)) <= lam * float(obj.value(pa)) + (1 - lam) * float(obj.value(pb)) + 1e-10
-    checks.append(Check("convexity by definition on 200 random chords", bool(chord_ok), "L(l a + (1-l) b) <= l L(a) + (1-l) L(b)"))
+        chord_ok &= float(obj.value(lam * pa + (1 - lam) * pb)) <= lam * float(obj.value(pa)) + (1 - lam) * float(obj.value(pb)) + CHORD_ATOL
+    checks: list[Check] = [
+        Check("sig crosses 0.5 at x = -phi_0/phi_1", bool(crossing_ok), f"{len(CURVES)} parameter pairs"),
+        Check("slope at the crossing is phi_1/4 (autodiff)", bool(slope_ok), "steepness grows with |phi_1|; its sign sets the direction"),
+        Check("SymPy: dl/dphi_0 = sig - y, dl/dphi_1 = (sig - y) x, d2l/dphi_0^2 = sig(1 - sig)", bool(sym_ok), f"SymPy gives {d0} and {d1}"),
+        Check("certificate: H = sum_i s_i(1 - s_i) [1, x_i]^T [1, x_i] is positive semi-definite (losslab.symbolic)", cert.holds, repr(cert)),
+        Check("derivative formulas vs autodiff (5 random phi)", worst < GRADIENT_ATOL, f"max |difference| = {worst:.2e}"),
+        Check("loss = -log Bernoulli likelihood", bool(likelihood_ok), "losslab's BCE vs -log prod s^y (1-s)^(1-y) in NumPy"),
+        Check("maximum-likelihood fit: gradient vanishes", grad_norm < STATIONARY_GRAD, f"phi_hat = ({phi[0]:.4f}, {phi[1]:.4f}), |grad| = {grad_norm:.1e}"),
+        check_close("heatmap vs NumPy loss on the same grid (loss[j, i] at (phi0[i], phi1[j]))", loss, loss_np, rtol=HEATMAP_RTOL, atol=HEATMAP_RTOL),
+        check_close("min eigenvalue map vs closed-form 2x2 eigenvalue of the analytic Hessian", eig_values, lam_min, rtol=EIGENVALUE_RTOL, atol=EIGENVALUE_ATOL),
+        Check("smallest Hessian eigenvalue >= 0 over the whole heatmap", scan_min >= -PSD_ATOL, f"min over {resolution}x{resolution} grid = {scan_min:.3e}"),
+        Check("convexity by definition on 200 random chords", bool(chord_ok), "L(l a + (1-l) b) <= l L(a) + (1-l) L(b)"),
+    ]
 
+    # -- figures and text
+    figures = [
+        str(sigmoid_family_figure(x, curves, ctx.figure_path("p6_04_sigmoid_family.png"))),
+        str(logistic_data_figure(xd, yd, (float(phi[0]), float(phi[1])), ctx.figure_path("p6_04_data.png"))),
+        str(heatmap_figure(phi0, phi1, loss, ctx.figure_path("p6_04_loss_heatmap.png"), title="Problem 6.4: binary cross-entropy loss",
+                           label="L[phi]", marker=phi)),
+        str(heatmap_figure(phi0, phi1, np.maximum(eig_values, 1e-12), ctx.figure_path("p6_04_min_eigenvalue.png"),
+                           title="smallest eigenvalue of the Hessian (>= 0 everywhere)", label="lambda_min", log=True, cmap="magma")),
+    ]
     summary = (
         "**Parameters.** $\\mathrm{sig}[\\phi_0+\\phi_1 x]$ crosses $0.5$ at $x=-\\phi_0/\\phi_1$ (the decision boundary): $\\phi_0$ shifts the curve "
         "(by $-\\phi_0/\\phi_1$); $|\\phi_1|$ sets its steepness (slope $\\phi_1/4$ at the crossing); the sign of $\\phi_1$ decides whether "
@@ -176,7 +184,7 @@ def solve(ctx: BookContext) -> ProblemResult:
             "dL_dphi0": DL_DPHI0_LATEX,
             "dL_dphi1": DL_DPHI1_LATEX,
             "hessian": HESSIAN_LATEX,
-            "convex": bool(scan_min >= -1e-12 and sym_ok and cert.holds),
+            "convex": bool(scan_min >= -PSD_ATOL and sym_ok and cert.holds),
             "min_eigenvalue_scan": scan_min,
             "phi_hat": phi,
             "data_seed": ctx.seed,

@@ -30,43 +30,53 @@ def derivative_latex() -> dict[str, str]:
     return out
 
 
+# Tolerances of the checks, and why
+FORMULA_RTOL = 1e-11  # SymPy's formula, autodiff and the core: float64 sums of 20 terms, round-off only
+CONVENTION_GAP = 1e-6  # ReLU'(0) = 1 instead of 0 moves the kink point's gradient by O(1); round-off is ~1e-14
+FD_STEP = 1e-6  # central differences at a point away from kinks (a kink within h would break them)
+FD_RTOL = 1e-6  # truncation O(h^2) plus round-off O(eps |L| / h) ~ 1e-9, with room for the larger parameters
+CHECK_VALUE, CHECK_VALUE_TOL = 9.385, 5e-4  # notebook 3.1 prints the loss to three decimals
+
+
 def solve(ctx: BookContext) -> ProblemResult:
     from ..objective import make_objective
     from ..plots.book import derivative_check_figure
     from ..symbolic.derive import derive
 
+    # -- compute: SymPy's derivation with a = Max(0, .) and a'[z] = I[z > 0] (0 at 0, like jax.nn.relu and
+    # torch.relu), evaluated at seven points; one has hidden units exactly at 0 for some data point
     obj = make_objective("shallow", "book:shallow")
     xv, yv = np.asarray(obj.data.x), np.asarray(obj.data.y)
-    # SymPy's derivation with a = Max(0, .) and a'[z] = I[z > 0] (0 at 0, like jax.nn.relu and torch.relu)
     sym = derive("shallow")
-
-    checks: list[Check] = []
     loss_check = float(obj.value(CHECK_PARAMS))
-    checks.append(Check("published check value L = 9.385 (notebook 3.1 parameters)", abs(loss_check - 9.385) < 5e-4, f"L = {loss_check:.6f}"))
     rng = np.random.default_rng(ctx.seed)
-    points = [CHECK_PARAMS, *rng.normal(0, 1.5, (5, 10))]
-    # points with hidden units exactly at 0 for some data point: theta_k0 = -theta_k1 x_i, exact in floating point
-    kink = CHECK_PARAMS.copy()
+    kink = CHECK_PARAMS.copy()  # theta_k0 = -theta_k1 x_i, exact in floating point
     kink[4], kink[5] = -xv[3], 1.0  # unit 1 at 0 for x_3
     kink[6], kink[7] = -2.0 * xv[5], 2.0  # unit 2 at 0 for x_5
     kink[8], kink[9] = -0.5 * xv[7], 0.5  # unit 3 at 0 for x_7
     h_at = [kink[4] + kink[5] * xv[3], kink[6] + kink[7] * xv[5], kink[8] + kink[9] * xv[7]]
-    checks.append(Check("kink point: three hidden units exactly 0 at a data point", all(v == 0.0 for v in h_at), f"h = {h_at}"))
-    points.append(kink)
+    points = [CHECK_PARAMS, *rng.normal(0, 1.5, (5, 10)), kink]
     derived, auto, core = gradients_three_ways(sym, obj, points)
-    checks.append(check_close("SymPy-derived gradient vs autodiff (7 points, incl. the kink point)", derived, auto, rtol=1e-11, atol=1e-11))
-    checks.append(check_close("SymPy-derived gradient vs losslab.derivatives.shallow_example_grads", derived, core, rtol=1e-11, atol=1e-11))
+    verdict, notes, _ = derivative_verdict("6.5")
+
+    # -- checks, against independent references: autodiff, the core, finite differences. (torch's autograd at
+    # the kink point is the test suite's reference: importing torch would cost the main job more than this problem)
     # at the kink the convention matters: with ReLU'(0) = 1 the theta derivatives would differ
     differs = float(np.max(np.abs(sym.grad(kink, xv, yv, relu_at_zero=1.0) - auto[-1])))
-    checks.append(Check("the convention is visible: ReLU'(0) = 1 would give a different gradient at the kink point", differs > 1e-6, f"max |difference| = {differs:.3g}"))
-    # away from kinks: central finite differences
-    h = 1e-6
     p = points[1]
-    fd = np.array([(float(obj.value(p + h * e)) - float(obj.value(p - h * e))) / (2 * h) for e in np.eye(10)])
-    checks.append(check_close("vs central finite differences (a point away from kinks)", derived[1], fd, rtol=1e-6, atol=1e-6))
-    # torch's autograd at a kink point is the test suite's reference (tests/test_book_solutions.py): importing
-    # torch here would cost the main job more than this whole problem
+    fd = np.array([(float(obj.value(p + FD_STEP * e)) - float(obj.value(p - FD_STEP * e))) / (2 * FD_STEP) for e in np.eye(10)])
+    checks: list[Check] = [
+        Check("published check value L = 9.385 (notebook 3.1 parameters)", abs(loss_check - CHECK_VALUE) < CHECK_VALUE_TOL, f"L = {loss_check:.6f}"),
+        Check("kink point: three hidden units exactly 0 at a data point", all(v == 0.0 for v in h_at), f"h = {h_at}"),
+        check_close("SymPy-derived gradient vs autodiff (7 points, incl. the kink point)", derived, auto, rtol=FORMULA_RTOL, atol=FORMULA_RTOL),
+        check_close("SymPy-derived gradient vs losslab.derivatives.shallow_example_grads", derived, core, rtol=FORMULA_RTOL, atol=FORMULA_RTOL),
+        Check("the convention is visible: ReLU'(0) = 1 would give a different gradient at the kink point", differs > CONVENTION_GAP,
+              f"max |difference| = {differs:.3g}"),
+        check_close("vs central finite differences (a point away from kinks)", derived[1], fd, rtol=FD_RTOL, atol=FD_RTOL),
+    ]
+    checks.append(Check("seed sheet judged by losslab.symbolic.check_sheet", verdict is not None, notes))
 
+    # -- text and figure
     latex = derivative_latex()
     figures = [
         str(
@@ -76,8 +86,6 @@ def solve(ctx: BookContext) -> ProblemResult:
             )
         )
     ]
-    verdict, notes, _ = derivative_verdict("6.5")
-    checks.append(Check("seed sheet judged by losslab.symbolic.check_sheet", verdict is not None, notes))
     summary = (
         "With $h_{ik}=\\theta_{k0}+\\theta_{k1}x_i$ and the residual $r_i = f[x_i,\\phi]-y_i$, the loss $L=\\sum_i r_i^2$ has "
         "$\\partial L/\\partial\\psi = 2\\sum_i r_i\\,\\partial f[x_i,\\phi]/\\partial\\psi$ and\n\n"

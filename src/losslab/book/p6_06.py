@@ -60,44 +60,69 @@ def seed_categories(text: str) -> dict[str, set[int]]:
     return out
 
 
-def solve(ctx: BookContext) -> ProblemResult:
-    checks: list[Check] = []
-    demos = []
-    results = []
-    for demo in demo_functions():
-        name = demo["label"].replace("$", "")
-        cls = classify_expression(demo["text"], demo["lo"], demo["hi"])  # parsed safely from LaTeX
-        results.append({"label": demo["label"], **cls.to_dict()})
-        grid = np.linspace(demo["lo"], demo["hi"], 801)
-        fvals = np.asarray(demo["fn"](grid))
-        parsed = np.broadcast_to(compile_expression(demo["text"], "numpy")(grid), grid.shape)
-        checks.append(check_close(f"parsed '{demo['text']}' = {name} on a grid", parsed, fvals, rtol=1e-12, atol=1e-12))
-        demos.append({"label": demo["label"], "x": grid, "f": fvals, "points": [p.to_dict() for p in cls.points], "convex": cls.convex})
-        # independent: the exact real roots of the polynomial f' (numpy) vs the points found
-        if demo["poly"] is not None:
-            roots = np.sort(np.unique(np.round(np.real(np.roots(demo["poly"])[np.abs(np.imag(np.roots(demo["poly"]))) < 1e-9]), 10)))
-            roots = roots[(roots >= demo["lo"]) & (roots <= demo["hi"])]
-            found = np.sort([p.x for p in cls.points])
-            ok = found.shape == roots.shape and np.allclose(found, roots, atol=1e-6)
-            checks.append(Check(f"stationary points of {name} = real roots of f'", bool(ok), f"found {np.round(found, 6).tolist()}, roots {np.round(roots, 6).tolist()}"))
-        # independent: brute-force minimum over a fine grid is the point labelled global
-        fine = np.linspace(demo["lo"], demo["hi"], 200001)
-        brute_x = fine[int(np.argmin(demo["fn"](fine)))]
-        glob = [p.x for p in cls.points if p.kind == "global minimum"]
-        checks.append(Check(f"global minimum of {name} = brute-force grid minimum", len(glob) == 1 and abs(glob[0] - brute_x) < 1e-4, f"classifier {glob}, grid argmin {brute_x:.5f}"))
-        # independent: the sampled classifier agrees on the kinds
-        sampled = classify_samples(grid, fvals)
-        same = [p.kind for p in sampled.points] == [p.kind for p in cls.points if "inflection" not in p.reason] and sampled.convex == cls.convex
-        checks.append(Check(f"samples-only classifier agrees on {name}", bool(same), f"formula: {cls.kinds()}, samples: {sampled.kinds()}; convex {cls.convex}/{sampled.convex}"))
-    kinds_seen = {k for r in results for k in (p["kind"] for p in r["points"])}
-    checks.append(Check("the demonstration has all three kinds of point", kinds_seen == set(KINDS), f"kinds found: {sorted(kinds_seen)}"))
-    convex_expected = [False, True, False]
-    checks.append(Check("convexity decisions", [r["convex"] for r in results] == convex_expected, f"{[r['convex'] for r in results]} (x^2+e^(x/2) has f'' = 2 + e^(x/2)/4 > 0; the others have f'' < 0 somewhere)"))
+# Tolerances of the checks, and why
+PARSED_RTOL = 1e-12  # the LaTeX parsed into NumPy vs the same function written out: the same operations, round-off only
+ROOT_ATOL = 1e-6  # the classifier's stationary points are found by bisection on f' to ~1e-10; NumPy's roots to ~1e-12
+IMAG_TOL = 1e-9  # np.roots of a real cubic: a real root's imaginary part is round-off
+GRID_ATOL = 1e-4  # a 200,001-point grid over at most 8 units puts its argmin within 4e-5 of the true minimum
+CONVEX_EXPECTED = [False, True, False]  # x^2 + e^(x/2) has f'' = 2 + e^(x/2)/4 > 0; the others have f'' < 0 somewhere
 
+
+def _study(demo: dict) -> dict:
+    """One demonstration function: the classifier's answer and the independent references to check it with."""
+    cls = classify_expression(demo["text"], demo["lo"], demo["hi"])  # parsed safely from LaTeX
+    grid = np.linspace(demo["lo"], demo["hi"], 801)
+    fvals = demo["fn"](grid)  # NumPy: an eager JAX evaluation would compile a program per operation and shape
+    roots = None
+    if demo["poly"] is not None:  # the exact real roots of the polynomial f' (NumPy)
+        all_roots = np.roots(demo["poly"])
+        roots = np.sort(np.unique(np.round(np.real(all_roots[np.abs(np.imag(all_roots)) < IMAG_TOL]), 10)))
+        roots = roots[(roots >= demo["lo"]) & (roots <= demo["hi"])]
+    fine = np.linspace(demo["lo"], demo["hi"], 200001)
+    return {
+        "name": demo["label"], "text": demo["text"], "cls": cls, "grid": grid, "f": fvals, "roots": roots,
+        "parsed": np.broadcast_to(compile_expression(demo["text"], "numpy")(grid), grid.shape),
+        "brute_x": fine[int(np.argmin(demo["fn"](fine)))],
+        "sampled": classify_samples(grid, fvals),  # a classifier that sees samples only
+    }
+
+
+def _checks(s: dict) -> list[Check]:
+    name, cls, sampled = s["name"], s["cls"], s["sampled"]
+    out = [check_close(f"parsed ${s['text']}$ = {name} on a grid", s["parsed"], s["f"], rtol=PARSED_RTOL, atol=PARSED_RTOL)]
+    if s["roots"] is not None:
+        found = np.sort([p.x for p in cls.points])
+        ok = found.shape == s["roots"].shape and np.allclose(found, s["roots"], atol=ROOT_ATOL)
+        out.append(Check(f"stationary points of {name} = real roots of f'", bool(ok),
+                         f"found {np.round(found, 6).tolist()}, roots {np.round(s['roots'], 6).tolist()}"))
+    glob = [p.x for p in cls.points if p.kind == "global minimum"]
+    out.append(Check(f"global minimum of {name} = brute-force grid minimum", len(glob) == 1 and abs(glob[0] - s["brute_x"]) < GRID_ATOL,
+                     f"classifier {glob}, grid argmin {s['brute_x']:.5f}"))
+    same = [p.kind for p in sampled.points] == [p.kind for p in cls.points if "inflection" not in p.reason] and sampled.convex == cls.convex
+    out.append(Check(f"samples-only classifier agrees on {name}", bool(same),
+                     f"formula: {cls.kinds()}, samples: {sampled.kinds()}; convex {cls.convex}/{sampled.convex}"))
+    return out
+
+
+def solve(ctx: BookContext) -> ProblemResult:
     from ..plots.book import stationary_points_figure
 
-    figures = [str(stationary_points_figure(demos, ctx.figure_path("p6_06_stationary_points.png")))]
+    # -- compute: classify the stationary points and convexity of three functions
+    studies = [(demo["label"], _study(demo)) for demo in demo_functions()]
+    results = [{"label": label, **s["cls"].to_dict()} for label, s in studies]
+    kinds_seen = {k for r in results for k in (p["kind"] for p in r["points"])}
 
+    # -- checks, against independent references: the function itself, NumPy's roots of f', a brute-force
+    # grid minimum, a classifier from samples only
+    checks: list[Check] = [c for _, s in studies for c in _checks(s)]
+    checks.append(Check("the demonstration has all three kinds of point", kinds_seen == set(KINDS), f"kinds found: {sorted(kinds_seen)}"))
+    checks.append(Check("convexity decisions", [r["convex"] for r in results] == CONVEX_EXPECTED,
+                        f"{[r['convex'] for r in results]} (x^2+e^(x/2) has f'' = 2 + e^(x/2)/4 > 0; the others have f'' < 0 somewhere)"))
+
+    # -- figure and text
+    demos = [{"label": label, "x": s["grid"], "f": s["f"], "points": [p.to_dict() for p in s["cls"].points], "convex": s["cls"].convex}
+             for label, s in studies]
+    figures = [str(stationary_points_figure(demos, ctx.figure_path("p6_06_stationary_points.png")))]
     seed = seed_section("6.6")
     answer_text = seed.split("neither.", 1)[-1] if "neither." in seed else seed
     categories = seed_categories(answer_text)

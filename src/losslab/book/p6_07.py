@@ -36,13 +36,24 @@ def steps_to(path: np.ndarray, target: np.ndarray, tol: float) -> int | None:
     return int(hit[0]) if hit.size else None
 
 
+# Tolerances of the checks, and why
+LINEAR_ANGLE_TOL = 1e-3  # degrees: golden-section steps are exact to ~1e-9 on the quadratic, so turns are 90 to ~1e-6
+GABOR_ANGLE_TOL = 1e-2  # degrees: on the non-quadratic Gabor loss the search's bracket (EXACT) sets the angle's accuracy
+INTERIOR = 1 - 1e-6  # a step shorter than this fraction of max_dist ended inside the search interval (a line minimum)
+PATH_ATOL = 1e-7  # golden-section steps vs the closed-form exact step: the search's bracket tolerance
+ORTHOGONAL_COS = 1e-5  # |cos| between successive gradients after exact line minima
+STEPS_TOL = 1e-6  # "reached the minimum": ||phi - phi*|| <= 1e-6, the same for every method compared
+CLOSED_FORM_STEPS = 20
+
+
 def solve(ctx: BookContext) -> ProblemResult:
     from ..landscape import grid2d
     from ..objective import make_objective
     from ..plots.book import zigzag_figure
     from ..run import run, run_many
 
-    checks: list[Check] = []
+    # -- compute: GD with an exact line search on both losses, the angles between its steps, and the
+    # steps every method needs to reach the linear loss's minimum
     lin = make_objective("linear", "book:linear")
     gab = make_objective("gabor", "book:gabor")
     steps = 120
@@ -52,32 +63,14 @@ def solve(ctx: BookContext) -> ProblemResult:
     lin_angles = step_angles(lin_run.params[:30], 1e-9)
     # a turn is a line-search right angle only where the search ended inside [0, max_dist], not at its end
     gab_path = gab_run.params[:16]
-    alphas = np.array([np.linalg.norm(gab_path[k + 1] - gab_path[k]) / np.linalg.norm(np.asarray(gab.grad(gab_path[k]))) for k in range(len(gab_path) - 1)])
-    interior = alphas < gab_max * (1 - 1e-6)
+    alphas = np.array([np.linalg.norm(gab_path[k + 1] - gab_path[k]) / np.linalg.norm(np.asarray(gab.grad(gab_path[k])))
+                       for k in range(len(gab_path) - 1)])
+    interior = alphas < gab_max * INTERIOR
     all_gab_angles = step_angles(gab_path, 0.0)
     gab_angles = all_gab_angles[interior[:-1]]
     boundary_turns = np.nonzero(~interior[:-1])[0].tolist()
-    checks.append(Check("linear loss: every turn is 90 degrees", bool(np.all(np.abs(lin_angles - 90) < 1e-3)), f"{len(lin_angles)} turns, max |angle - 90| = {np.max(np.abs(lin_angles - 90)):.1e} deg"))
-    checks.append(Check("Gabor loss: every turn is 90 degrees", bool(np.all(np.abs(gab_angles - 90) < 1e-2)), f"{len(gab_angles)} turns after interior line minima, max |angle - 90| = {np.max(np.abs(gab_angles - 90)):.1e} deg; "
-                        f"turn(s) {boundary_turns} follow a step cut at max_dist = {gab_max} and are {np.round(all_gab_angles[~interior[:-1]], 2).tolist()} deg"))
-
-    # independent: the exact step of a quadratic has a closed form, alpha = g^T g / g^T H g
-    H = np.asarray(lin.hessian(LINEAR_START))
-    p = LINEAR_START.copy()
-    closed = [p]
-    for _ in range(20):
-        g = np.asarray(lin.grad(p))
-        p = p - (g @ g) / (g @ H @ g) * g
-        closed.append(p)
-    checks.append(check_close("engine's golden-section path vs closed-form exact steps (quadratic)", lin_run.params[:21], np.array(closed), rtol=0, atol=1e-7))
-    # at each new point the gradient is orthogonal to the direction just searched (no overshoot)
-    g_all = np.array([np.asarray(lin.grad(q)) for q in lin_run.params[:21]])
-    ortho = np.abs(np.sum(g_all[1:] * g_all[:-1], axis=1)) / (np.linalg.norm(g_all[1:], axis=1) * np.linalg.norm(g_all[:-1], axis=1))
-    checks.append(Check("new gradient orthogonal to the previous search direction (directional derivative 0)", bool(np.all(ortho < 1e-5)), f"max |cos| = {ortho.max():.1e}"))
-
-    # steps to tolerance on the linear loss, each method at its best setting
     phi_star = np.linalg.lstsq(np.column_stack([np.ones(12), np.asarray(lin.data.x)]), np.asarray(lin.data.y), rcond=None)[0]
-    tol = 1e-6
+    tol = STEPS_TOL
     results = {"gd + exact line search": steps_to(lin_run.params, phi_star, tol)}
     # every (rate, beta) pair at once: run_many pairs a beta with each learning rate
     grid_rates = np.geomspace(0.005, 0.2, 10 if ctx.small else 30)
@@ -96,13 +89,39 @@ def solve(ctx: BookContext) -> ProblemResult:
     cg = conjugate_gradient_path(lin, LINEAR_START, 4)
     results["Newton"] = steps_to(newton, phi_star, tol)
     results["conjugate gradients"] = steps_to(cg, phi_star, tol)
-    checks.append(Check("Newton reaches the least-squares solution in 1 step (quadratic)", results["Newton"] == 1, f"phi* = {phi_star.round(6).tolist()} (numpy lstsq)"))
-    checks.append(Check("conjugate gradients: 2 steps in 2 dimensions", results["conjugate gradients"] == 2, f"{results['conjugate gradients']}"))
-    gd_steps = results["gd + exact line search"]
-    mom_steps = results["momentum"]
-    checks.append(Check("momentum (tuned) needs fewer steps than GD + exact line search", gd_steps is not None and mom_steps is not None and mom_steps < gd_steps, f"{mom_steps} vs {gd_steps}"))
-    mom_run = run(lin, "momentum", LINEAR_START, steps=60, learning_rate=float(best_rates["momentum"]["learning_rate"]), beta=float(best_rates["momentum"]["beta"]))
+    gd_steps, mom_steps = results["gd + exact line search"], results["momentum"]
+    mom_run = run(lin, "momentum", LINEAR_START, steps=60, learning_rate=float(best_rates["momentum"]["learning_rate"]),
+                  beta=float(best_rates["momentum"]["beta"]))
 
+    # -- checks, against independent references: the closed-form exact step of a quadratic,
+    # alpha = g^T g / g^T H g; the gradient's orthogonality; NumPy's least-squares solution
+    H = np.asarray(lin.hessian(LINEAR_START))
+    p = LINEAR_START.copy()
+    closed = [p]
+    for _ in range(CLOSED_FORM_STEPS):
+        g = np.asarray(lin.grad(p))
+        p = p - (g @ g) / (g @ H @ g) * g
+        closed.append(p)
+    # at each new point the gradient is orthogonal to the direction just searched (no overshoot)
+    g_all = np.array([np.asarray(lin.grad(q)) for q in lin_run.params[: CLOSED_FORM_STEPS + 1]])
+    ortho = np.abs(np.sum(g_all[1:] * g_all[:-1], axis=1)) / (np.linalg.norm(g_all[1:], axis=1) * np.linalg.norm(g_all[:-1], axis=1))
+    checks: list[Check] = [
+        Check("linear loss: every turn is 90 degrees", bool(np.all(np.abs(lin_angles - 90) < LINEAR_ANGLE_TOL)),
+              f"{len(lin_angles)} turns, max |angle - 90| = {np.max(np.abs(lin_angles - 90)):.1e} deg"),
+        Check("Gabor loss: every turn is 90 degrees", bool(np.all(np.abs(gab_angles - 90) < GABOR_ANGLE_TOL)),
+              f"{len(gab_angles)} turns after interior line minima, max |angle - 90| = {np.max(np.abs(gab_angles - 90)):.1e} deg; "
+              f"turn(s) {boundary_turns} follow a step cut at max_dist = {gab_max} and are {np.round(all_gab_angles[~interior[:-1]], 2).tolist()} deg"),
+        check_close("engine's golden-section path vs closed-form exact steps (quadratic)", lin_run.params[: CLOSED_FORM_STEPS + 1], np.array(closed),
+                    rtol=0, atol=PATH_ATOL),
+        Check("new gradient orthogonal to the previous search direction (directional derivative 0)", bool(np.all(ortho < ORTHOGONAL_COS)),
+              f"max |cos| = {ortho.max():.1e}"),
+        Check("Newton reaches the least-squares solution in 1 step (quadratic)", results["Newton"] == 1, f"phi* = {phi_star.round(6).tolist()} (numpy lstsq)"),
+        Check("conjugate gradients: 2 steps in 2 dimensions", results["conjugate gradients"] == 2, f"{results['conjugate gradients']}"),
+        Check("momentum (tuned) needs fewer steps than GD + exact line search", gd_steps is not None and mom_steps is not None and mom_steps < gd_steps,
+              f"{mom_steps} vs {gd_steps}"),
+    ]
+
+    # -- figure and text
     land_lin = grid2d(lin, range0=(0.0, 2.0), range1=(-1.0, 1.0), resolution=61 if ctx.small else 121)
     land_gab = grid2d(gab, range0=(-10.0, 10.0), range1=(2.5, 22.5), resolution=61 if ctx.small else 121)
     tail = gab_run.params[3:]  # the zig-zag near the Gabor minimum, magnified

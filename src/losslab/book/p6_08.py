@@ -53,6 +53,15 @@ def numpy_gd(x, y, starts, rates, steps: int) -> np.ndarray:
     return p
 
 
+# Tolerances of the checks, and why
+STATIONARY_GRAD = 1e-6  # |grad| at the polished demo minimum: 4,000 GD steps converge linearly to ~1e-10
+BASIN_RADIUS = 0.05  # two polished end points in the same basin lie within this; the Gabor minima are > 1 apart
+PLATEAU_GRAD = 1e-4  # a polished start still steeper than this has no nearby minimum (the flat plateau): left out
+NUMPY_GD_RTOL = 1e-7  # 300 GD steps by the engine vs NumPy with SymPy's gradient: round-off, grown by the iteration
+SPOT_RTOL = 1e-9  # one GD step by the engine vs one NumPy step from the same iterate
+SPOT_BOUND = 1e6  # iterates beyond this (a run diverging) are left out of the step-by-step comparison
+
+
 def solve(ctx: BookContext) -> ProblemResult:
     from ..landscape import grid2d
     from ..objective import make_objective
@@ -60,26 +69,18 @@ def solve(ctx: BookContext) -> ProblemResult:
     from ..run import run, run_many
 
     obj = make_objective("gabor", "book:gabor")
-    checks: list[Check] = []
+    x, y = np.asarray(obj.data.x), np.asarray(obj.data.y)
     polish_steps = 800 if ctx.small else 1500
 
-    # the demonstration: one start inside a local minimum's basin, two fixed rates
+    # -- compute: the demonstration, one start inside a local minimum's basin, two fixed rates
     small = run(obj, "gd", DEMO_START, steps=300, learning_rate=SMALL_RATE)
     large = run(obj, "gd", DEMO_START, steps=300, learning_rate=LARGE_RATE)
     # the start's own basin minimum and where each demo run's end point flows to, in one call
     local_min, small_end, large_end = polish(obj, np.stack([DEMO_START, small.params[-1], large.params[-1]]), 4000)
-    hess = np.asarray(obj.hessian(local_min))
-    lam = np.linalg.eigvalsh(hess)
-    stays = bool(np.linalg.norm(small_end - local_min) < 0.05)
-    escapes = bool(np.linalg.norm(large_end - local_min) > 0.05) and not large.diverged
-    checks.append(Check("the demo start's basin minimum is a strict local minimum", bool(_grad_norms(obj, local_min[None])[0] < 1e-6 and lam[0] > 0), f"phi = {local_min.round(4).tolist()}, |grad| = {_grad_norms(obj, local_min[None])[0]:.1e}, Hessian eigenvalues {lam.round(4).tolist()}"))
-    checks.append(Check(f"rate {SMALL_RATE}: GD stays in the basin", stays, f"ends at {small.params[-1].round(4).tolist()}"))
-    checks.append(Check(f"rate {LARGE_RATE}: GD leaves the basin (no divergence)", escapes, f"ends at {large.params[-1].round(4).tolist()}, loss {large.loss[-1]:.4f} (local minimum's loss {float(obj.value(local_min)):.4f})"))
-    checks.append(Check("linear stability: alpha * lambda_max < 2 for the small rate, > 2 for the large one",
-                        SMALL_RATE * lam[-1] < 2 < LARGE_RATE * lam[-1], f"lambda_max = {lam[-1]:.3f}: {SMALL_RATE * lam[-1]:.2f} and {LARGE_RATE * lam[-1]:.2f}"))
-    x, y = np.asarray(obj.data.x), np.asarray(obj.data.y)
-    checks.append(check_close("both demo runs reproduced by a plain NumPy GD loop", numpy_gd(x, y, [DEMO_START, DEMO_START], [SMALL_RATE, LARGE_RATE], 300),
-                              [small.params[-1], large.params[-1]], rtol=1e-7, atol=1e-7))
+    local_grad = float(_grad_norms(obj, local_min[None])[0])
+    lam = np.linalg.eigvalsh(np.asarray(obj.hessian(local_min)))
+    stays = bool(np.linalg.norm(small_end - local_min) < BASIN_RADIUS)
+    escapes = bool(np.linalg.norm(large_end - local_min) > BASIN_RADIUS) and not large.diverged
 
     # the sweep: starts x rates, all runs at once, then each end point polished to its basin's minimum
     n = 10 if ctx.small else 20
@@ -87,7 +88,7 @@ def solve(ctx: BookContext) -> ProblemResult:
     P0, P1 = np.meshgrid(g0, g1)
     starts = np.column_stack([P0.ravel(), P1.ravel()])
     flow_min = polish(obj, starts, polish_steps * 2)
-    resolved = _grad_norms(obj, flow_min) < 1e-4  # starts on the flat plateau have no nearby minimum: left out
+    resolved = _grad_norms(obj, flow_min) < PLATEAU_GRAD
     rates = np.geomspace(0.02, 0.8, 6 if ctx.small else 10)
     # every iterate is kept (L x S x 401 x 2 floats, 22 MB at most) so the spot check below can test each step
     sweep = run_many(obj, "gd", starts[resolved], steps=400, learning_rates=rates, record="params")
@@ -95,13 +96,14 @@ def solve(ctx: BookContext) -> ProblemResult:
     safe = np.where(np.isfinite(finals), finals, 0.0)
     polished = polish(obj, safe, polish_steps).reshape(len(rates), -1, 2)
     diverged = np.asarray(sweep.diverged) | ~np.all(np.isfinite(sweep.final_params), axis=2)
-    moved = np.linalg.norm(polished - flow_min[resolved][None], axis=2) > 0.05
+    moved = np.linalg.norm(polished - flow_min[resolved][None], axis=2) > BASIN_RADIUS
     escaped = moved | diverged
     fraction = escaped.mean(axis=1)
     diverged_fraction = diverged.mean(axis=1)
     n_runs = escaped.size
-    checks.append(Check("escape fraction rises from the smallest to the largest rate", bool(fraction[-1] > fraction[0]), f"{fraction.round(3).tolist()}"))
-    # spot check of the sweep: at a few random (rate, start) pairs, every step the sweep took is one plain NumPy GD
+
+    # -- checks, against independent references: the Hessian's eigenvalues, plain NumPy GD loops
+    # The sweep's spot check: at a few random (rate, start) pairs, every step the sweep took is one plain NumPy GD
     # step from the sweep's own previous iterate. Step by step, not end to end: at rates with alpha * lambda_max > 2
     # GD is chaotic, and two correct float64 loops (different summation order) drift apart from 1e-16 to O(1) in
     # 400 steps, so comparing end points would make the verdict depend on which pairs the seed picks.
@@ -110,15 +112,29 @@ def solve(ctx: BookContext) -> ProblemResult:
     got, before, step_rates = [], [], []
     for r, s in picks:
         path = sweep.params[r, s, : int(sweep.steps[r, s]) + 1]
-        keep = np.all(np.isfinite(path), axis=1) & (np.max(np.abs(path), axis=1) < 1e6)
+        keep = np.all(np.isfinite(path), axis=1) & (np.max(np.abs(path), axis=1) < SPOT_BOUND)
         path = path[: int(np.argmin(keep)) if not keep.all() else len(path)]
         got.extend(path[1:])
         before.extend(path[:-1])
         step_rates.extend([rates[r]] * (len(path) - 1))
-    ref = numpy_gd(x, y, np.array(before), step_rates, 1)
-    checks.append(check_close(f"run_many sweep vs one NumPy GD step, at every step of {len(picks)} random (rate, start) pairs ({len(got)} steps)",
-                              np.array(got).reshape(-1, 2), ref, rtol=1e-9, atol=1e-9))
+    ref = numpy_gd(x, y, np.array(before).reshape(-1, 2), step_rates, 1)  # every step at once
+    checks: list[Check] = [
+        Check("the demo start's basin minimum is a strict local minimum", bool(local_grad < STATIONARY_GRAD and lam[0] > 0),
+              f"phi = {local_min.round(4).tolist()}, |grad| = {local_grad:.1e}, Hessian eigenvalues {lam.round(4).tolist()}"),
+        Check(f"rate {SMALL_RATE}: GD stays in the basin", stays, f"ends at {small.params[-1].round(4).tolist()}"),
+        Check(f"rate {LARGE_RATE}: GD leaves the basin (no divergence)", escapes,
+              f"ends at {large.params[-1].round(4).tolist()}, loss {large.loss[-1]:.4f} (local minimum's loss {float(obj.value(local_min)):.4f})"),
+        Check("linear stability: alpha * lambda_max < 2 for the small rate, > 2 for the large one",
+              SMALL_RATE * lam[-1] < 2 < LARGE_RATE * lam[-1], f"lambda_max = {lam[-1]:.3f}: {SMALL_RATE * lam[-1]:.2f} and {LARGE_RATE * lam[-1]:.2f}"),
+        check_close("both demo runs reproduced by a plain NumPy GD loop",
+                    numpy_gd(x, y, [DEMO_START, DEMO_START], [SMALL_RATE, LARGE_RATE], 300),
+                    [small.params[-1], large.params[-1]], rtol=NUMPY_GD_RTOL, atol=NUMPY_GD_RTOL),
+        Check("escape fraction rises from the smallest to the largest rate", bool(fraction[-1] > fraction[0]), f"{fraction.round(3).tolist()}"),
+        check_close(f"run_many sweep vs one NumPy GD step, at every step of {len(picks)} random (rate, start) pairs ({len(got)} steps)",
+                    np.array(got).reshape(-1, 2), ref, rtol=SPOT_RTOL, atol=SPOT_RTOL),
+    ]
 
+    # -- figures and text
     land = grid2d(obj, range0=RANGE0, range1=RANGE1, resolution=61 if ctx.small else 121)
     maps = {}
     for k in sorted({0, len(rates) // 2, len(rates) - 1}):

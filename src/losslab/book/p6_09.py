@@ -35,24 +35,27 @@ def count_passes_brute_force(iterations: int, n: int, batch_size: int, seed: int
 def solve(ctx: BookContext) -> ProblemResult:
     from .. import sampler as _sampler
 
-    epochs = ITERATIONS * BATCH / N_POINTS  # iterations x (points per iteration) / (points per epoch)
+    # -- compute: iterations x (points per iteration) / (points per epoch); every count here is exact
+    epochs = ITERATIONS * BATCH / N_POINTS
     batches_per_epoch = N_POINTS // BATCH
-    checks = []
+    seed_epochs = seed_claimed_epochs()
+    seed_ok = seed_epochs is not None and float(seed_epochs) == epochs
+
+    # -- checks, against independent references: a brute-force count, the engine's formula and its sampler
     brute = count_passes_brute_force(ITERATIONS, N_POINTS, BATCH, seed=ctx.seed)
-    checks.append(Check("brute-force count of passes", brute == epochs, f"shuffled batches visited {brute:g} x 100 points; formula {epochs:g}"))
     count = _sampler.epochs_for(ITERATIONS, N_POINTS, BATCH)
-    engine_epochs = float(count.epochs)
-    checks.append(Check("losslab.sampler.epochs_for", engine_epochs == epochs and count.examples_seen == ITERATIONS * BATCH, f"epochs_for(1000, 100, 20) = {count}"))
     counted = _count_with_sampler(_sampler, ctx.seed)
-    checks.append(
+    checks = [
+        Check("brute-force count of passes", brute == epochs, f"shuffled batches visited {brute:g} x 100 points; formula {epochs:g}"),
+        Check("losslab.sampler.epochs_for", float(count.epochs) == epochs and count.examples_seen == ITERATIONS * BATCH, f"epochs_for(1000, 100, 20) = {count}"),
         Check(
             "losslab.sampler: passes counted over 1,000 drawn batches",
             counted["epochs"] == epochs and counted["every_point_each_epoch"],
             f"counted {counted['epochs']:g} complete passes; every epoch visits each of the 100 points exactly once: {counted['every_point_each_epoch']}",
-        )
-    )
-    seed_epochs = seed_claimed_epochs()
-    seed_ok = seed_epochs is not None and float(seed_epochs) == epochs
+        ),
+    ]
+
+    # -- text
     summary = (
         f"**{epochs:g} epochs.** Each iteration uses a batch of 20 points, so one epoch (one pass through the 100 points) "
         f"takes $100/20 = {batches_per_epoch}$ iterations, and 1,000 iterations are $1000/{batches_per_epoch} = {epochs:g}$ epochs."

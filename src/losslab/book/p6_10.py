@@ -40,60 +40,66 @@ def recurrence(beta: float, m0: np.ndarray, grads: np.ndarray) -> np.ndarray:
     return m
 
 
-def solve(ctx: BookContext) -> ProblemResult:
-    from ..optim import make_optimizer  # the engine's momentum (eq. 6.11)
-    from ..symbolic.certificates import momentum_certificate
+# Tolerances of the checks, and why
+RECURRENCE_RTOL = 1e-12  # 200 float64 steps of m <- beta m + (1 - beta) g vs the closed form: round-off only
+ENGINE_RTOL, ENGINE_ATOL = 1e-10, 1e-12  # the engine's m is recovered as -update / alpha: one more rounding per entry
+WEIGHT_SUM_RTOL = 1e-12
 
-    checks: list[Check] = []
-    # exact (losslab.symbolic): m_{t+1} = beta^{t+1} m_0 + (1 - beta) sum_k beta^k g_{t-k}, i.e. g_k has weight (1 - beta) beta^(t - k)
-    cert = momentum_certificate(seed=ctx.seed)
-    base_ok, induction_ok, exact_ok, _, _ = (ok for _, ok in cert.steps)  # its run and weight-sum steps: checked below on 200 steps
-    checks.append(Check("SymPy: unrolled recurrence, coefficient of g_k is (1-beta) beta^(t-k) and of m_0 is beta^(t+1)", bool(exact_ok),
-                        "t = 0..8: the closed form equals the iterated recurrence exactly (symbolic beta, m_0, g_k)"))
-    checks.append(Check("SymPy: proof by induction for symbolic t (base case t = 0 and induction step)", bool(base_ok and induction_ok), cert.details["closed_form"]))
 
-    # numerical: closed form vs a run of the recurrence, random gradients in 5 dimensions, m_0 != 0
-    rng = np.random.default_rng(ctx.seed)
-    beta, steps, dim = 0.9, 200, 5
-    grads = rng.standard_normal((steps, dim))
-    m0 = rng.standard_normal(dim)
-    closed = unrolled(beta, m0, grads)
-    run = recurrence(beta, m0, grads)
-    max_abs_error = float(np.max(np.abs(closed - run)))
-    checks.append(check_close("closed form vs the recurrence (200 steps, m_0 != 0)", closed, run, rtol=1e-12, atol=1e-12))
-
-    # the engine's optimiser: updates are -alpha m_{t+1}; recover m_{t+1} and compare
-    alpha = 0.1
-    opt = make_optimizer("momentum", learning_rate=alpha, beta=beta)
+def _engine_momentum(beta: float, alpha: float, grads: np.ndarray) -> np.ndarray:
+    """The engine's optimiser (eq. 6.11) fed ``grads``: its updates are -alpha m_{t+1}, so m_{t+1} is recovered."""
     import jax.numpy as jnp
 
-    state = opt.init(jnp.zeros(dim))
-    params = jnp.zeros(dim)
-    engine_m = None
+    from ..optim import make_optimizer
+
+    opt = make_optimizer("momentum", learning_rate=alpha, beta=beta)
+    dim = grads.shape[1]
+    state, params, engine_m = opt.init(jnp.zeros(dim)), jnp.zeros(dim), None
     for g in grads:
         updates, state = opt.update(jnp.asarray(g), state, params)
         engine_m = -np.asarray(updates) / alpha
-    closed0 = unrolled(beta, np.zeros(dim), grads)
-    checks.append(check_close("losslab.optim momentum (m_0 = 0) vs closed form", engine_m, closed0, rtol=1e-10, atol=1e-12))
+    return engine_m
 
+
+def solve(ctx: BookContext) -> ProblemResult:
+    from ..plots.book import momentum_weights_figure
+    from ..symbolic.certificates import momentum_certificate
+
+    # -- compute: the unrolled recurrence, exactly (losslab.symbolic):
+    # m_{t+1} = beta^{t+1} m_0 + (1 - beta) sum_k beta^k g_{t-k}, i.e. g_k has weight (1 - beta) beta^(t - k);
+    # then the closed form on random gradients in 5 dimensions with m_0 != 0, and the engine's momentum
+    cert = momentum_certificate(seed=ctx.seed)
+    base_ok, induction_ok, exact_ok, _, _ = (ok for _, ok in cert.steps)  # its run and weight-sum steps: checked below on 200 steps
+    rng = np.random.default_rng(ctx.seed)
+    beta, steps, dim, alpha = 0.9, 200, 5, 0.1
+    grads = rng.standard_normal((steps, dim))
+    m0 = rng.standard_normal(dim)
+    closed = unrolled(beta, m0, grads)
+    engine_m = _engine_momentum(beta, alpha, grads)
     weight_sum = float(momentum_weights(beta, steps - 1).sum())
-    checks.append(check_close("weights sum to 1 - beta^(t+1)", weight_sum, 1 - beta**steps, rtol=1e-12))
-
-    # the seed's formula: (1 - beta) sum_{i=0}^t beta^i g_{t-i}  (no m_0 term)
+    # the seed's formula: (1 - beta) sum_{i=0}^t beta^i g_{t-i}  (no m_0 term); a short run (t = 4, m_0 != 0) shows the omitted term
     seed_formula = (1 - beta) * sum(beta**i * grads[steps - 1 - i] for i in range(steps))
-    seed_matches_m0_zero = bool(np.allclose(seed_formula, recurrence(beta, np.zeros(dim), grads), rtol=1e-12, atol=1e-12))
-    # a short run shows the omitted term: t = 4, m_0 != 0
     short = grads[:5]
     seed_short = (1 - beta) * sum(beta**i * short[4 - i] for i in range(5))
     seed_gap_m0 = float(np.max(np.abs(seed_short - recurrence(beta, m0, short))))
     verdict, checker_notes, _ = derivative_verdict("6.10")
-    checks.append(Check("seed sheet judged by losslab.symbolic.check_sheet", verdict is not None, checker_notes))
 
-    figures = []
-    from ..plots.book import momentum_weights_figure
+    # -- checks, against independent references: the recurrence run step by step, the geometric series
+    run = recurrence(beta, m0, grads)
+    max_abs_error = float(np.max(np.abs(closed - run)))
+    seed_matches_m0_zero = bool(np.allclose(seed_formula, recurrence(beta, np.zeros(dim), grads), rtol=RECURRENCE_RTOL, atol=RECURRENCE_RTOL))
+    checks: list[Check] = [
+        Check("SymPy: unrolled recurrence, coefficient of g_k is (1-beta) beta^(t-k) and of m_0 is beta^(t+1)", bool(exact_ok),
+              "t = 0..8: the closed form equals the iterated recurrence exactly (symbolic beta, m_0, g_k)"),
+        Check("SymPy: proof by induction for symbolic t (base case t = 0 and induction step)", bool(base_ok and induction_ok), cert.details["closed_form"]),
+        check_close("closed form vs the recurrence (200 steps, m_0 != 0)", closed, run, rtol=RECURRENCE_RTOL, atol=RECURRENCE_RTOL),
+        check_close("losslab.optim momentum (m_0 = 0) vs closed form", engine_m, unrolled(beta, np.zeros(dim), grads), rtol=ENGINE_RTOL, atol=ENGINE_ATOL),
+        check_close("weights sum to 1 - beta^(t+1)", weight_sum, 1 - beta**steps, rtol=WEIGHT_SUM_RTOL),
+        Check("seed sheet judged by losslab.symbolic.check_sheet", verdict is not None, checker_notes),
+    ]
 
-    figures.append(str(momentum_weights_figure({b: momentum_weights(b, 30) for b in (0.6, 0.9)}, ctx.figure_path("p6_10_momentum_weights.png"))))
-
+    # -- figure and text
+    figures = [str(momentum_weights_figure({b: momentum_weights(b, 30) for b in (0.6, 0.9)}, ctx.figure_path("p6_10_momentum_weights.png")))]
     summary = (
         "Unrolling eq. 6.11 gives $" + WEIGHTS_LATEX + "$ where $\\mathbf{g}_k$ is the (batch) gradient at iteration $k$. "
         "The weights decay geometrically with the age $t-k$ of the gradient: an exponentially weighted moving average. "

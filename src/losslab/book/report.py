@@ -60,7 +60,7 @@ td, th { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: left; vertic
 .disagrees { background: #fde4e4; }
 .no-answer { background: #eee; }
 .verdict { padding: 0.5em 0.8em; border-radius: 4px; }
-pre.seed { background: #f7f7f7; border-left: 3px solid #aaa; padding: 0.6em; white-space: pre-wrap; font-size: 0.85em; }
+div.seed { background: #f7f7f7; border-left: 3px solid #aaa; padding: 0.1em 0.8em; }
 .statement { background: #f3f6fb; padding: 0.4em 0.9em; border-left: 3px solid #345; }
 """
 
@@ -76,7 +76,7 @@ def problem_css() -> str:
             continue
         scoped = ", ".join(f".ll-problem {sel.strip()}" for sel in selectors.split(","))
         rules.append(f"{scoped} {{{body}}}")
-    return "\n".join(rules)
+    return "\n".join(rules) + "\n" + math_css(None, scope=".ll-problem")
 
 
 def _relative(path: str | os.PathLike, out_dir: Path) -> str:
@@ -123,7 +123,8 @@ def problem_html(result: ProblemResult, out_dir: Path | None = None) -> str:
     )
     seed = seed_section(result.problem)
     if seed:
-        out.append(f'<details><summary>The seed sheet\'s text for {result.problem}</summary><pre class="seed">{html.escape(seed)}</pre></details>')
+        # the sheet as its author meant it to be read: Markdown with its formulas drawn (raw HTML in it is escaped)
+        out.append(f'<details><summary>The seed sheet\'s text for {result.problem}</summary><div class="seed">{markdown_to_html(seed)}</div></details>')
     out.append(f"<p><small>computed in {result.seconds:.2f} s</small></p></section>")
     return "\n".join(out)
 

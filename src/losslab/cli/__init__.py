@@ -20,6 +20,15 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
+
+@app.callback()
+def _float64() -> None:
+    """Before any command: the CLI is losslab's own program, float64 throughout (a library call scopes it instead)."""
+    from ..precision import enable_float64_process
+
+    enable_float64_process()
+
+
 from . import check, core, fit, hessian, serve, solve  # noqa: E402  (each registers its commands)
 
 for _module in (core, fit, check, solve, hessian, serve):
@@ -32,7 +41,9 @@ def describe_failure(error: BaseException) -> str | None:
     if isinstance(error, LosslabError):
         return str(error)
     if isinstance(error, OSError):
-        where = f" {error.filename!r}" if getattr(error, "filename", None) else ""
+        # a copy that fails names its destination second (shutil sets filename2): that is where the trouble is
+        place = getattr(error, "filename2", None) or getattr(error, "filename", None)
+        where = f" {str(place)!r}" if place else ""
         return f"I/O error on{where or ' a file'}: {error.strerror or error}. Nothing was replaced."
     if isinstance(error, MemoryError):
         return "out of memory: the request is larger than this machine's memory; ask for less (fewer steps, points, a smaller model)."
@@ -42,7 +53,6 @@ def describe_failure(error: BaseException) -> str | None:
 def main() -> None:
     """Console-script entry point."""
     from ..compile_cache import enable
-
     enable()  # compiled programs persist between runs (the user's cache folder; off if unwritable)
     try:
         app()

@@ -11,7 +11,7 @@ from typing import Optional
 
 import typer
 
-from ._common import check_applies, parse_floats, parse_ints, print_json, short_vector
+from ._common import check_applies, overflow_notes, parse_floats, parse_ints, print_json, short_vector
 
 
 def register(app: typer.Typer) -> None:
@@ -136,6 +136,13 @@ def fit(
         out = result.to_dict()
         out["objective"] = repr(objective)
         out["reduction"] = objective.reduction
+        # to_dict has already made every overflowed number null: the notes say which ones they were (the last
+        # record's step size is null by design: no step is taken after it)
+        notes = overflow_notes({"loss": result.final_loss, "params": np.asarray(result.final_params),
+                                **{f"trajectory.{k}": np.asarray(getattr(result, k)) for k in ("params", "loss", "grad_norm")},
+                                "trajectory.step_size": np.asarray(result.step_size)[:-1]})
+        if notes:
+            out["notes"] = notes
         print_json(out)
         return
     _print_summary(objective, result, plot)

@@ -55,7 +55,7 @@ def hessian(
 
     from .. import curvature
     from ..errors import LosslabError, check_int, check_seed
-    from ..models import get_model
+    from ..models import SIZED_MODELS, get_model
     from ..objective import Objective, make_objective
 
     if density is not None:
@@ -69,16 +69,17 @@ def hessian(
     seed = check_seed("--seed", seed, owner="losslab hessian")
     check_applies(model, data=data, widths=widths)
     start = time.perf_counter()
-    w = parse_ints("--widths", widths or "1,100,1") if model == "mlp" else None
+    sized = model in SIZED_MODELS  # a network sized by --widths, with no data of its own
+    w = parse_ints("--widths", widths or "1,100,1") if sized else None
     from ..memory import check_limit_gib
 
     limit = check_limit_gib("--memory-limit", memory_limit, owner="losslab hessian")
-    if model == "mlp" and data is None:  # the synthetic data is sized before it is drawn
+    if sized and data is None:  # the synthetic data is sized before it is drawn
         from ..memory import refuse_if_over
 
         refuse_if_over(8 * points * (w[0] + 3), limit, owner="losslab hessian", what=f"{points:,} synthetic data points",
                        advice="use fewer --points or raise --memory-limit (GiB)")
-        obj = Objective(get_model("mlp", widths=w), _synthetic(w or (), points, seed) if w else None, reduction=reduction)
+        obj = Objective(get_model(model, widths=w), _synthetic(w, points, seed), reduction=reduction)
     else:
         obj = make_objective(model, data, reduction=reduction, widths=w)
     n = obj.n_params

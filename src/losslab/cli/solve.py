@@ -132,10 +132,11 @@ def _short(value) -> str:
         value = value.tolist()
     if isinstance(value, float):
         return f"{value:.10g}"
-    if isinstance(value, str) and "\\" in value:  # a formula: LaTeX in --json, Unicode on the terminal
-        from ..unicode_math import latex_to_unicode
+    if isinstance(value, str) and ("\\" in value or "$" in value):  # LaTeX in --json, Unicode on the terminal
+        from ..unicode_math import latex_to_unicode, prose_to_unicode
 
-        return latex_to_unicode(value)
+        # a label with $math$ in words, or one bare formula
+        return prose_to_unicode(value) if "$" in value else latex_to_unicode(value)
     if isinstance(value, (list, tuple)) and len(value) > 8:
         return f"[{', '.join(_short(v) for v in value[:4])}, ... ({len(value)} items)]"
     if isinstance(value, (list, tuple)):
@@ -148,11 +149,12 @@ def _print_result(console, result, folder=None) -> None:
     from rich.panel import Panel
     from rich.table import Table
 
-    from ..unicode_math import latex_to_unicode, math_text_to_unicode
+    from ..unicode_math import latex_to_unicode, prose_to_unicode
 
     def uni(text: str) -> str:
-        # a detail that is bare LaTeX (no $...$) is one formula; **bold** stays markdown for the report
-        return latex_to_unicode(text) if "\\" in text and "$" not in text else math_text_to_unicode(text)
+        # a detail that is bare LaTeX (no $...$) is one formula; prose may quote LaTeX outside $...$ as well
+        # ("an elided series (\\dots)"); **bold** stays markdown for the report
+        return latex_to_unicode(text) if "\\" in text and "$" not in text else prose_to_unicode(text)
 
     def bold(text: str) -> str:
         return re.sub(r"\*\*(.+?)\*\*", r"[bold]\1[/bold]", text)

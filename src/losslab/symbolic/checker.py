@@ -47,6 +47,7 @@ INEQUALITY_DRAWS = 200
 SEED = 20240601
 _DEBUG = bool(__import__("os").environ.get("LOSSLAB_CHECK_DEBUG"))
 MAX_OPS_EXACT = 120
+LONG_RUN = 200  # the t of "for a long run" in an approximation
 
 
 @dataclass
@@ -294,6 +295,9 @@ def _collect(rows: list[_Row], ctx: Context, prose: str) -> list[_Claim]:
             d = None  # H is the Hessian of the problem's loss: H = .., H_{1,2} = .. are claims about it
         if d is not None and isinstance(lhs, sp.Indexed) and d[0] in ctx.rules and not rule_shaped(lhs, row.sides[1]):
             d = None  # m_3 = .., v_t = beta^2 v_{t-2} + ..: a claim about the recurrence's values
+        if d is not None and isinstance(lhs, sp.Symbol) and re.fullmatch(r"(phi|theta)_\d", lhs.name) \
+                and lhs.name.split("_")[0] in ctx.rules_at(item.line):
+            d = None  # phi_2 = ..: the parameters after two steps of the sheet's update rule
         key = _def_key(lhs, row.sides[1], d, ctx)
         fresh = d is not None and key not in sheet_defined
         if fresh and row.ops[0] in ("=", ":=", "<-") and _defines(lhs, row.sides[1], ctx):
@@ -601,8 +605,8 @@ class _Judge:
 
     # -- one step ----------------------------------------------------------------------------
     def step(self, before, after, op, generic, *, restatement: bool):
-        if op in ("~",):
-            return "not checked", "an approximate equality (\\approx) is not judged", ""
+        if op == "propto":
+            return "not checked", "a proportionality (\\propto) is not judged", ""
         if op in ("=>", "!="):
             return "not checked", f"a relation '{op}' is not judged", ""
         if generic:
@@ -610,6 +614,8 @@ class _Judge:
         try:
             if op in (">", ">=", "<", "<="):
                 return self.inequality(before, after, op)
+            if op == "~":
+                return self.approximately(before, after)
             return self.equality(before, after)
         except NotConformable as err:
             return "incorrect", f"not defined as written: {err} (a transpose missing or misplaced?)", ""
@@ -738,10 +744,15 @@ class _Judge:
         return seqs
 
     def equality(self, before, after):
+        if isinstance(before, sp.Derivative) and _name(before.expr) in ("L", "J", "LL"):
+            # how the loss is defined decides a factor 2, 1/I or 1/2: the verdict names the loss used
+            self.conventions.append("loss: " + self.loss_convention(_name(before.expr)))
         pairs = self.values(before, after)
         pairs = self.vocabulary(pairs, before, after)
         pairs = self.family_gradient(pairs)
         mismatch = self.compare(pairs)
+        if any(isinstance(x, sp.Basic) and x.has(Relu, sp.Heaviside) for _, a, b in pairs for x in (a, b)):
+            self.conventions.append("ReLU'(0) = 0: its derivative is I[z > 0]")
         if mismatch is None:
             return "correct", self.how(pairs, before, after), self.truth_text(before, pairs)
         # conventions: a recurrence started from 0
@@ -749,6 +760,8 @@ class _Judge:
             pairs0 = self.values(before, after, zero_start=True)
             if self.compare(pairs0) is None:
                 used = {str(i.base.label) for e in (before, after) if isinstance(e, sp.Basic) for i in e.atoms(sp.Indexed)}
+                used |= {a.name.split("_")[0] for e in (before, after) if isinstance(e, sp.Basic)
+                         for a in e.atoms(sp.Symbol) if re.fullmatch(r"(phi|theta)_\d", a.name)}
                 rules = self.ctx.rules_at(self.line)
                 for n in list(used):
                     if n in rules:
@@ -761,6 +774,47 @@ class _Judge:
                 return ("correct", f"equal to the recurrence run for t = 2, 3, 5 when it starts from {start} ({why}); "
                         "with another starting value a term in it would be missing", "")
         return "incorrect", self.explain(before, after, pairs, mismatch), self.truth_text(before, pairs)
+
+    def approximately(self, before, after):
+        """``A \\approx B``: within half a unit of the last digit a number is written with, else within 1 %;
+        a count or time (t, n, T, N) free in the claim is taken large (a long run: t = 200)."""
+        env = self.env_for([before, after])
+        long_run = [s for s in env.indices if s.name in ("t", "T", "n", "N", "k")]
+        for s in long_run:
+            env.indices[s] = LONG_RUN
+        ev = self.evaluator()
+        a, b = ev.value(before, env), ev.value(after, self.env_with(env))
+        if isinstance(a, sp.MatrixBase) or isinstance(b, sp.MatrixBase):
+            raise Unchecked("an approximation between matrices")
+        # the precision is the one of a side written as a plain number ("\\approx 2.718": 3 decimals)
+        texts = self.row.side_texts or split_relation(self.row.text)[0]
+        decimals = [len(m.group(1) or "") for t in texts for m in [re.fullmatch(r"\s*-?\d+(?:\.(\d+))?\s*", t)] if m]
+        rng = np.random.default_rng(SEED)
+        symbols = sorted(_free(a) | _free(b), key=lambda s: s.name)
+        draws = [draw(symbols, rng) for _ in range(N_DRAWS)]
+        values = {s: np.array([d[s] for d in draws]) for s in symbols}
+        va = np.asarray(evaluate_many(a, values) * np.ones(len(draws)), dtype=float)
+        vb = np.asarray(evaluate_many(b, values) * np.ones(len(draws)), dtype=float)
+        if not np.all(np.isfinite(va) & np.isfinite(vb)):
+            raise Unchecked("no finite value at a random draw")
+        if decimals and not symbols:
+            tol = 0.5 * 10.0 ** -min(decimals)
+            gap = np.abs(va - vb)
+            how = f"within half a unit of the last digit written ({tol:g})"
+        else:
+            tol = 0.01
+            gap = np.abs(va - vb) / np.maximum(1e-300, np.maximum(np.abs(va), np.abs(vb)))
+            how = "within 1 %"
+        where = f" with {', '.join(s.name for s in long_run)} = {LONG_RUN} (a long run)" if long_run else ""
+        k = int(np.argmax(gap))
+        at = f"at {_where(draws[k])} " if symbols else ""
+        if gap[k] <= tol:
+            return "correct", f"approximately equal {how}{where}: {at}the sides are {_fmt(va[k])} and {_fmt(vb[k])}", ""
+        return "incorrect", (f"not approximately equal ({how}){where}: {at}the left side is {_fmt(va[k])}, "
+                             f"the right side {_fmt(vb[k])}"), ""
+
+    def env_with(self, env: Env) -> Env:
+        return Env(indices=dict(env.indices))
 
     def family_gradient(self, pairs):
         """A gradient "with respect to phi" written for the phi_k only (the output weights of the shallow
@@ -930,7 +984,8 @@ class _Judge:
             try:
                 pairs = self.values(before, after, strip=i)
                 if self.compare(pairs) is None:
-                    count = sp.Symbol(next(iter(sorted(self.ctx.counts)), "I"), integer=True, positive=True)
+                    count = sp.Symbol("I" if "I" in self.ctx.counts or not self.ctx.counts else sorted(self.ctx.counts)[0],
+                                      integer=True, positive=True)
                     return (f"missing sum over {i.name}: this is the derivative of one term l_{i.name}, not of L "
                             f"(L sums over the examples)"), sp.Sum(after, (i, 1, count))
             except (Unchecked, NotConformable, NotCheckable):
@@ -964,8 +1019,11 @@ class _Judge:
             defs = self.ctx.lookup_at(self.line)(name)
             if defs:
                 d = defs[-1]
-                src = "the book's sum over i (eq. 6.5)" if d.source == "book" else f"the sheet's {name} (line {d.line})"
-                return src
+                if d.source == "book":
+                    kind = "binary cross-entropy" if isinstance(d.body, sp.Basic) and d.body.has(sp.log) else \
+                        "least squares (eq. 6.5)"
+                    return f"the book's {kind}, a sum over i (not a mean)"
+                return f"the sheet's {name} (" + (f"line {d.line})" if d.line > 0 else "defined in the problem's text)")
         return "the book's sum over i"
 
     def chain_rule_hint(self, before, after) -> tuple[str, object]:
@@ -1040,7 +1098,12 @@ class _Judge:
     def free_indices(self, e) -> list:
         if not isinstance(e, sp.Basic):
             return []
-        return [s for s in sorted(e.free_symbols, key=lambda s: s.name)
+        symbols = set(e.free_symbols)
+        bound = {lim[0] for s in e.atoms(sp.Sum) for lim in s.limits}
+        for d in e.atoms(sp.Derivative):
+            for v in d.variables:  # dL / d yhat_i depends on i, though SymPy counts i as bound
+                symbols |= v.free_symbols - bound
+        return [s for s in sorted(symbols, key=lambda s: s.name)
                 if isinstance(s, sp.Symbol) and s.is_integer and s.name not in self.ctx.counts
                 and s.name not in ("I", "N", "M", "t") and s != IMPLICIT_INDEX]
 

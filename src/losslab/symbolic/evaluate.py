@@ -621,6 +621,7 @@ class Evaluator:
             keys.append(self.key_atom(v, env))
         keep = env.keep | {k.name for k in keys}
         target = self.value(e.expr, env.child(keep=keep))
+        target = self.through_intermediates(e.expr, target, variables, keys, env)
         for v, k in zip(variables, keys):
             if is_parameter_name(k.name) and self.known_parameters and k.name not in self.known_parameters \
                     and k not in _free_atoms(target):
@@ -649,6 +650,32 @@ class Evaluator:
             result = result.xreplace(values) if not isinstance(result, sp.MatrixBase) else result.applyfunc(
                 lambda x: x.xreplace(values))
         return result
+
+    def through_intermediates(self, expr, target, variables, keys, env):
+        """dL/d yhat_i where the sheet defines yhat_i = f[x_i, phi] but L is written in f[x_i, phi]: the kept
+        name never appears in L, so L's value is searched for the intermediate's value, which is then kept."""
+        if isinstance(target, sp.MatrixBase):
+            return target
+        missing = [(v, k) for v, k in zip(variables, keys)
+                   if k not in _free_atoms(target) and k.name not in env.keep and self.definitions(_name(v))]
+        if not missing:
+            return target
+        full = None
+        for v, k in missing:
+            val = self.value(v, env)
+            if val == k or isinstance(val, sp.MatrixBase) or not _free_atoms(val):
+                continue
+            if full is None:
+                full = self.value(expr, env)
+                if isinstance(full, sp.MatrixBase):
+                    return target
+            replaced = full.subs(val, k)
+            if k in _free_atoms(replaced):
+                full = replaced
+        if full is not None and any(k in _free_atoms(full) for _, k in missing):
+            self.notes.append("the intermediate's value was found inside the loss and differentiated as one quantity")
+            return full
+        return target
 
     def require_defined(self, target):
         """A derivative of a name the problem never defines cannot be checked."""

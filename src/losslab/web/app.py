@@ -13,7 +13,8 @@ Endpoints::
     POST /api/fit             {objective, data?, params: 1..4 vectors} -> model outputs over the data
     POST /api/upload          multipart CSV file (<= 1 MB, numbers only) -> {data: "upload:ID", n, ...}
     POST /api/check           multipart: a sheet ``file`` (.md/.tex/.ipynb/.txt, <= 1 MB, UTF-8) or pasted
-                              ``text`` -> {claims: what `losslab check --json` prints, counts, html}
+                              ``text`` with its ``format`` (auto, markdown, latex, notebook, text)
+                              -> {claims: what `losslab check --json` prints, counts, html}
     GET  /static/math/STIXTwoMath-Regular.ttf  the math font that lays out MathML (from ``ziamath``)
 
 Every bad request is answered with status 422 (413 for a body or sheet too large, 415
@@ -28,6 +29,7 @@ kept in memory (starlette spools a large multipart body to a temporary file).
 
 from __future__ import annotations
 
+import asyncio
 import importlib.resources
 import json
 from contextlib import asynccontextmanager
@@ -41,10 +43,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..errors import LosslabError
 from ..mathml import math_font_path
-from ..sheet_input import MAX_SHEET_BYTES, SheetNotText, SheetTooLarge, check_sheet_name, sheet_text
+from ..sheet_input import MAX_SHEET_BYTES, SheetNotText, SheetTooLarge, check_sheet_name, pasted_name, sheet_text, too_large
 from . import check_worker, compute, service
 from .check_worker import CheckTimeout, check_in_worker
-from .compute import ClientGone, ComputeTimeout, ShuttingDown, WorkerStopped
+from .compute import ClientGone, ComputeTimeout, ServerBusy, ShuttingDown, WorkerStopped
 from .guard import BodyLimit, Draining
 from .schemas import (
     MAX_BODY_BYTES,
@@ -153,8 +155,6 @@ def _simplify(errors: list[dict]) -> list[dict]:
 async def _unless_client_leaves(request: Request, work):
     """Await ``work``; if the client disconnects first, stop the check worker (it is killed, a new one starts
     for the next sheet) instead of computing an answer nobody will read."""
-    import asyncio
-
     task = asyncio.ensure_future(work)
     while True:
         done, _ = await asyncio.wait({task}, timeout=0.5)
@@ -177,6 +177,9 @@ async def _computed(request: Request, fn, req) -> Response:
 
 def create_app(book_dir: str | Path | None = None) -> FastAPI:
     """The explorer; with ``book_dir`` (a folder ``losslab book`` wrote) it serves that book at ``/book/`` too."""
+    from ..precision import enable_float64_process
+
+    enable_float64_process()  # the server is losslab's own process: float64 throughout
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         compute.POOL.start()  # the compute workers import while the server starts, not on the first request
@@ -215,7 +218,8 @@ def create_app(book_dir: str | Path | None = None) -> FastAPI:
         return JSONResponse(status_code=503, content={"detail": "The server ran out of memory for this request; ask for less "
                                                                 "(a smaller grid, fewer steps or data points)."})
 
-    app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)
+    # a sheet over the body limit is refused before it is read, in the words of the sheet's own limit
+    app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES, messages={"/api/check": too_large})
     app.add_middleware(Draining, closing=lambda: compute.POOL.closing)
 
     def _status_handler(status: int):
@@ -227,7 +231,7 @@ def create_app(book_dir: str | Path | None = None) -> FastAPI:
     # a sheet too large, one that is not text, a check past its deadline: the status says which
     # work past its deadline, stopped by the server's shutdown or ended with its worker: the status says which too
     for kind, status in ((SheetTooLarge, 413), (SheetNotText, 415), (CheckTimeout, 504), (ComputeTimeout, 504),
-                         (ShuttingDown, 503), (WorkerStopped, 503)):
+                         (ShuttingDown, 503), (ServerBusy, 503), (WorkerStopped, 503)):
         app.add_exception_handler(kind, _status_handler(status))
 
     @app.get("/", include_in_schema=False)
@@ -288,7 +292,8 @@ def create_app(book_dir: str | Path | None = None) -> FastAPI:
         # read one byte past the limit: enough to refuse without holding a huge body in memory
         raw = await file.read(MAX_UPLOAD_BYTES + 1)
         await file.close()
-        return FastJSON(service.store_upload(raw, file.filename or "upload.csv"))
+        # parsing a megabyte of CSV takes a moment: in a thread, so the other requests are not held up meanwhile
+        return FastJSON(await asyncio.to_thread(service.store_upload, raw, file.filename or "upload.csv"))
 
     @app.post("/api/check")
     async def check(
@@ -296,6 +301,7 @@ def create_app(book_dir: str | Path | None = None) -> FastAPI:
         file: UploadFile | None = File(None),
         text: str | None = Form(None),
         filename: str | None = Form(None),
+        fmt: str | None = Form(None, alias="format"),
     ) -> Response:
         from ..check_view import check_report_html
 
@@ -304,14 +310,16 @@ def create_app(book_dir: str | Path | None = None) -> FastAPI:
             raw = await file.read(MAX_SHEET_BYTES + 1)  # one byte past the limit is enough to refuse
             await file.close()
         elif text is not None:
-            name = check_sheet_name(filename or "pasted.md")
+            # pasted text: read as the format asked for, or (auto) as the checker finds it (notebook, LaTeX, Markdown)
+            name = check_sheet_name(filename) if filename is not None and fmt is None else pasted_name(fmt or "auto")
             raw = text.encode("utf-8")
         else:
             raise LosslabError("The 'file' or 'text' parameter is required: upload a sheet or paste its text. Got neither instead.")
-        source = sheet_text(raw, name)
+        shown = name or "pasted text"
+        source = sheet_text(raw, shown)
         claims = await _unless_client_leaves(request, check_in_worker(source, name))
         counts = {v: sum(c.get("verdict") == v for c in claims) for v in ("correct", "incorrect", "not checked")}
-        return FastJSON({"filename": name, "claims": claims, "counts": counts, "html": check_report_html(claims, source)})
+        return FastJSON({"filename": shown, "claims": claims, "counts": counts, "html": check_report_html(claims, source)})
 
     return app
 

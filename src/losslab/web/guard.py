@@ -16,7 +16,7 @@ import asyncio
 import ctypes
 import ctypes.util
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 __all__ = ["BodyLimit", "Draining", "SHUTDOWN_SENTENCE", "release_memory"]
 
@@ -52,14 +52,20 @@ async def _send_json(send, status: int, detail: str) -> None:
 class BodyLimit:
     """ASGI middleware: at most ``max_bytes`` of request body, else 413 with a sentence."""
 
-    def __init__(self, app, max_bytes: int) -> None:
+    def __init__(self, app, max_bytes: int, messages: Mapping[str, Callable[[int], str]] | None = None) -> None:
         self.app = app
         self.max_bytes = int(max_bytes)
+        # path -> the sentence for a body of (at least) so many bytes, in the words of what that endpoint takes
+        self.messages = dict(messages or {})
 
     def __repr__(self) -> str:
-        return f"BodyLimit(max_bytes={self.max_bytes})"
+        return f"BodyLimit(max_bytes={self.max_bytes}, messages for {sorted(self.messages)})"
 
-    def _too_large(self, got: str) -> str:
+    def _too_large(self, scope, size: int, declared: bool) -> str:
+        describe = self.messages.get(scope.get("path", ""))
+        if describe is not None:
+            return describe(size)
+        got = f"{size:,} bytes" if declared else f"more than {self.max_bytes:,} bytes"
         return f"The request body must be at most {self.max_bytes:,} bytes. Got {got} instead."
 
     async def __call__(self, scope, receive, send) -> None:
@@ -72,7 +78,7 @@ class BodyLimit:
             await _send_json(send, 400, "The Content-Length header must be a number of bytes. Got something else instead.")
             return
         if declared is not None and declared > self.max_bytes:
-            await _send_json(send, 413, self._too_large(f"{declared:,} bytes"))
+            await _send_json(send, 413, self._too_large(scope, declared, True))
             release_memory()
             return
         chunks, size, more = [], 0, True
@@ -84,7 +90,7 @@ class BodyLimit:
             size += len(chunk)
             if size > self.max_bytes:
                 chunks.clear()
-                await _send_json(send, 413, self._too_large(f"more than {self.max_bytes:,} bytes"))
+                await _send_json(send, 413, self._too_large(scope, size, False))
                 release_memory()
                 return
             chunks.append(chunk)
@@ -138,4 +144,7 @@ class Draining:
         except (asyncio.CancelledError, Exception) as err:
             if started or not (isinstance(err, asyncio.CancelledError) or self.closing()):
                 raise
-            await _send_json(send, 503, SHUTDOWN_SENTENCE)
+            try:
+                await _send_json(send, 503, SHUTDOWN_SENTENCE)
+            except Exception:  # noqa: BLE001  (the connection is already closing: nobody to tell)
+                pass

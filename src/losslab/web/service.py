@@ -127,8 +127,11 @@ def objective_for(key: str, data: str | None):
     if data is None:
         return _model_objective(entry.model, entry.data_name)
     if data.startswith("logistic:"):
-        if entry.model != "logistic":
-            raise LosslabError(f"The 'data' parameter 'logistic:SEED' is for the logistic model only. Got it for {key!r} instead.")
+        # seeded labels are 0/1: they fit a model whose output is a logit (what the model says, not its name)
+        output = _model_objective(entry.model, entry.data_name).model.output
+        if output != "logit":
+            raise LosslabError(f"The 'data' parameter 'logistic:SEED' (labels 0 and 1) is for models with a logit output only. "
+                               f"Got it for {key!r}, whose output is {output!r}, instead.")
         return _model_objective(entry.model, data)
     uploaded = UPLOADS.get(data.removeprefix("upload:"))
     return _cached_upload_objective(entry.model, data, uploaded)

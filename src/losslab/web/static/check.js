@@ -10,7 +10,7 @@
     $("check-error").hidden = false;
   }
 
-  async function send(form) {
+  async function send(form, fileName) {
     if (state.busy) return;
     state.busy = true;
     $("check-error").hidden = true;
@@ -25,7 +25,9 @@
     state.busy = false;
     $("check-status").textContent = "";
     if (resp && !resp.ok) {
-      showError(payload && payload.detail ? String(payload.detail) : `The check failed with status ${resp.status}.`);
+      let message = payload && payload.detail ? String(payload.detail) : `The check failed with status ${resp.status}.`;
+      if (fileName && !message.includes(fileName)) message = `${fileName}: ${message}`;
+      showError(message);
       $("check-result").innerHTML = "";
       state.last = { status: resp.status, detail: payload && payload.detail };
     } else if (payload) {
@@ -45,14 +47,14 @@
     if (!file) return;
     const form = new FormData();
     form.append("file", file, file.name);
-    send(form).then(() => { $("check-file").value = ""; });
+    send(form, file.name).then(() => { $("check-file").value = ""; });
   });
   $("check-run").addEventListener("click", () => {
     const text = $("check-text").value;
     if (!text.trim()) { showError("Paste a sheet into the box first, or choose a file."); return; }
     const form = new FormData();
     form.append("text", text);
-    form.append("filename", "pasted.md");
+    form.append("format", $("check-format").value);
     send(form);
   });
 })();
