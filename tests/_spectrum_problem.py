@@ -75,6 +75,15 @@ def sweep(objective):
                     record="final", chunk=1)
 
 
+def recorded_sweep(objective):
+    """run_many with every step recorded, on minibatches: the starts split over every device of every
+    process (sharding.map_rows), the records gathered on every process."""
+    from losslab.run import run_many
+
+    return run_many(objective, "momentum", sweep_starts(), steps=20, learning_rates=[0.01, 0.02], beta=0.6, batch_size=10,
+                    seed=3, record="params", chunk=1)
+
+
 def landscape(objective):
     """A Gabor loss grid, rows split over every device of every process (sharding.map_rows)."""
     from losslab.landscape import grid2d
@@ -109,6 +118,9 @@ def _main(argv):
         record["sweep_params"] = s.final_params.tolist()
         record["sweep_loss"] = s.final_loss.tolist()
         record["landscape"] = landscape(g).tolist()
+        r = recorded_sweep(g)
+        record["recorded"] = {"params": r.params.tolist(), "loss": r.loss.tolist(), "steps": r.steps.tolist(),
+                              "diverged_at": r.diverged_at.tolist()}
     record["global_devices"] = jax.device_count()
     if k == 0:
         with open(out, "w") as fh:

@@ -214,7 +214,7 @@ def _free_port() -> int:
 
 
 def test_two_processes_equal_one(problem, tmp_path):
-    from _spectrum_problem import landscape, sweep
+    from _spectrum_problem import landscape, recorded_sweep, sweep
 
     from losslab import make_objective
 
@@ -233,3 +233,7 @@ def test_two_processes_equal_one(problem, tmp_path):
     np.testing.assert_allclose(two["sweep_params"], s.final_params, rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(two["sweep_loss"], s.final_loss, rtol=1e-12)
     np.testing.assert_allclose(two["landscape"], landscape(g), rtol=1e-12)
+    r = recorded_sweep(g)  # every step recorded, minibatches: the same records as one process
+    np.testing.assert_allclose(two["recorded"]["params"], r.params, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(two["recorded"]["loss"], r.loss, rtol=1e-12)
+    assert two["recorded"]["steps"] == r.steps.tolist() and two["recorded"]["diverged_at"] == r.diverged_at.tolist()

@@ -47,6 +47,9 @@ def compute():
     out["sweep"] = map_rows(sweep_fn(g), starts, chunk=1, args=(g.x, g.y)).tolist()
     runs = run_many(g, "momentum", starts, steps=50, learning_rates=[0.01], beta=0.6, record="final", chunk=1)
     out["runs"] = runs.final_params[0].tolist()
+    recorded = run_many(g, "momentum", starts, steps=30, learning_rates=[0.01, 0.02], beta=0.6, batch_size=10, seed=3,
+                        record="params", chunk=1)
+    out["recorded"] = recorded.params.tolist()
     return out
 
 if __name__ == "__main__":
@@ -75,10 +78,10 @@ def test_four_devices_equal_one(tmp_path):
     finally:
         sys.path.remove(str(tmp_path))
     assert one["devices"] == 1
-    for key in ("direct", "separable", "eig", "slice", "sweep", "runs"):
+    for key in ("direct", "separable", "eig", "slice", "sweep", "runs", "recorded"):
         a, b = np.array(four[key]), np.array(one[key])
         assert a.shape == b.shape
-        if key in ("eig", "runs"):
+        if key in ("eig", "runs", "recorded"):
             # Hessians through the Gabor model's vectorised sine are compiled for a
             # per-device batch of another shape, and XLA's vectorised loop rounds the
             # last bits differently: equal to float64 round-off, not bit for bit.

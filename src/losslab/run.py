@@ -327,9 +327,16 @@ def _engine_for(objective, optimizer, steps, full_batch, spec, progress=None, ev
     def build():
         engine = _make_engine(objective, optimizer, steps, full_batch, spec, progress, every, stopping)
         if many:
-            # inner vmap over starts, outer over hyperparameter settings
-            over_starts = jax.vmap(engine, in_axes=(0, None, None, None, None))
-            return jax.jit(jax.vmap(over_starts, in_axes=(None, 0, None, None, None)))
+            # inner vmap over hyperparameter settings, outer over starts: every output has the starts
+            # first, so sharding.map_rows can split the starts over devices and processes
+            over_settings = jax.vmap(engine, in_axes=(None, 0, None, None, None))
+
+            def rows(starts, hp, tol, idx, mask):
+                (params, loss, gnorm, step), n_updates, div_at, conv = jax.vmap(over_settings, in_axes=(0, None, None, None, None))(
+                    starts, hp, tol, idx, mask)
+                return params, loss, gnorm, step, n_updates, div_at, conv
+
+            return jax.jit(rows)
         return jax.jit(_packed(engine))
 
     return _cached(key, (objective, optimizer), build)
@@ -565,11 +572,12 @@ def run_many(
     sampler = Sampler(n, batch_size, replace=replace, drop_last=drop_last, seed=seed)
     idx, mask = sampler.batches(steps)
     engine = _engine_for(objective, optimizer, steps, batch_size is None, None, many=True, hp_keys=keys)
-    traced = {k: jnp.asarray(v) for k, v in table.items()}
-    records, n_updates, div_at, conv = engine(jnp.asarray(starts), traced, jnp.asarray(tol, jnp.float64), jnp.asarray(idx), jnp.asarray(mask))
+    traced = {k: np.asarray(v) for k, v in table.items()}
+    # the starts split over every device (and every process of jax.distributed), each with every setting;
+    # the records come back to every process, starts first: (S, L, ...) -> (L, S, ...), a view
+    outs = map_rows(engine, starts, chunk=chunk, args=(traced, np.float64(tol), np.asarray(idx), np.asarray(mask)))
+    params, loss, _, _, n_updates, div_at, conv = (np.moveaxis(a, 0, 1) for a in outs)
     # on the host from here: NumPy needs no compiled program per shape, as eager jnp calls would
-    params, loss = np.asarray(records[0]), np.asarray(records[1])
-    n_updates, div_at, conv = np.asarray(n_updates), np.asarray(div_at), np.asarray(conv)
     end = np.minimum(np.where(div_at >= 0, div_at, n_updates), steps)
     return ManyRunResult(
         learning_rates=rates, inits=starts, final_params=np.take_along_axis(params, end[..., None, None], axis=2)[:, :, 0],

@@ -64,10 +64,10 @@ def solve(problem: str, ctx: BookContext | None = None) -> ProblemResult:
     return result
 
 
-# CPU seconds of each problem in a first run (measured, 2-core machine): the longest start first,
-# so two workers finish together instead of one waiting for 6.11 at the end
-_EXPECTED_SECONDS = {"6.11": 9.0, "6.8": 8.0, "6.7": 7.0, "6.5": 4.0, "6.4": 3.5, "6.3": 2.5, "6.6": 2.5, "6.1": 2.0,
-                     "6.10": 1.0, "6.2": 0.5, "6.9": 0.1}
+# Seconds of each problem in a first run, one process (measured on the 2-core machine at load 1.6): the
+# longest start first, so the workers finish together instead of one waiting for 6.8 or 6.11 at the end
+_EXPECTED_SECONDS = {"6.8": 5.7, "6.11": 4.2, "6.7": 4.0, "6.4": 3.5, "6.3": 2.6, "6.1": 2.2, "6.6": 2.0, "6.5": 1.8,
+                     "6.10": 0.9, "6.2": 0.6, "6.9": 0.01}
 
 
 def default_workers(n_problems: int) -> int:
@@ -99,7 +99,6 @@ def solve_many(problems: Iterable[str], ctx: BookContext | None = None, *, on_do
 
 
 def _solve_in_workers(problems, ctx, workers, on_done, on_start) -> list[ProblemResult]:
-    import multiprocessing
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
     from concurrent.futures.process import BrokenProcessPool
 
@@ -116,8 +115,7 @@ def _solve_in_workers(problems, ctx, workers, on_done, on_start) -> list[Problem
                 on_done(done[problems[reported]])
             reported += 1
 
-    # spawned, not forked: a fork of a process whose JAX runtime has threads can deadlock
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=_worker_context(),
                                initializer=_worker_init, initargs=(jax.config.jax_compilation_cache_dir,))
     try:
         pending = {pool.submit(solve, p, ctx): p for p in order}
@@ -143,6 +141,25 @@ def _solve_in_workers(problems, ctx, workers, on_done, on_start) -> list[Problem
             done[problem] = solve(problem, ctx)
             report()
     return [done[p] for p in problems]
+
+
+# What every problem imports, imported once by the fork server and shared by the workers it forks
+# (a spawned worker would import it all again: about 3 s of CPU each)
+_PRELOAD = ["losslab.plots.headless", "matplotlib.pyplot", "losslab.book.registry", "losslab.run", "losslab.curvature",
+            "losslab.landscape", "losslab.symbolic.derive"]
+
+
+def _worker_context():
+    """A fork server where there is one: a clean, single-threaded parent (importing these modules starts no
+    JAX backend and no thread) whose forks start at once; else spawned processes. Never a fork of this
+    process, whose JAX runtime may have threads (a fork of them can deadlock)."""
+    import multiprocessing
+
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload(_PRELOAD)  # no effect if this process's fork server is already running
+    return ctx
 
 
 def _worker_init(cache_dir: str | None) -> None:
