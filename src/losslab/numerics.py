@@ -67,8 +67,9 @@ def _pow2(k):
 
 @jax.custom_jvp
 def exp(x):
-    """``e^x`` for float64 to < 1 ulp (fdlibm's algorithm), vectorisable; 0 below ``EXP_MIN``, inf above
-    ``EXP_MAX``, NaN for NaN. Subnormal results are rounded once. Its derivative is ``e^x dx``."""
+    """``e^x`` for float64 within 1 ulp of NumPy's (fdlibm's algorithm), vectorisable; 0 below ``EXP_MIN``, inf above
+    ``EXP_MAX``, NaN for NaN. A subnormal result is rounded once (XLA:CPU flushes it to 0, as it does its own
+    exp's). Its derivative is ``e^x dx``."""
     # keeps k in range (the ends are restored below); where, not clip: XLA's NaN-propagating min/max
     # take several AVX2 instructions each, and a NaN is restored below anyway
     v = jnp.where(x < EXP_MIN, EXP_MIN, jnp.where(x > EXP_MAX, EXP_MAX, x))
