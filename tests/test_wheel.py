@@ -1,10 +1,11 @@
 """The wheel carries every file losslab reads at run time, and works installed without -e.
 
 Builds the wheel (``python -m build``), checks its file list against the
-package's non-Python files, then installs it with ``--no-deps --target`` into
-a temporary folder (the dependencies are this environment's) and runs
-``losslab check``, ``losslab book`` and the explorer's pages from there, with
-the source tree out of the import path.
+package's non-Python files, then installs it without ``-e`` into a new virtual
+environment and runs its ``losslab`` command: ``losslab book``, ``losslab
+check`` and ``losslab serve`` (the page, the static files, plotly.js, the math
+font, the book, and a sheet sent to the check API), with the source tree out
+of the import path.
 """
 
 from __future__ import annotations
@@ -55,46 +56,85 @@ def test_wheel_holds_every_data_file_and_declares_the_renderer(wheel):
     assert {"latex2mathml", "ziamath", "plotly", "markdown-it-py", "mdit-py-plugins"} <= requires
 
 
-_SCRIPT = r"""
-import json, sys
-from pathlib import Path
-import losslab
-assert Path(losslab.__file__).resolve().is_relative_to(Path(sys.argv[1]).resolve()), losslab.__file__
-from fastapi.testclient import TestClient
-from losslab.web.app import create_app
-from losslab.cli import app
-from typer.testing import CliRunner
+def _free_port() -> int:
+    import socket
 
-book = Path(sys.argv[2])
-res = CliRunner().invoke(app, ["book", "--small", "--problems", "6.9", "--out", str(book)])
-assert res.exit_code == 0, res.output
-client = TestClient(create_app(book))
-out = {}
-for path in ("/", "/static/app.js", "/static/check.js", "/static/plotly.min.js", "/static/math.css",
-             "/static/math/STIXTwoMath-Regular.ttf", "/book/", "/book/assets/STIXTwoMath-Regular.ttf"):
-    r = client.get(path)
-    out[path] = [r.status_code, len(r.content)]
-res = CliRunner().invoke(app, ["check", "--json", sys.argv[3]])
-out["check"] = [res.exit_code, [c["verdict"] for c in json.loads(res.stdout)]]
-print(json.dumps(out))
-"""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _get(url: str, data: bytes | None = None, headers: dict | None = None) -> tuple[int, bytes]:
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, data=data, headers=headers or {}), timeout=120) as r:
+            return r.status, r.read()
+    except urllib.error.HTTPError as err:
+        return err.code, err.read()
 
 
 def test_installed_wheel_serves_book_explorer_and_checks(wheel, tmp_path):
-    target = tmp_path / "site"
-    proc = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-compile", "--target",
-                           str(target), str(wheel)], capture_output=True, text=True, timeout=300)
+    """The wheel in a new virtual environment (its dependencies are this environment's, seen through
+    --system-site-packages; losslab itself only from the wheel), driven through its `losslab` command."""
+    import time
+
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], check=True, timeout=300)
+    python, losslab = venv / "bin" / "python", venv / "bin" / "losslab"
+    proc = subprocess.run([str(python), "-m", "pip", "install", "--quiet", "--no-deps", "--no-compile", str(wheel)],
+                          capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    # the wheel's copy first; the editable install's finder (if any) comes later on sys.path and is never reached
-    env["PYTHONPATH"] = str(target)
-    sheet = ROOT / "tests" / "sheets" / "seed_sheet.md"
-    run = subprocess.run([sys.executable, "-c", _SCRIPT, str(target), str(tmp_path / "book"), str(sheet)],
-                         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900)
-    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
-    out = json.loads(run.stdout.strip().splitlines()[-1])
-    for path, (status, size) in out.items():
-        if path != "check":
-            assert status == 200 and size > 100, (path, status, size)
-    code, verdicts = out["check"]
-    assert code == 1 and "incorrect" in verdicts and "correct" in verdicts  # the seed sheet has both
+    where = subprocess.run([str(python), "-c", "import losslab; print(losslab.__file__)"], cwd=tmp_path, env=env,
+                           capture_output=True, text=True, timeout=300)
+    assert Path(where.stdout.strip()).resolve().is_relative_to(venv.resolve()), where.stdout + where.stderr
+
+    def cli(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([str(losslab), *args], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900)
+
+    book = tmp_path / "book"
+    made = cli("book", "--small", "--problems", "6.9", "--out", str(book))
+    assert made.returncode == 0, made.stdout[-2000:] + made.stderr[-2000:]
+    seed = ROOT / "tests" / "sheets" / "seed_sheet.md"
+    checked = cli("check", "--json", str(seed))
+    claims = json.loads(checked.stdout)
+    assert checked.returncode == 1 and {"correct", "incorrect"} <= {c["verdict"] for c in claims}  # the seed has both
+
+    port = _free_port()
+    log = open(tmp_path / "serve.log", "wb")
+    server = subprocess.Popen([str(losslab), "serve", "--port", str(port), "--book", str(book)], cwd=tmp_path, env=env,
+                              stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                if _get(base + "/api/info")[0] == 200:
+                    break
+            except OSError:
+                pass
+            assert server.poll() is None and time.monotonic() < deadline, (tmp_path / "serve.log").read_text()[-2000:]
+            time.sleep(0.5)
+        page = _get(base + "/")[1].decode()
+        # every file the page and the book name, and the renderer's assets, come from the installed packages
+        for path in ("/static/app.js", "/static/check.js", "/static/style.css", "/static/plotly.min.js", "/static/math.css",
+                     "/static/math/STIXTwoMath-Regular.ttf", "/book/", "/book/assets/STIXTwoMath-Regular.ttf"):
+            status, body = _get(base + path)
+            assert status == 200 and len(body) > 100, (path, status, len(body))
+        for ref in ("/static/app.js", "/static/check.js", "/static/plotly.min.js", "/static/math.css"):
+            assert ref in page
+        boundary = "losslab-wheel-test"
+        form = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"seed_sheet.md\"\r\n"
+                f"Content-Type: text/markdown\r\n\r\n").encode() + seed.read_bytes() + f"\r\n--{boundary}--\r\n".encode()
+        status, body = _get(base + "/api/check", form, {"Content-Type": f"multipart/form-data; boundary={boundary}"})
+        assert status == 200 and json.loads(body)["claims"] == claims  # the panel's answer is the CLI's JSON
+    finally:
+        server.terminate()
+        try:
+            server.wait(30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait(10)
+        log.close()
