@@ -34,9 +34,12 @@ def one_run(cache: str, out: Path) -> dict:
     proc = subprocess.run(cmd, check=False, capture_output=True, text=True, env=env)
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    if proc.returncode not in (0, 1):
-        raise SystemExit(f"losslab solve all failed (exit {proc.returncode}):\n{proc.stderr[-3000:]}")
-    results = json.loads(proc.stdout)
+    try:
+        results = json.loads(proc.stdout) if proc.returncode in (0, 1) else None
+    except json.JSONDecodeError:
+        results = None
+    if results is None:
+        raise SystemExit(f"losslab solve all failed (exit {proc.returncode}):\n{proc.stdout[:2000]}\n{proc.stderr[-3000:]}")
     checks = [c for r in results for c in r["checks"]]
     return {
         "wall_s": round(wall, 2),

@@ -77,7 +77,7 @@ def stand_ins(monkeypatch):
         return ProblemResult(problem=name, title="t", statement="s", answer={}, summary="", checks=[])
 
     monkeypatch.setattr("losslab.book.solve", fake_solve)
-    monkeypatch.setattr("losslab.book.solve_many", lambda names, ctx=None, on_done=None: [fake_solve(n) for n in names])
+    monkeypatch.setattr("losslab.book.solve_many", lambda names, ctx=None, **kw: [fake_solve(n) for n in names])
     monkeypatch.setattr("losslab.cli.check.check_bounded", lambda text, **kw: [])
     monkeypatch.setattr("losslab.cli.serve.run_server", lambda *a, **kw: None)
 

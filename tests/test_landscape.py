@@ -50,7 +50,22 @@ def test_separable_gabor_matches_direct_on_book_ranges():
     direct = grid2d(obj, (-10, 10), (2.5, 22.5), 65, method="direct")
     assert sep.method == "separable" and direct.method == "direct"
     np.testing.assert_allclose(sep.loss, direct.loss, rtol=1e-10, atol=0)
-    assert grid2d(obj, (-10, 10), (2.5, 22.5), 5).method == "separable"  # auto picks it
+    assert grid2d(obj, (-10, 10), (2.5, 22.5), 5).method == "direct"  # auto: too small to repay compiling the kernel
+
+
+def test_auto_picks_the_separable_form_for_large_grids():
+    from losslab.landscape import KERNEL_MIN_EVALUATIONS
+
+    rng = np.random.default_rng(3)
+    n = 2000
+    obj = make_objective("gabor", Dataset(rng.uniform(-15, 15, n), rng.normal(0, 0.5, n), name="many"))
+    g = int(np.ceil(np.sqrt(KERNEL_MIN_EVALUATIONS / n)))
+    land = grid2d(obj, (-10, 10), (2.5, 22.5), g)
+    assert land.method == "separable"
+    rows = [0, g // 2, g - 1]  # a few rows against the direct path
+    direct, used = grid_values(obj, land.phi0, land.phi1[rows], method="direct")
+    assert used == "direct"
+    np.testing.assert_allclose(land.loss[rows], direct, rtol=1e-10, atol=0)
 
 
 def test_separable_gabor_many_points_wide_ranges_mean_reduction():

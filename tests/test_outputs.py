@@ -100,7 +100,7 @@ def test_an_interrupted_book_leaves_the_previous_page(tmp_path, monkeypatch):
     def fake_solve(name, ctx=None):
         return ProblemResult(problem=name, title="t", statement="s", answer={}, summary="", checks=[])
 
-    monkeypatch.setattr("losslab.book.solve", fake_solve)
+    monkeypatch.setattr("losslab.book.solve_many", lambda names, ctx=None, **kw: [fake_solve(n) for n in names])
     monkeypatch.chdir(tmp_path)
     runner = CliRunner()
     assert runner.invoke(app, ["book", "--out", "site", "--problems", "6.1"]).exit_code == 0

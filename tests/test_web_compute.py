@@ -13,7 +13,8 @@ import warnings
 
 import pytest
 
-from losslab.web.compute import ClientGone, ComputePool, ComputeTimeout, ShuttingDown
+from losslab.web import compute
+from losslab.web.compute import ClientGone, ComputePool, ComputeTimeout, ServerBusy, ShuttingDown
 from losslab.web.guard import SHUTDOWN_SENTENCE, Draining
 
 FOREVER = range(10**15)  # sum() over it is one C call of days: nothing inside it checks for a stop
@@ -93,6 +94,25 @@ def test_a_shutdown_stops_running_and_waiting_work(pool):
     pool.close()  # ready for the next test: a call starts a new worker
 
 
+def test_waiting_has_no_deadline_but_a_bounded_queue(pool, monkeypatch):
+    monkeypatch.setattr(compute, "MAX_WAITING", 2)
+
+    async def four_requests():
+        busy = asyncio.ensure_future(pool.call(sum, FOREVER))  # takes the one worker
+        await asyncio.sleep(0.2)
+        waiting = [asyncio.ensure_future(pool.call(abs, -k, seconds=0.5)) for k in (1, 2)]
+        await asyncio.sleep(1.0)  # twice their deadline: but they have not started, so they are not late
+        assert not any(w.done() for w in waiting) and pool.waiting == 2
+        with pytest.raises(ServerBusy, match=r"^The server is busy: 2 requests are waiting"):
+            await pool.call(abs, -3)
+        busy.cancel()  # its client went: the worker is killed, a fresh one serves the two that waited
+        return await asyncio.gather(*waiting, busy, return_exceptions=True)
+
+    outcomes = asyncio.run(four_requests())
+    assert outcomes[:2] == [1, 2] and isinstance(outcomes[2], asyncio.CancelledError)
+    assert pool.stopped == 1 and pool.waiting == 0
+
+
 def test_a_worker_over_its_memory_cap_is_a_memory_error_and_is_replaced(pool):
     with pytest.raises(MemoryError):
         asyncio.run(pool.call(bytearray, 3 * 2**30))  # over the 1 GiB cap: refused by the kernel, not granted
@@ -145,13 +165,15 @@ def test_the_server_stops_work_for_a_client_that_left_and_at_the_deadline(live):
     import httpx
 
     base, pool = live
-    before = pool.stopped
+    before, workers = pool.stopped, set(pool.pids)
     with pytest.raises(httpx.ReadTimeout):  # the workers are still starting: nothing is answered in 0.2 s
         httpx.post(base + "/api/run", json=HEAVY_RUN, timeout=0.2)
     deadline = time.monotonic() + 5
-    while pool.stopped == before and time.monotonic() < deadline:
+    while (pool.stopped == before or all(_alive(pid) for pid in workers)) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert pool.stopped == before + 1  # its worker was killed, not left computing for nobody
+    gone = [pid for pid in workers if not _alive(pid)]
+    assert len(gone) == 1 and gone[0] not in pool.pids and len(pool.pids) == len(workers)  # and replaced
 
     pool.seconds = 0.3
     response = httpx.post(base + "/api/run", json={**HEAVY_RUN, "start": [-1.5, 6.6]}, timeout=30)

@@ -218,49 +218,26 @@ def _operator(operator, params, dim, *, vectors: int, memory_limit: float | None
 
 
 # ----------------------------------------------------------------------------- Lanczos
-@jax.jit
-def _lanczos_orth(V, w, j, beta_prev):
+# The Krylov basis lives on the host, in NumPy: the vector work of a step is a few passes over
+# V (memory-bound, as fast in NumPy as in XLA on a CPU), nothing is compiled per (steps, P),
+# and each step moves one vector of P numbers each way between host and device.
+def _orthogonalise(V: np.ndarray, w: np.ndarray, j: int, beta_prev: float) -> tuple[float, np.ndarray, float]:
     """alpha_j, then w <- w - alpha v_j - beta_{j-1} v_{j-1}, reorthogonalised against V[:j+1].
 
     One classical Gram-Schmidt pass, and a second only when the first removed most of w
     (the DGKS test ||w'|| < ||w|| / sqrt 2, as in ARPACK): for a million parameters each
     pass over V is most of a step's memory traffic.
     """
-    m = V.shape[0]
-    v_j = V[j]
-    alpha = jnp.vdot(v_j, w)
-    v_prev = jnp.where(j > 0, V[jnp.maximum(j - 1, 0)], jnp.zeros_like(v_j))
-    w = w - alpha * v_j - beta_prev * v_prev
-    mask = (jnp.arange(m) <= j).astype(V.dtype)
-
-    def project(u):
-        return u - V.T @ (mask * (V @ u))
-
-    before = jnp.linalg.norm(w)
-    w = project(w)
-    w = jax.lax.cond(jnp.linalg.norm(w) < before / jnp.sqrt(2.0), project, lambda u: u, w)
-    return alpha, w, jnp.linalg.norm(w)
-
-
-@partial(jax.jit, donate_argnums=(0,))
-def _lanczos_step(V, w, j, beta_prev):
-    """One step after w = H v_j: (alpha_j, beta_j, w, V with row j + 1 = w / beta_j), in place."""
-    alpha, w, beta = _lanczos_orth(V, w, j, beta_prev)
-    nxt = jnp.minimum(j + 1, V.shape[0] - 1)
-    # beta = 0 (an invariant subspace) leaves the row zero: the caller restarts there
-    safe = jnp.where(beta > 0, beta, 1.0)
-    V = V.at[nxt].set(jnp.where(j + 1 < V.shape[0], jnp.where(beta > 0, w / safe, 0.0), V[nxt]))
-    return alpha, beta, w, V
-
-
-@partial(jax.jit, donate_argnums=(0,))
-def _lanczos_set(V, j, v):
-    return V.at[j].set(v)
-
-
-@jax.jit
-def _row(V, j):
-    return V[j]
+    basis = V[: j + 1]
+    alpha = float(V[j] @ w)
+    w = w - alpha * V[j]
+    if j > 0:
+        w -= beta_prev * V[j - 1]
+    before = np.linalg.norm(w)
+    w -= basis.T @ (basis @ w)
+    if np.linalg.norm(w) < before / np.sqrt(2.0):
+        w -= basis.T @ (basis @ w)
+    return alpha, w, float(np.linalg.norm(w))
 
 
 def lanczos(matvec: Callable, v0, iters: int, *, progress: Progress = None, tol: float = 1e-12):
@@ -269,40 +246,40 @@ def lanczos(matvec: Callable, v0, iters: int, *, progress: Progress = None, tol:
     Builds the orthonormal Krylov basis :math:`V` and tridiagonal
     :math:`T = V^T H V` (diagonal ``alphas``, off-diagonal ``betas``). Stops early
     when the Krylov space is invariant (:math:`\beta_j \le` tol :math:`\|T\|`).
-    Returns ``(alphas, betas, V)`` with ``V`` of shape ``(m, P)``, m the steps done.
+    Returns ``(alphas, betas, V)`` with ``V`` (NumPy) of shape ``(m, P)``, m the steps done.
     """
-    v0 = jnp.asarray(v0, dtype=jnp.float64)
+    v0 = np.asarray(v0, dtype=np.float64)
     dim = v0.shape[0]
     m = min(int(iters), dim)
-    V = jnp.zeros((m, dim), dtype=jnp.float64)
-    V = _lanczos_set(V, 0, v0 / jnp.linalg.norm(v0))
+    V = np.zeros((m, dim))
+    V[0] = v0 / np.linalg.norm(v0)
     alphas, betas = [], []
-    beta = jnp.asarray(0.0)
+    beta = 0.0
     scale = 0.0
     for j in range(m):
-        w = matvec(_row(V, j))
-        alpha, beta, w, V = _lanczos_step(V, w, j, beta)
-        a, b = (float(q) for q in jax.device_get((alpha, beta)))
-        alphas.append(a)
-        scale = max(scale, abs(a), b)
+        w = np.array(matvec(jnp.asarray(V[j])), dtype=np.float64)  # a copy: updated in place below
+        alpha, w, beta = _orthogonalise(V, w, j, beta)
+        alphas.append(alpha)
+        scale = max(scale, abs(alpha), beta)
         if progress is not None:
             progress(j + 1, m)
         if j == m - 1:
             break
-        if not np.isfinite(b):
+        if not np.isfinite(beta):
             raise LosslabError("The Hessian-vector product returned a non-finite value (the loss is not finite at these params).")
-        if b <= tol * max(scale, 1e-300):
+        if beta <= tol * max(scale, 1e-300):
             # invariant subspace: its Ritz values are exact eigenvalues. Restart with a random
             # vector orthogonal to it (T gets a zero off-diagonal) so k > its dimension still works.
-            fresh = jax.random.normal(jax.random.PRNGKey(1000 + j), (dim,), dtype=jnp.float64)
-            _, w, norm = _lanczos_orth(V, fresh, j, jnp.asarray(0.0))  # projects out V[:j+1]
-            if float(norm) <= 1e-12 * float(jnp.linalg.norm(fresh)):
+            fresh = np.random.default_rng(1000 + j).standard_normal(dim)
+            _, w, norm = _orthogonalise(V, fresh, j, 0.0)  # projects out V[:j+1]
+            if norm <= 1e-12 * float(np.linalg.norm(fresh)):
                 break  # V already spans everything
-            beta = jnp.asarray(0.0)
+            beta = 0.0
             betas.append(0.0)
-            V = _lanczos_set(V, j + 1, w / norm)
+            V[j + 1] = w / norm
             continue
-        betas.append(b)
+        betas.append(beta)
+        V[j + 1] = w / beta
     k = len(alphas)
     return np.asarray(alphas), np.asarray(betas[: k - 1]), V[:k]
 
@@ -311,8 +288,9 @@ def _tridiag(alphas, betas) -> np.ndarray:
     return np.diag(alphas) + np.diag(betas, 1) + np.diag(betas, -1)
 
 
-def _start_vector(dim: int, seed: int) -> jnp.ndarray:
-    return jax.random.normal(jax.random.PRNGKey(seed), (dim,), dtype=jnp.float64)
+def _start_vector(dim: int, seed: int) -> np.ndarray:
+    # NumPy's generator: the same vector in every process, and no compiled program per dimension
+    return np.random.default_rng(seed).standard_normal(dim)
 
 
 def eigsh(
@@ -337,8 +315,8 @@ def eigsh(
     vecs = None
     residuals = np.full(len(order), np.nan)
     if return_vectors:
-        vecs = np.asarray(jnp.asarray(Y[:, order].T) @ V)
-        residuals = np.array([float(jnp.linalg.norm(matvec(jnp.asarray(u)) - lam * u)) for lam, u in zip(vals, vecs)])
+        vecs = Y[:, order].T @ V  # (k, m) x (m, P): one pass over V
+        residuals = np.array([float(np.linalg.norm(np.asarray(matvec(jnp.asarray(u))) - lam * u)) for lam, u in zip(vals, vecs)])
     return EigenResult(vals, vecs, residuals, "lanczos", len(alphas), len(alphas) + (len(vals) if return_vectors else 0),
                        (alphas, betas))
 
@@ -399,13 +377,12 @@ def bottom_eigenvalues(objective, params=None, k: int = 1, **kwargs) -> EigenRes
 
 
 # ----------------------------------------------------------------------------- power iteration
-@jax.jit
-def _power_update(w, v, U, lam):
+def _power_update(w: np.ndarray, v: np.ndarray, U: np.ndarray, lam: np.ndarray):
     """Given w = Hv: the deflated product (H - sum_l lam_l u_l u_l^T) v, its Rayleigh quotient
-    v^T w, its norm and the next iterate, in one compiled call."""
+    v^T w, its norm and the next iterate (on the host, as Lanczos's vector work)."""
     w = w - U.T @ (lam * (U @ v))
-    norm = jnp.linalg.norm(w)
-    return jnp.vdot(v, w), norm, w / jnp.where(norm > 0, norm, 1.0)
+    norm = float(np.linalg.norm(w))
+    return float(v @ w), norm, w / (norm if norm > 0 else 1.0)
 
 
 def _power(matvec, dim, k, *, iters, tol, seed, progress) -> EigenResult:
@@ -415,18 +392,16 @@ def _power(matvec, dim, k, *, iters, tol, seed, progress) -> EigenResult:
     vals, vecs, residuals = [], [], []
     n_mv = 0
     total_its = 0
-    key = jax.random.PRNGKey(seed)
+    rng = np.random.default_rng(seed)  # start vectors drawn on the host: nothing to compile per dimension
     for i in range(k):
-        key, sub = jax.random.split(key)
-        v = jax.random.normal(sub, (dim,), dtype=jnp.float64)
-        v = v / jnp.linalg.norm(v)
-        U = jnp.asarray(np.array(vecs)) if vecs else jnp.zeros((1, dim))
-        lam_arr = jnp.asarray(np.array(vals)) if vals else jnp.zeros((1,))
+        v = rng.standard_normal(dim)
+        v = v / np.linalg.norm(v)
+        U = np.array(vecs) if vecs else np.zeros((1, dim))
+        lam_arr = np.array(vals) if vals else np.zeros(1)
         lam = np.inf
         for it in range(iters):
-            new, norm, v_next = _power_update(matvec(v), v, U, lam_arr)
+            new, norm, v_next = _power_update(np.asarray(matvec(jnp.asarray(v)), dtype=np.float64), v, U, lam_arr)
             n_mv += 1
-            new, norm = (float(q) for q in jax.device_get((new, norm)))
             if norm == 0.0:
                 break
             v = v_next
@@ -437,12 +412,12 @@ def _power(matvec, dim, k, *, iters, tol, seed, progress) -> EigenResult:
                 lam = new
                 break
             lam = new
-        hv = matvec(v)
+        hv = np.asarray(matvec(jnp.asarray(v)), dtype=np.float64)
         n_mv += 1
-        lam = float(jnp.vdot(v, hv))  # Rayleigh quotient with the undeflated H
+        lam = float(np.vdot(v, hv))  # Rayleigh quotient with the undeflated H
         vals.append(lam)
-        vecs.append(np.asarray(v))
-        residuals.append(float(jnp.linalg.norm(hv - lam * v)))
+        vecs.append(v)
+        residuals.append(float(np.linalg.norm(hv - lam * v)))
     return EigenResult(np.array(vals), np.array(vecs), np.array(residuals), "power", total_its, n_mv)
 
 
@@ -491,12 +466,11 @@ def hutchinson_trace(
     samples = check_int("samples", samples, owner="hutchinson_trace", ge=2)
     seed = check_seed("seed", seed, owner="hutchinson_trace")
     matvec, dim = _operator(objective, params, dim, vectors=6, memory_limit=memory_limit, owner="hutchinson_trace")
-    key = jax.random.PRNGKey(seed)
+    rng = np.random.default_rng(seed)
     values = np.empty(samples)
     for s in range(samples):
-        key, sub = jax.random.split(key)
-        z = jax.random.rademacher(sub, (dim,), dtype=jnp.float64)
-        values[s] = float(jnp.vdot(z, matvec(z)))
+        z = _rademacher(rng, dim)
+        values[s] = float(np.vdot(z, np.asarray(matvec(jnp.asarray(z)))))
         if progress is not None:
             progress(s + 1, samples)
     return TraceEstimate(float(values.mean()), float(values.std(ddof=1) / np.sqrt(samples)), values,
@@ -521,10 +495,17 @@ def hessian_trace(
         return hutchinson_trace(matvec, dim=dim, samples=samples, seed=seed, progress=progress)
     diagonal = np.empty(dim)
     for i in range(dim):
-        diagonal[i] = float(matvec(jnp.zeros(dim, jnp.float64).at[i].set(1.0))[i])
+        unit = np.zeros(dim)
+        unit[i] = 1.0
+        diagonal[i] = float(np.asarray(matvec(jnp.asarray(unit)))[i])
         if progress is not None:
             progress(i + 1, dim)
     return TraceEstimate(float(diagonal.sum()), 0.0, diagonal, f"exact ({dim} unit vectors)")
+
+
+def _rademacher(rng: np.random.Generator, dim: int) -> np.ndarray:
+    """A vector of independent +-1 entries (float64), drawn on the host."""
+    return rng.integers(0, 2, dim).astype(np.float64) * 2.0 - 1.0
 
 
 # ----------------------------------------------------------------------------- density
@@ -556,10 +537,9 @@ def slq_density(
     m = min(iters, dim)
     nodes = np.zeros((vectors, m))
     weights = np.zeros((vectors, m))
-    key = jax.random.PRNGKey(seed)
+    rng = np.random.default_rng(seed)
     for r in range(vectors):
-        key, sub = jax.random.split(key)
-        v0 = jax.random.rademacher(sub, (dim,), dtype=jnp.float64)
+        v0 = _rademacher(rng, dim)
         step = (lambda j, _m, r=r: progress(r * m + j, vectors * m)) if progress is not None else None
         alphas, betas, _ = lanczos(matvec, v0, m, progress=step)
         theta, Y = np.linalg.eigh(_tridiag(alphas, betas))

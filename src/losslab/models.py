@@ -136,16 +136,16 @@ class Model:
             )
         if not jnp.issubdtype(array.dtype, jnp.floating):
             array = array.astype(jnp.float64)
-        if not bool(jnp.all(jnp.isfinite(array))):
+        if not np.isfinite(np.asarray(array)).all():  # on the host: no compiled program per shape
             raise LosslabError(f"The 'params' parameter of model {self.name!r} must be finite. Got {np.asarray(array)} instead.")
         return array
 
     def init(self, seed: int = 0) -> jnp.ndarray:
-        """A starting point: the model's own initialiser, else N(0, 1) entries."""
-        key = jax.random.PRNGKey(check_seed("seed", seed, owner=f"{self.name}.init"))
+        """A starting point: the model's own initialiser ``init_fn(seed)``, else N(0, 1) entries."""
+        seed = check_seed("seed", seed, owner=f"{self.name}.init")
         if self.init_fn is not None:
-            return self.init_fn(key)
-        return jax.random.normal(key, (self.n_params,), dtype=jnp.float64)
+            return jnp.asarray(self.init_fn(seed), dtype=jnp.float64)
+        return jax.random.normal(jax.random.PRNGKey(seed), (self.n_params,), dtype=jnp.float64)
 
     def _names_hint(self) -> str:
         if self.n_params <= 12:
@@ -276,15 +276,12 @@ def mlp(widths: Sequence[int]) -> Model:
         _, pre = mlp_forward(unravel(params), mlp_inputs(x, d_in))
         return pre[-1][:, 0]
 
-    def init_fn(key):
-        pieces = []
-        for k, shape in enumerate(shapes):
-            if len(shape) == 2:
-                key, sub = jax.random.split(key)
-                pieces.append(jax.random.normal(sub, shape, dtype=jnp.float64).ravel() * np.sqrt(2.0 / shape[0]))
-            else:
-                pieces.append(jnp.zeros(shape, dtype=jnp.float64))
-        return jnp.concatenate(pieces)
+    def init_fn(seed: int) -> np.ndarray:
+        # He initialisation (weights N(0, 2 / fan_in), biases 0), drawn by NumPy: a million
+        # parameters in 20 ms, where jax.random would first compile a program per widths (~1 s)
+        rng = np.random.default_rng(seed)
+        return np.concatenate([rng.standard_normal(shape).ravel() * np.sqrt(2.0 / shape[0]) if len(shape) == 2 else np.zeros(shape)
+                               for shape in shapes])
 
     names = tuple(f"w{i}" for i in range(n_params)) if n_params <= 12 else ("w0", f"w{n_params - 1}")
     model = Model(

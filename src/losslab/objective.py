@@ -108,6 +108,15 @@ def _kernels(model_fn: Callable, loss: str, reduction: str, fused: Callable | No
     )
 
 
+@lru_cache(maxsize=256)
+def _compiled(formula: Callable, summed: bool = False) -> Callable:
+    """A hand-derived formula (optionally summed over the examples) as one compiled program:
+    called eagerly, each of its dozens of operations would compile a program of its own."""
+    if summed:
+        return jax.jit(lambda params, x, y: jnp.sum(formula(params, x, y), axis=0))
+    return jax.jit(formula)
+
+
 class Objective:
     """L[phi] for one model, one loss and one data set (``reduction`` "sum" as the book, or "mean")."""
 
@@ -226,18 +235,21 @@ class Objective:
     def has_analytic_hessian(self) -> bool:
         return self._analytic_hessian is not None
 
-    def analytic_example_grads(self, params) -> jnp.ndarray:
-        """dl_i/dphi by the chapter's formula (see :mod:`losslab.derivatives`)."""
+    def _example_grads_formula(self) -> Callable:
         if not self.has_analytic_grad:
             raise LosslabError(
                 f"No hand-derived gradient for model {self.model.name!r} with loss {self.loss!r}; use grad() (autodiff)."
             )
-        return self._analytic_example_grads(self.check_params(params), self.x, self.y)
+        return self._analytic_example_grads
+
+    def analytic_example_grads(self, params) -> jnp.ndarray:
+        """dl_i/dphi by the chapter's formula (see :mod:`losslab.derivatives`)."""
+        return _compiled(self._example_grads_formula())(self.check_params(params), self.x, self.y)
 
     def analytic_grad(self, params) -> jnp.ndarray:
         """dL/dphi = sum_i dl_i/dphi (eq. 6.6), divided by I for ``"mean"``."""
-        grads = self.analytic_example_grads(params)
-        return jnp.sum(grads, axis=0) if self.reduction == "sum" else jnp.mean(grads, axis=0)
+        total = _compiled(self._example_grads_formula(), True)(self.check_params(params), self.x, self.y)
+        return total if self.reduction == "sum" else total / self.n_examples
 
     def analytic_hessian(self, params) -> jnp.ndarray:
         """The chapter's closed-form Hessian (linear: problem 6.2; logistic: problem 6.4)."""
@@ -245,7 +257,7 @@ class Objective:
             raise LosslabError(
                 f"No closed-form Hessian for model {self.model.name!r} with loss {self.loss!r}; use hessian() (autodiff)."
             )
-        hess = self._analytic_hessian(self.check_params(params), self.x, self.y)
+        hess = _compiled(self._analytic_hessian)(self.check_params(params), self.x, self.y)
         return hess if self.reduction == "sum" else hess / self.n_examples
 
     def _check_dense(self) -> None:

@@ -296,8 +296,10 @@ def _make_engine(objective, optimizer, steps: int, full_batch: bool, spec: LineS
         ts = jnp.arange(steps + 1, dtype=jnp.int32)
         # A small model's step is a few dozen operations, so the loop's own overhead
         # dominates; unrolling four steps per iteration removes most of it (measured:
-        # 1.06 -> 0.83 ms for 1,000 Gabor steps). Large models would only compile longer.
-        unroll = 4 if objective.n_params <= 1000 else 1
+        # 1.06 -> 0.83 ms for 1,000 Gabor steps). It costs compilation (0.4 s more for
+        # a Gabor run), so only long runs of small models without a line search (whose
+        # inner loop would be copied four times) are unrolled; others would only compile longer.
+        unroll = 4 if objective.n_params <= 1000 and spec is None and steps >= 1000 else 1
         if stopping:
             carry0 = (params0, state0, jnp.asarray(False), jnp.asarray(0, jnp.int32), jnp.asarray(-1, jnp.int32), jnp.asarray(False))
             carry, records = lax.scan(body, carry0, (ts, idx_all, mask_all))
@@ -565,28 +567,29 @@ def run_many(
     engine = _engine_for(objective, optimizer, steps, batch_size is None, None, many=True, hp_keys=keys)
     traced = {k: jnp.asarray(v) for k, v in table.items()}
     records, n_updates, div_at, conv = engine(jnp.asarray(starts), traced, jnp.asarray(tol, jnp.float64), jnp.asarray(idx), jnp.asarray(mask))
-    params, loss = records[0], records[1]
-    end = jnp.minimum(jnp.where(div_at >= 0, div_at, n_updates), steps)
-    final = jnp.take_along_axis(params, end[..., None, None], axis=2)[:, :, 0]
-    loss = np.asarray(loss)
+    # on the host from here: NumPy needs no compiled program per shape, as eager jnp calls would
+    params, loss = np.asarray(records[0]), np.asarray(records[1])
+    n_updates, div_at, conv = np.asarray(n_updates), np.asarray(div_at), np.asarray(conv)
+    end = np.minimum(np.where(div_at >= 0, div_at, n_updates), steps)
     return ManyRunResult(
-        learning_rates=rates, inits=starts, final_params=np.asarray(final),
-        final_loss=np.take_along_axis(loss, np.asarray(end)[..., None], axis=2)[..., 0],
-        loss=None if record == "final" else loss, params=np.asarray(params) if record == "params" else None,
-        diverged=np.asarray(div_at >= 0), diverged_at=np.asarray(div_at), converged=np.asarray(conv),
-        steps=np.asarray(n_updates), optimizer=optimizer, record=record,
+        learning_rates=rates, inits=starts, final_params=np.take_along_axis(params, end[..., None, None], axis=2)[:, :, 0],
+        final_loss=np.take_along_axis(loss, end[..., None], axis=2)[..., 0],
+        loss=None if record == "final" else loss, params=params if record == "params" else None,
+        diverged=div_at >= 0, diverged_at=div_at, converged=conv,
+        steps=n_updates, optimizer=optimizer, record=record,
     )
 
 
 def _final_only(objective, optimizer: str, starts, steps: int, rates, table: dict, keys: tuple, chunk) -> ManyRunResult:
     """Full-batch runs that keep only where they end: each setting's starts split over every device."""
     kernel = objective.model.capabilities.columns.get(objective.loss) if objective.dtype == "float64" else None
-    key = ("final", id(objective), id(kernel), optimizer, steps, keys)
-    runs = _cached(key, (objective, kernel), lambda: _final_runs(objective, kernel, optimizer, steps))
+    # the number of steps is a traced loop bound: runs of another length reuse the compiled program
+    key = ("final", id(objective), id(kernel), optimizer, keys)
+    runs = _cached(key, (objective, kernel), lambda: _final_runs(objective, kernel, optimizer))
     finals, losses = [], []
     for i in range(rates.size):
         hp = {k: np.float64(table[k][i]) for k in keys}
-        final, loss = map_rows(runs, starts, chunk=chunk, args=(hp, objective.x, objective.y))
+        final, loss = map_rows(runs, starts, chunk=chunk, args=(hp, objective.x, objective.y, np.int32(steps)))
         finals.append(final)
         losses.append(loss)
     final_params, final_loss = np.stack(finals), np.stack(losses)
@@ -600,28 +603,28 @@ def _final_only(objective, optimizer: str, starts, steps: int, rates, table: dic
     )
 
 
-def _final_runs(objective, kernel, optimizer: str, steps: int):
-    """The jitted (starts, hp, x, y) -> (final params, final loss) of full-batch runs."""
+def _final_runs(objective, kernel, optimizer: str):
+    """The jitted (starts, hp, x, y, steps) -> (final params, final loss) of full-batch runs."""
     scale = 1.0 / objective.n_examples if objective.reduction == "mean" else 1.0
     if kernel is not None:
-        return _column_runs(kernel, scale, optimizer, steps)
+        return _column_runs(kernel, scale, optimizer)
     loss_on = objective.loss_on
     grad_fn = jax.grad(loss_on)
 
     @jax.jit
-    def runs(p0, hp, x, y):
+    def runs(p0, hp, x, y, steps):
         _TRACES["count"] += 1
         hp = dict(hp)
         tx = build_optimizer(optimizer, hp.pop("learning_rate"), **hp)
 
         def one(p):
-            def step(carry, _):
+            def step(_, carry):
                 params, state = carry
                 g = grad_fn(gradient_point(params, state), x, y)
                 updates, state = tx.update(g, state, params)
-                return (optax.apply_updates(params, updates), state), None
+                return optax.apply_updates(params, updates), state
 
-            final = lax.scan(step, (p, tx.init(p)), None, length=steps)[0][0]
+            final = lax.fori_loop(0, steps, step, (p, tx.init(p)))[0]
             return final, loss_on(final, x, y)
 
         return jax.vmap(one)(p0)
@@ -629,26 +632,26 @@ def _final_runs(objective, kernel, optimizer: str, steps: int):
     return runs
 
 
-def _column_runs(kernel, scale: float, optimizer: str, steps: int):
+def _column_runs(kernel, scale: float, optimizer: str):
     """Runs stepped as the columns of a (P, S) array with the model's column kernel: the runs
     are the contiguous axis, so every vector lane is busy; the optimiser is ``vmap``-ed over
     that last axis, so no per-run quantity is ever transposed inside the loop."""
     per_run = partial(jax.vmap, in_axes=-1, out_axes=-1)
 
     @jax.jit
-    def runs(p0, hp, x, y):
+    def runs(p0, hp, x, y, steps):
         _TRACES["count"] += 1
         hp = dict(hp)
         tx = build_optimizer(optimizer, hp.pop("learning_rate"), **hp)
 
-        def step(carry, _):
+        def step(_, carry):
             params, state = carry
             g = kernel(per_run(gradient_point)(params, state), x, y)[1] * scale
             updates, state = per_run(tx.update)(g, state, params)
-            return (optax.apply_updates(params, updates), state), None
+            return optax.apply_updates(params, updates), state
 
         start = p0.T
-        final = lax.scan(step, (start, per_run(tx.init)(start)), None, length=steps)[0][0]
+        final = lax.fori_loop(0, steps, step, (start, per_run(tx.init)(start)))[0]
         return final.T, kernel(final, x, y)[0] * scale
 
     return runs

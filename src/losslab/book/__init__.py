@@ -11,13 +11,14 @@ route and judging the user's seed sheet. :func:`write_report` renders all of
 them as one offline HTML page.
 """
 
-from .registry import PROBLEMS, parse_problems, problem_module, solve, solve_many
+from .registry import PROBLEMS, default_workers, parse_problems, problem_module, solve, solve_many
 from .report import write_report
 from .result import BookContext, Check, ProblemResult
 
 __all__ = [
     "PROBLEMS",
     "BookContext",
+    "default_workers",
     "Check",
     "ProblemResult",
     "parse_problems",

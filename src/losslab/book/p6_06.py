@@ -18,9 +18,8 @@ STATEMENT = (
 )
 
 def demo_functions():
-    """Functions with all three kinds of point (and a flat inflection), with their exact stationary points."""
-    import jax.numpy as jnp
-
+    """Functions with all three kinds of point (and a flat inflection), with their exact stationary points.
+    ``fn`` is the function written out in NumPy: the reference the parsed formula is compared with."""
     return [
         {
             "label": r"$f(x) = 0.1x^4 - x^2 + 0.3x$",
@@ -33,7 +32,7 @@ def demo_functions():
         {
             "label": r"$f(x) = x^2 + e^{x/2}$",
             "text": r"x^2 + \exp[x/2]",
-            "fn": lambda x: x**2 + jnp.exp(0.5 * x),
+            "fn": lambda x: x**2 + np.exp(0.5 * x),
             "lo": -3.0,
             "hi": 3.0,
             "poly": None,
@@ -62,7 +61,7 @@ def seed_categories(text: str) -> dict[str, set[int]]:
 
 
 # Tolerances of the checks, and why
-PARSED_RTOL = 1e-12  # the LaTeX parsed into NumPy vs the same function in JAX: the same operations, round-off only
+PARSED_RTOL = 1e-12  # the LaTeX parsed into NumPy vs the same function written out: the same operations, round-off only
 ROOT_ATOL = 1e-6  # the classifier's stationary points are found by bisection on f' to ~1e-10; NumPy's roots to ~1e-12
 IMAG_TOL = 1e-9  # np.roots of a real cubic: a real root's imaginary part is round-off
 GRID_ATOL = 1e-4  # a 200,001-point grid over at most 8 units puts its argmin within 4e-5 of the true minimum
@@ -71,11 +70,9 @@ CONVEX_EXPECTED = [False, True, False]  # x^2 + e^(x/2) has f'' = 2 + e^(x/2)/4 
 
 def _study(demo: dict) -> dict:
     """One demonstration function: the classifier's answer and the independent references to check it with."""
-    import jax.numpy as jnp
-
     cls = classify_expression(demo["text"], demo["lo"], demo["hi"])  # parsed safely from LaTeX
     grid = np.linspace(demo["lo"], demo["hi"], 801)
-    fvals = np.asarray(demo["fn"](jnp.asarray(grid)))
+    fvals = demo["fn"](grid)  # NumPy: an eager JAX evaluation would compile a program per operation and shape
     roots = None
     if demo["poly"] is not None:  # the exact real roots of the polynomial f' (NumPy)
         all_roots = np.roots(demo["poly"])
@@ -85,7 +82,7 @@ def _study(demo: dict) -> dict:
     return {
         "name": demo["label"], "text": demo["text"], "cls": cls, "grid": grid, "f": fvals, "roots": roots,
         "parsed": np.broadcast_to(compile_expression(demo["text"], "numpy")(grid), grid.shape),
-        "brute_x": fine[int(np.argmin(np.asarray(demo["fn"](jnp.asarray(fine)))))],
+        "brute_x": fine[int(np.argmin(demo["fn"](fine)))],
         "sampled": classify_samples(grid, fvals),  # a classifier that sees samples only
     }
 

@@ -127,7 +127,7 @@ def solve(ctx: BookContext) -> ProblemResult:
     tail = gab_run.params[3:]  # the zig-zag near the Gabor minimum, magnified
     centre, half = tail.mean(axis=0), max(np.ptp(tail, axis=0).max() * 0.7, 1e-3)
     zoom0, zoom1 = (centre[0] - half, centre[0] + half), (centre[1] - half, centre[1] + half)
-    land_zoom = grid2d(gab, range0=zoom0, range1=zoom1, resolution=61 if ctx.small else 101)
+    land_zoom = grid2d(gab, range0=zoom0, range1=zoom1, resolution=61 if ctx.small else 121)  # the same compiled grid as above
     figures = [
         str(
             zigzag_figure(

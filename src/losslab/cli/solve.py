@@ -27,17 +27,19 @@ def solve(
     small: bool = typer.Option(False, "--small", help="Smaller sweeps and a 10,401-parameter MLP for 6.11 (CI)."),
     seed: int = typer.Option(0, "--seed", min=0, max=2**32 - 1, help="Seed for the random data (6.4) and random test points."),
     json_output: bool = typer.Option(False, "--json", help="JSON: one object for one problem, a list for several."),
+    workers: int = typer.Option(0, "--workers", min=0, max=64, help="Processes solving problems side by side (0: one per CPU, at most 4)."),
 ) -> None:
     """Solve problems of Chapter 6: the answer in words and formulas, its checks, and where the seed sheet disagrees."""
     import time
 
     from rich.console import Console
 
-    from ..book import BookContext, parse_problems, solve_many
+    from ..book import BookContext, default_workers, parse_problems, solve_many
     from ..outputs import OutputFolder
     from ._common import print_json
 
     problems = parse_problems(problem)
+    workers = workers or default_workers(len(problems))
     folder = OutputFolder("--out", out)  # before any work: a file, a symlink or a user's folder is refused
     ctx = BookContext(out_dir=folder.stage(), small=small, seed=seed)
     console = Console(stderr=json_output)
@@ -45,12 +47,12 @@ def solve(
     try:
         with _progress(len(problems)) as (started, finished):
             if json_output:
-                results = solve_many(problems, ctx, on_start=started, on_done=lambda r: finished())
+                results = solve_many(problems, ctx, on_start=started, on_done=lambda r: finished(), workers=workers)
                 dicts = [r.to_dict() for r in results]
                 for d in dicts:
                     d["figures"] = [str(folder.final(f)) for f in d["figures"]]
             else:
-                results = solve_many(problems, ctx, on_start=started,
+                results = solve_many(problems, ctx, on_start=started, workers=workers,
                                      on_done=lambda r: (finished(), _print_result(console, r, folder)))
         folder.commit(merge=True)
     finally:
@@ -82,6 +84,7 @@ def book(
     small: bool = typer.Option(False, "--small", help="Smaller sweeps and MLP (for CI)."),
     seed: int = typer.Option(0, "--seed", min=0, max=2**32 - 1, help="Seed for the random data (6.4) and random test points."),
     problems: str = typer.Option("all", "--problems", help="Which problems, e.g. 6.1,6.9 (default all)."),
+    workers: int = typer.Option(0, "--workers", min=0, max=64, help="Processes solving problems side by side (0: one per CPU, at most 4)."),
 ) -> None:
     """Write OUT/index.html: every problem with its derivation (rendered math), figures, checks and the verdict on the seed sheet."""
     import time
@@ -89,24 +92,22 @@ def book(
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from ..book import BookContext, parse_problems, solve, write_report
+    from ..book import BookContext, default_workers, parse_problems, solve_many, write_report
     from ..outputs import OutputFolder
 
     names = parse_problems(problems)
+    workers = workers or default_workers(len(names))
     folder = OutputFolder("--out", out)  # before any work: a file, a symlink or a user's folder is refused
     ctx = BookContext(out_dir=folder.stage(), small=small, seed=seed)
     console = Console()
-    results = []
     start = time.perf_counter()
     # built in a staging folder and moved into place when complete: an interrupted run leaves the previous page
     try:
         with Progress(TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(),
                       console=console, transient=False) as progress:
             task = progress.add_task("solving", total=len(names) + 1)
-            for name in names:
-                progress.update(task, description=f"problem {name}")
-                results.append(solve(name, ctx))
-                progress.advance(task)
+            results = solve_many(names, ctx, workers=workers, on_start=lambda name: progress.update(task, description=f"problem {name}"),
+                                 on_done=lambda r: progress.advance(task))
             progress.update(task, description="writing index.html")
             path = folder.final(write_report(results, folder.stage()))
             folder.commit()

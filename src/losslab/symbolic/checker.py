@@ -744,10 +744,15 @@ class _Judge:
         return seqs
 
     def equality(self, before, after):
+        if isinstance(before, sp.Derivative) and _name(before.expr) in ("L", "J", "LL"):
+            # how the loss is defined decides a factor 2, 1/I or 1/2: the verdict names the loss used
+            self.conventions.append("loss: " + self.loss_convention(_name(before.expr)))
         pairs = self.values(before, after)
         pairs = self.vocabulary(pairs, before, after)
         pairs = self.family_gradient(pairs)
         mismatch = self.compare(pairs)
+        if any(isinstance(x, sp.Basic) and x.has(Relu, sp.Heaviside) for _, a, b in pairs for x in (a, b)):
+            self.conventions.append("ReLU'(0) = 0: its derivative is I[z > 0]")
         if mismatch is None:
             return "correct", self.how(pairs, before, after), self.truth_text(before, pairs)
         # conventions: a recurrence started from 0
@@ -1014,8 +1019,11 @@ class _Judge:
             defs = self.ctx.lookup_at(self.line)(name)
             if defs:
                 d = defs[-1]
-                src = "the book's sum over i (eq. 6.5)" if d.source == "book" else f"the sheet's {name} (line {d.line})"
-                return src
+                if d.source == "book":
+                    kind = "binary cross-entropy" if isinstance(d.body, sp.Basic) and d.body.has(sp.log) else \
+                        "least squares (eq. 6.5)"
+                    return f"the book's {kind}, a sum over i (not a mean)"
+                return f"the sheet's {name} (" + (f"line {d.line})" if d.line > 0 else "defined in the problem's text)")
         return "the book's sum over i"
 
     def chain_rule_hint(self, before, after) -> tuple[str, object]:

@@ -148,7 +148,7 @@ def tokenize(text: str) -> list[Token]:
         m = _TOKEN_RE.match(text, pos)
         if m is None:
             ch = text[pos]
-            raise ParseError(f"unexpected character {ch!r} at position {pos} in {_clip(text)!r}")
+            raise ParseError(f"unexpected character {ch!r} at position {pos} in '{_clip(text)}'")
         kind = m.lastgroup
         value = m.group()
         start = pos
@@ -230,7 +230,7 @@ class _Parser:
     def next(self) -> Token:
         t = self.peek()
         if t is None:
-            raise ParseError(f"unexpected end of expression in {_clip(self.src)!r}")
+            raise ParseError(f"unexpected end of expression in '{_clip(self.src)}'")
         self.i += 1
         return t
 
@@ -238,7 +238,7 @@ class _Parser:
         t = self.peek()
         if t is None or t.kind != "op" or t.value != value:
             got = "end of expression" if t is None else repr(t.value)
-            raise ParseError(f"expected {value!r} but found {got} in {_clip(self.src)!r}")
+            raise ParseError(f"expected {value!r} but found {got} in '{_clip(self.src)}'")
         self.i += 1
 
     def enter(self) -> None:
@@ -252,7 +252,7 @@ class _Parser:
     def error(self, message: str) -> ParseError:
         t = self.peek()
         where = f" at position {t.pos}" if t is not None else " at the end"
-        return ParseError(f"{message}{where} in {_clip(self.src)!r}")
+        return ParseError(f"{message}{where} in '{_clip(self.src)}'")
 
     def matching(self, k: int) -> int:
         """Index of the token closing the bracket opened at token k (or -1)."""
@@ -1206,7 +1206,7 @@ def split_relation(text: str) -> tuple[list[str], list[str]]:
         elif t.kind == "op" and t.value in ")]}":
             depth -= 1
             if depth < 0:
-                raise ParseError(f"unbalanced {t.value!r} at position {t.pos} in {_clip(text)!r}")
+                raise ParseError(f"unbalanced {t.value!r} at position {t.pos} in '{_clip(text)}'")
         elif t.kind == "cmd" and t.value == "begin":
             env += 1
         elif t.kind == "cmd" and t.value == "end":
@@ -1217,7 +1217,7 @@ def split_relation(text: str) -> tuple[list[str], list[str]]:
             ops.append(RELATIONS.get(t.value, t.value) if t.kind == "cmd" else t.value)
             start = t.pos + (len(t.value) if t.kind == "op" else len(t.value) + 1)
     if depth != 0:
-        raise ParseError(f"unbalanced brackets in {_clip(text)!r}")
+        raise ParseError(f"unbalanced brackets in '{_clip(text)}'")
     sides.append(text[start:])
     return sides, ops
 

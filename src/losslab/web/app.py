@@ -29,6 +29,7 @@ kept in memory (starlette spools a large multipart body to a temporary file).
 
 from __future__ import annotations
 
+import asyncio
 import importlib.resources
 import json
 from contextlib import asynccontextmanager
@@ -45,7 +46,7 @@ from ..mathml import math_font_path
 from ..sheet_input import MAX_SHEET_BYTES, SheetNotText, SheetTooLarge, check_sheet_name, pasted_name, sheet_text, too_large
 from . import check_worker, compute, service
 from .check_worker import CheckTimeout, check_in_worker
-from .compute import ClientGone, ComputeTimeout, ShuttingDown, WorkerStopped
+from .compute import ClientGone, ComputeTimeout, ServerBusy, ShuttingDown, WorkerStopped
 from .guard import BodyLimit, Draining
 from .schemas import (
     MAX_BODY_BYTES,
@@ -154,8 +155,6 @@ def _simplify(errors: list[dict]) -> list[dict]:
 async def _unless_client_leaves(request: Request, work):
     """Await ``work``; if the client disconnects first, stop the check worker (it is killed, a new one starts
     for the next sheet) instead of computing an answer nobody will read."""
-    import asyncio
-
     task = asyncio.ensure_future(work)
     while True:
         done, _ = await asyncio.wait({task}, timeout=0.5)
@@ -232,7 +231,7 @@ def create_app(book_dir: str | Path | None = None) -> FastAPI:
     # a sheet too large, one that is not text, a check past its deadline: the status says which
     # work past its deadline, stopped by the server's shutdown or ended with its worker: the status says which too
     for kind, status in ((SheetTooLarge, 413), (SheetNotText, 415), (CheckTimeout, 504), (ComputeTimeout, 504),
-                         (ShuttingDown, 503), (WorkerStopped, 503)):
+                         (ShuttingDown, 503), (ServerBusy, 503), (WorkerStopped, 503)):
         app.add_exception_handler(kind, _status_handler(status))
 
     @app.get("/", include_in_schema=False)
@@ -293,7 +292,8 @@ def create_app(book_dir: str | Path | None = None) -> FastAPI:
         # read one byte past the limit: enough to refuse without holding a huge body in memory
         raw = await file.read(MAX_UPLOAD_BYTES + 1)
         await file.close()
-        return FastJSON(service.store_upload(raw, file.filename or "upload.csv"))
+        # parsing a megabyte of CSV takes a moment: in a thread, so the other requests are not held up meanwhile
+        return FastJSON(await asyncio.to_thread(service.store_upload, raw, file.filename or "upload.csv"))
 
     @app.post("/api/check")
     async def check(

@@ -10,8 +10,11 @@ worker doing its work -- the computation stops, its memory is the system's again
 worker takes its place:
 
 - the client went away (:class:`ClientGone`, no answer is sent);
-- the request's deadline passed (:class:`ComputeTimeout`, HTTP 504 with a sentence);
+- its work ran past its deadline (:class:`ComputeTimeout`, HTTP 504 with a sentence);
 - the server is shutting down (:class:`ShuttingDown`, HTTP 503 with a sentence).
+
+A request waiting for a worker has no deadline (its client may still leave), but at most
+:data:`MAX_WAITING` wait; more are answered 503 at once (:class:`ServerBusy`).
 
 A worker also gives its memory back after each request (``malloc_trim``); one that has still
 grown by more than :data:`RECYCLE_BYTES` since it started is replaced, so a large request
@@ -39,10 +42,12 @@ from ..errors import LosslabError
 from ..memory import DEFAULT_MEMORY_LIMIT
 from .guard import SHUTDOWN_SENTENCE
 
-__all__ = ["COMPUTE_SECONDS", "RECYCLE_BYTES", "ClientGone", "ComputePool", "ComputeTimeout", "POOL", "ShuttingDown",
-           "WorkerStopped"]
+__all__ = ["COMPUTE_SECONDS", "MAX_WAITING", "RECYCLE_BYTES", "ClientGone", "ComputePool", "ComputeTimeout", "POOL",
+           "ServerBusy", "ShuttingDown", "WorkerStopped"]
 
-COMPUTE_SECONDS = 60.0  # a request's deadline, from its arrival: waiting for a worker counts too
+COMPUTE_SECONDS = 60.0  # a request's deadline for its work, from when a worker takes it
+START_SECONDS = 300.0  # a new worker's imports (JAX, SymPy) on a loaded machine
+MAX_WAITING = 64  # requests waiting for a worker; more are answered 503 at once (a queue cannot grow without end)
 RECYCLE_BYTES = 256 * 2**20  # a worker this much larger than when it started is replaced after its request
 WORKERS = 2 if (os.cpu_count() or 1) >= 2 else 1
 
@@ -57,6 +62,10 @@ class ComputeTimeout(LosslabError):
 
 class ShuttingDown(LosslabError):
     """The server is stopping; the request's work was stopped unfinished (HTTP 503)."""
+
+
+class ServerBusy(LosslabError):
+    """Too many requests are already waiting for a worker (HTTP 503)."""
 
 
 class WorkerStopped(LosslabError):
@@ -143,6 +152,7 @@ class ComputePool:
         self.recycle_bytes = int(recycle_bytes)
         self.closing = False
         self.stopped = 0  # workers killed because their request was cancelled, late or too large
+        self.waiting = 0
         self._workers: list[_Worker] = []
 
     def __repr__(self) -> str:
@@ -194,9 +204,22 @@ class ComputePool:
         if cancelled is not None and await cancelled():
             raise ClientGone
 
-    async def _acquire(self, deadline: tuple[float, float], cancelled) -> _Worker:
+    async def _acquire(self, cancelled) -> _Worker:
+        """An idle worker, marked busy. Waiting for one has no deadline (a waiting request costs nothing), but
+        the client may leave meanwhile, and at most MAX_WAITING requests wait."""
+        if self.waiting >= MAX_WAITING:
+            raise ServerBusy(f"The server is busy: {self.waiting} requests are waiting for their turn. Send this one "
+                             "again in a few seconds.")
+        self.waiting += 1
+        try:
+            return await self._first_idle(cancelled)
+        finally:
+            self.waiting -= 1
+
+    async def _first_idle(self, cancelled) -> _Worker:
+        no_deadline = (float("inf"), float("inf"))
         while True:
-            await self._stop_if_needed(deadline, cancelled)
+            await self._stop_if_needed(no_deadline, cancelled)
             for worker in list(self._workers):
                 if not worker.busy and not worker.process.is_alive():
                     self._discard(worker)  # died while idle (killed from outside): replaced
@@ -209,41 +232,38 @@ class ComputePool:
                 return worker
             await asyncio.sleep(0.02)
 
-    async def _reply(self, worker: _Worker, deadline: tuple[float, float], cancelled) -> tuple:
+    async def _message(self, worker: _Worker, deadline: tuple[float, float], cancelled) -> tuple:
+        """The worker's next message; stops (raising) as :meth:`_stop_if_needed` says, or when the worker died."""
         pause = 0.002
-        while True:
-            if worker.conn.poll(0):
-                try:
-                    message = await asyncio.to_thread(worker.conn.recv)
-                except (EOFError, OSError):
-                    message = None
-                if message is None:
-                    await self._stop_if_needed(deadline, None)  # killed by a shutdown: that is what to say
-                    raise WorkerStopped(f"The computation stopped unexpectedly (its worker process ended with code "
-                                        f"{worker.process.exitcode}); ask for less (a smaller grid, fewer steps or "
-                                        "data points).")
-                if message[0] == "ready":
-                    worker.start_rss = message[2]
-                    continue
-                return message
+        while not worker.conn.poll(0):
             await self._stop_if_needed(deadline, cancelled)
             await asyncio.sleep(pause)
             pause = min(pause * 2, 0.05)
+        try:
+            return await asyncio.to_thread(worker.conn.recv)
+        except (EOFError, OSError):
+            await self._stop_if_needed(deadline, None)  # killed by a shutdown: that is what to say
+            raise WorkerStopped(f"The computation stopped unexpectedly (its worker process ended with code "
+                                f"{worker.process.exitcode}); ask for less (a smaller grid, fewer steps or "
+                                "data points).") from None
 
     async def call(self, fn: Callable[..., Any], *args: Any, uploads: dict | None = None,
                    cancelled: Callable[[], Awaitable[bool]] | None = None, seconds: float | None = None) -> Any:
         """``fn(*args)`` in a worker (``fn`` and its arguments must pickle; ``uploads`` are data sets put in the
-        worker's upload store first). ``cancelled`` is polled while waiting, e.g. ``request.is_disconnected``."""
+        worker's upload store first). ``cancelled`` is polled while waiting, e.g. ``request.is_disconnected``.
+        The deadline (``seconds``, default the pool's) counts the work only: not the wait for a worker, nor
+        a new worker's imports."""
         limit = self.seconds if seconds is None else float(seconds)
-        deadline = (time.monotonic() + limit, limit)
-        worker = await self._acquire(deadline, cancelled)
+        worker = await self._acquire(cancelled)
         try:
+            while worker.start_rss is None:  # a new worker: its imports first
+                _, _, worker.start_rss = await self._message(worker, (time.monotonic() + START_SECONDS, START_SECONDS), cancelled)
             worker.conn.send((fn, args, dict(uploads or {})))
-            status, payload, rss = await self._reply(worker, deadline, cancelled)
+            status, payload, rss = await self._message(worker, (time.monotonic() + limit, limit), cancelled)
         except BaseException:
             # cancelled, late, shut down or dead: the work stops with its process, and its memory goes with it
-            self.stopped += 1
             self._discard(worker)
+            self.stopped += 1
             raise
         worker.busy = False
         if worker.start_rss is not None and rss > worker.start_rss + self.recycle_bytes:

@@ -144,4 +144,7 @@ class Draining:
         except (asyncio.CancelledError, Exception) as err:
             if started or not (isinstance(err, asyncio.CancelledError) or self.closing()):
                 raise
-            await _send_json(send, 503, SHUTDOWN_SENTENCE)
+            try:
+                await _send_json(send, 503, SHUTDOWN_SENTENCE)
+            except Exception:  # noqa: BLE001  (the connection is already closing: nobody to tell)
+                pass

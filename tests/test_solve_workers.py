@@ -1,0 +1,58 @@
+"""`solve all` in several processes: the same results as one process, in the order asked, and a
+pool that breaks leaves nothing unsolved."""
+
+from __future__ import annotations
+
+import pytest
+
+from losslab.book import BookContext, default_workers, solve_many
+from losslab.book import registry
+from losslab.errors import LosslabError
+
+CHEAP = ["6.10", "6.9", "6.2"]
+
+
+def _comparable(result) -> dict:
+    d = result.to_dict()
+    d.pop("seconds")
+    d["figures"] = [f.rsplit("/", 1)[-1] for f in d["figures"]]
+    return d
+
+
+def test_workers_give_the_one_process_results_in_the_order_asked(tmp_path):
+    one = solve_many(CHEAP, BookContext(out_dir=tmp_path / "one"))
+    seen, started = [], []
+    two = solve_many(CHEAP, BookContext(out_dir=tmp_path / "two"), workers=2, on_done=lambda r: seen.append(r.problem),
+                     on_start=started.append)
+    assert [r.problem for r in two] == CHEAP == seen
+    assert [_comparable(r) for r in two] == [_comparable(r) for r in one]
+    assert all(r.passed for r in two)
+    assert started and all(set(s.split(", ")) <= set(CHEAP) for s in started)
+    # the figures were written by the workers where the parent's context says
+    assert (tmp_path / "two" / "figures" / "p6_10_momentum_weights.png").stat().st_size > 1000
+
+
+def _broken_init(cache_dir):
+    raise RuntimeError("this worker never starts")
+
+
+def test_a_broken_pool_leaves_nothing_unsolved(tmp_path, monkeypatch):
+    # the workers cannot start (their initializer fails): every problem is solved in this process instead
+    monkeypatch.setattr(registry, "_worker_init", _broken_init)
+    results = solve_many(["6.9", "6.2"], BookContext(out_dir=tmp_path), workers=2)
+    assert [r.problem for r in results] == ["6.9", "6.2"]
+    assert all(r.passed for r in results)
+
+
+def test_workers_must_be_a_positive_integer(tmp_path):
+    with pytest.raises(LosslabError, match="'workers' parameter of solve_many"):
+        solve_many(CHEAP, BookContext(out_dir=tmp_path), workers=0)
+
+
+def test_default_workers_is_one_per_cpu_at_most_four(monkeypatch):
+    monkeypatch.setattr("os.cpu_count", lambda: 2)
+    assert default_workers(11) == 2 and default_workers(1) == 1
+    monkeypatch.setattr("os.cpu_count", lambda: 16)
+    assert default_workers(11) == 4
+    monkeypatch.setattr("os.cpu_count", lambda: None)
+    assert default_workers(11) == 1
