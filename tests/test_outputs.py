@@ -6,6 +6,7 @@ from __future__ import annotations
 import errno
 import os
 import json
+from pathlib import Path
 
 import matplotlib
 
@@ -92,6 +93,23 @@ def test_merge_keeps_earlier_files_and_a_symlink_inside_is_refused(tmp_path):
     with pytest.raises(LosslabError, match=r"holds a symbolic link 'figures/p3.png'"):
         OutputFolder("--out", out)
     assert secret.read_text() == "outside"
+
+
+def test_a_merge_is_one_rename_of_the_folder_so_a_kill_never_mixes_two_runs(tmp_path, monkeypatch):
+    out = tmp_path / "out"
+    a = OutputFolder("--out", out)
+    _build(a, {"figures/p1.png": "run 1", "figures/p2.png": "run 1"})
+    a.commit(merge=True)
+    b = OutputFolder("--out", out)
+    _build(b, {"figures/p2.png": "run 2"})
+    moves = []
+    real = os.replace
+    monkeypatch.setattr(os, "replace", lambda src, dst: (moves.append((Path(src), Path(dst))), real(src, dst))[1])
+    b.commit(merge=True)
+    # only whole folders move: the old output aside, then the staged folder (run 2's p2 and run 1's p1) in place
+    assert moves[-1][1] == out and not any(out in dst.parents for _, dst in moves), moves  # nothing renamed into out
+    assert (out / "figures" / "p1.png").read_text() == "run 1" and (out / "figures" / "p2.png").read_text() == "run 2"
+    assert json.loads((out / MANIFEST).read_text())["files"] == ["figures/p1.png", "figures/p2.png"]
 
 
 def test_an_interrupted_book_leaves_the_previous_page(tmp_path, monkeypatch):

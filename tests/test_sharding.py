@@ -156,6 +156,22 @@ def test_vectorised_sincos_and_gabor_kernel():
         np.testing.assert_allclose(np.asarray(grad), np.asarray(obj.grad(p)), rtol=1e-12, atol=1e-14)
 
 
+def test_the_reduction_constants_are_pi_over_2_and_ln2_split_exactly():
+    import math
+
+    import mpmath
+
+    from losslab import numerics
+
+    mpmath.mp.prec = 400
+    for parts, value, bits, exact in ((numerics._PIO2, mpmath.pi / 2, (33, 33), 115), (numerics._LN2, mpmath.log(2), (42,), 94)):
+        assert abs(sum(mpmath.mpf(p) for p in parts) - value) < mpmath.mpf(2) ** -exact  # 33+33+53, 42+53 bits
+        for p, b in zip(parts, bits):  # so that n * p is exact for the n the reduction meets
+            m, _ = math.frexp(p)
+            assert (m * 2**b) == int(m * 2**b)
+    assert numerics._S[0] == -1 / 6 and numerics._C[0] == 1 / 24 and numerics._E[3] == 1 / 6  # Taylor: (-1)^k / n!
+
+
 def pytest_approx(v):
     import pytest
 

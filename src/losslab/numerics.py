@@ -3,24 +3,34 @@
 
 from __future__ import annotations
 
+import math
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 # XLA's float64 sin/cos on CPU are scalar library calls (measured ~50x slower than its
-# vectorised exp here); a Cody-Waite reduction plus fdlibm's kernel polynomials is
-# vectorised by XLA and accurate to 1 ulp on |r| <= pi/4 (max error 2.2e-16 measured).
-_S = (-1.66666666666666324348e-01, 8.33333333332248946124e-03, -1.98412698298579493134e-04,
-      2.75573137070700676789e-06, -2.50507602534068634195e-08, 1.58969099521155010221e-10)
-_C = (4.16666666666666019037e-02, -1.38888888888741095749e-03, 2.48015872894767294178e-05,
-      -2.75573143513906633035e-07, 2.08757232129817482790e-09, -1.13596475577881948265e-11)
-_PIO2 = (1.57079632673412561417e00, 6.07710050650619224932e-11, 2.02226624879595063154e-21)
+# vectorised exp here). A Cody-Waite reduction by pi/2 plus Taylor polynomials (coefficients
+# (-1)^k / n!, degree 17 and 18: the first omitted term is below 1e-19 on |r| <= pi/4) is
+# vectorised by XLA and within 2 ulp of NumPy.
+_S = tuple((-1) ** k / math.factorial(2 * k + 1) for k in range(1, 9))
+_C = tuple((-1) ** k / math.factorial(2 * k) for k in range(2, 10))
+# pi/2 as hi + mid + lo, hi and mid with 33 significant bits so that n * hi and n * mid are exact for
+# |n| < 2^20 (derived with mpmath at 400 bits; tests/test_sharding.py derives them again)
+_PIO2 = (1.5707963267341256, 6.077100506303966e-11, 2.0222662487959506e-21)
 SINCOS_MAX = 1e6  # n * pi/2 split exactly for |z| below this
+
+
+def _horner(coefficients, t):
+    acc = coefficients[-1]
+    for c in reversed(coefficients[:-1]):
+        acc = c + t * acc
+    return acc
 
 
 @jax.custom_jvp
 def sincos(z):
-    """``(sin z, cos z)`` for float64 ``|z| < 1e6`` to 1 ulp, vectorisable (callers clamp larger z).
+    """``(sin z, cos z)`` for float64 ``|z| < 1e6`` to 2 ulp, vectorisable (callers clamp larger z).
 
     Its derivative is exact by construction (d sin = cos dz, d cos = -sin dz), not the
     derivative of the polynomial, so gradients and Hessians through it are as exact as
@@ -29,8 +39,8 @@ def sincos(z):
     n = jnp.round(z * (2.0 / np.pi))
     r = ((z - n * _PIO2[0]) - n * _PIO2[1]) - n * _PIO2[2]
     r2 = r * r
-    s = r + r * r2 * (_S[0] + r2 * (_S[1] + r2 * (_S[2] + r2 * (_S[3] + r2 * (_S[4] + r2 * _S[5])))))
-    c = 1.0 - 0.5 * r2 + r2 * r2 * (_C[0] + r2 * (_C[1] + r2 * (_C[2] + r2 * (_C[3] + r2 * (_C[4] + r2 * _C[5])))))
+    s = r + r * r2 * _horner(_S, r2)
+    c = 1.0 - 0.5 * r2 + r2 * r2 * _horner(_C, r2)
     # the quadrant n mod 4 in floating point: AVX2 has no vector float -> int64 conversion
     q = n - 4.0 * jnp.floor(0.25 * n)
     odd = (q == 1.0) | (q == 3.0)
@@ -47,16 +57,15 @@ def _sincos_jvp(primals, tangents):
 
 
 # XLA:CPU's float64 exp is vectorised but costs as much as the whole sincos above (measured in
-# the Gabor kernels: half their time). fdlibm's e_exp.c algorithm, written with array operations:
-# x = k ln2 + r (Cody-Waite, |r| <= ln2/2), exp(r) by its rational form, then the scale 2^k
-# assembled from exponent bits (no float -> int conversion, which AVX2 cannot vectorise).
-_LN2 = (6.93147180369123816490e-01, 1.90821492927058770002e-10)  # hi part has trailing zero bits: k * hi is exact
-_INV_LN2 = 1.44269504088896338700e00
-_P = (1.66666666666666019037e-01, -2.77777777770155933842e-03, 6.61375632143793436117e-05,
-      -1.65339022054652515390e-06, 4.13813679705723846039e-08)
+# the Gabor kernels: half their time). x = k ln2 + r (Cody-Waite, |r| <= ln2/2), e^r by its Taylor
+# polynomial (1/n!, degree 14: the first omitted term is below 2e-19), then the scale 2^k assembled
+# from exponent bits (no float -> int conversion, which AVX2 cannot vectorise).
+_LN2 = (0.6931471805598903, 5.497923018708371e-14)  # hi has 42 significant bits: k * hi is exact for |k| < 2^11
+_INV_LN2 = 1.4426950408889634
+_E = tuple(1.0 / math.factorial(n) for n in range(15))
 _ROUND = 6755399441055744.0  # 1.5 * 2^52: an integer |k| < 2^51 added to it sits in the low bits
-EXP_MAX = 709.782712893383973096  # above: inf
-EXP_MIN = -745.133219101941108420  # below: 0 (under half the smallest subnormal)
+EXP_MAX = math.log(np.finfo(np.float64).max)  # above: inf
+EXP_MIN = -1075 * math.log(2.0)  # below: 0 (under half the smallest subnormal, 2^-1074)
 
 
 def _pow2(k):
@@ -67,18 +76,15 @@ def _pow2(k):
 
 @jax.custom_jvp
 def exp(x):
-    """``e^x`` for float64 to < 1 ulp (fdlibm's algorithm), vectorisable; 0 below ``EXP_MIN``, inf above
-    ``EXP_MAX``, NaN for NaN. Subnormal results are rounded once. Its derivative is ``e^x dx``."""
+    """``e^x`` for float64 within 1 ulp of NumPy's, vectorisable; 0 below ``EXP_MIN``, inf above
+    ``EXP_MAX``, NaN for NaN. A subnormal result is rounded once (XLA:CPU flushes it to 0, as it does its own
+    exp's). Its derivative is ``e^x dx``."""
     # keeps k in range (the ends are restored below); where, not clip: XLA's NaN-propagating min/max
     # take several AVX2 instructions each, and a NaN is restored below anyway
     v = jnp.where(x < EXP_MIN, EXP_MIN, jnp.where(x > EXP_MAX, EXP_MAX, x))
     k = jnp.round(v * _INV_LN2)  # nearest integer to x / ln2
-    hi = v - k * _LN2[0]
-    lo = k * _LN2[1]
-    r = hi - lo
-    t = r * r
-    c = r - t * (_P[0] + t * (_P[1] + t * (_P[2] + t * (_P[3] + t * _P[4]))))
-    y = 1.0 - ((lo - (r * c) / (2.0 - c)) - hi)  # e^r, in [0.7, 1.42]
+    r = (v - k * _LN2[0]) - k * _LN2[1]
+    y = _horner(_E, r)  # e^r, in [0.7, 1.42]
     half = jnp.floor(0.5 * k)  # 2^k as two normal factors, so subnormal and near-overflow results round once
     out = (y * _pow2(half)) * _pow2(k - half)
     out = jnp.where(x > EXP_MAX, jnp.inf, jnp.where(x < EXP_MIN, 0.0, out))

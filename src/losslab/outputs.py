@@ -254,28 +254,34 @@ class OutputFolder:
         return {p.relative_to(stage).as_posix() for p in stage.rglob("*") if p.is_file() and p.name != MANIFEST}
 
     def commit(self, *, merge: bool = False) -> Path:
-        """Move the staged content into place. ``merge``: keep earlier files that this run did not rewrite
-        (each new file replaces its old version by rename); otherwise the whole folder is replaced."""
+        """Move the staged content into place by one rename of the whole folder. ``merge``: earlier files this
+        run did not rewrite are kept (linked into the staged folder first)."""
         stage = self.stage()
         new = self._new_files()
+        keep: set[str] = set()
         if merge and self.path.is_dir():
+            # the earlier files this run did not rewrite join the staged folder (hard links, else copies),
+            # so the folder is still replaced in one rename: a kill leaves the old folder or the new one
             self._owned_files()  # the folder may have changed during the run
-            for rel in sorted(new):
-                target = self.path / rel
+            for rel in sorted(self.previous - new):
+                source, target = self.path / rel, stage / rel
+                if not source.is_file():
+                    continue
                 target.parent.mkdir(parents=True, exist_ok=True)
-                os.replace(stage / rel, target)
-            self._write_manifest(self.path, self.previous | new)
-            shutil.rmtree(stage, ignore_errors=True)
-        else:
-            self._write_manifest(stage, new)
-            old = None
-            if self.path.exists():
-                self._owned_files()
-                old = Path(tempfile.mkdtemp(dir=stage.parent, prefix=self._sibling_prefix("old")))
-                os.replace(self.path, old / "content")
-            os.replace(stage, self.path)
-            if old is not None:
-                shutil.rmtree(old, ignore_errors=True)
+                try:
+                    os.link(source, target)
+                except OSError:
+                    shutil.copy2(source, target)
+                keep.add(rel)
+        self._write_manifest(stage, new | keep)
+        old = None
+        if self.path.exists():
+            self._owned_files()
+            old = Path(tempfile.mkdtemp(dir=stage.parent, prefix=self._sibling_prefix("old")))
+            os.replace(self.path, old / "content")
+        os.replace(stage, self.path)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
         self._staging = None
         return self.path
 
