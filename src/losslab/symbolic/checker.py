@@ -163,6 +163,8 @@ class _Row:
     side_texts: list = field(default_factory=list)  # the LaTeX of each side
 
 
+# phi_2, theta_3: with an update rule for phi, the parameters after that many steps
+_AFTER_STEPS = re.compile(r"(phi|theta)_\d")
 _D_NOTATION = re.compile(r"^\s*d\s*(\\?[A-Za-z]+)\s*$")
 
 
@@ -295,7 +297,7 @@ def _collect(rows: list[_Row], ctx: Context, prose: str) -> list[_Claim]:
             d = None  # H is the Hessian of the problem's loss: H = .., H_{1,2} = .. are claims about it
         if d is not None and isinstance(lhs, sp.Indexed) and d[0] in ctx.rules and not rule_shaped(lhs, row.sides[1]):
             d = None  # m_3 = .., v_t = beta^2 v_{t-2} + ..: a claim about the recurrence's values
-        if d is not None and isinstance(lhs, sp.Symbol) and re.fullmatch(r"(phi|theta)_\d", lhs.name) \
+        if d is not None and isinstance(lhs, sp.Symbol) and _AFTER_STEPS.fullmatch(lhs.name) \
                 and lhs.name.split("_")[0] in ctx.rules_at(item.line):
             d = None  # phi_2 = ..: the parameters after two steps of the sheet's update rule
         key = _def_key(lhs, row.sides[1], d, ctx)
@@ -761,7 +763,7 @@ class _Judge:
             if self.compare(pairs0) is None:
                 used = {str(i.base.label) for e in (before, after) if isinstance(e, sp.Basic) for i in e.atoms(sp.Indexed)}
                 used |= {a.name.split("_")[0] for e in (before, after) if isinstance(e, sp.Basic)
-                         for a in e.atoms(sp.Symbol) if re.fullmatch(r"(phi|theta)_\d", a.name)}
+                         for a in e.atoms(sp.Symbol) if _AFTER_STEPS.fullmatch(a.name)}
                 rules = self.ctx.rules_at(self.line)
                 for n in list(used):
                     if n in rules:
@@ -783,7 +785,7 @@ class _Judge:
         for s in long_run:
             env.indices[s] = LONG_RUN
         ev = self.evaluator()
-        a, b = ev.value(before, env), ev.value(after, self.env_with(env))
+        a, b = ev.value(before, env), ev.value(after, Env(indices=dict(env.indices)))
         if isinstance(a, sp.MatrixBase) or isinstance(b, sp.MatrixBase):
             raise Unchecked("an approximation between matrices")
         # the precision is the one of a side written as a plain number ("\\approx 2.718": 3 decimals)
@@ -812,9 +814,6 @@ class _Judge:
             return "correct", f"approximately equal {how}{where}: {at}the sides are {_fmt(va[k])} and {_fmt(vb[k])}", ""
         return "incorrect", (f"not approximately equal ({how}){where}: {at}the left side is {_fmt(va[k])}, "
                              f"the right side {_fmt(vb[k])}"), ""
-
-    def env_with(self, env: Env) -> Env:
-        return Env(indices=dict(env.indices))
 
     def family_gradient(self, pairs):
         """A gradient "with respect to phi" written for the phi_k only (the output weights of the shallow
