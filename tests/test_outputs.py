@@ -54,6 +54,64 @@ def test_a_figure_path_that_is_a_symlink_or_a_folder_is_refused(tmp_path):
     plt.close("all")
 
 
+def _tight_figure(far_text: bool = False):
+    import numpy as np
+
+    fig, axes = plt.subplots(1, 2, figsize=(6.4, 3.0))
+    x = np.linspace(-3, 3, 200)
+    for k, ax in enumerate(axes):
+        ax.plot(x, np.sin((k + 1) * x), label=f"sin({k + 1}x)")
+        ax.contour(x, x, np.add.outer(x**2, (k + 1) * x**2), levels=12)
+        ax.set_xlabel(r"$\phi_0$, a label that reaches below the figure")
+        ax.legend(loc="upper right")
+    axes[0].set_ylabel(r"$\phi_1$")
+    fig.suptitle("a title near the top edge")
+    if far_text:  # 2 inches right of the figure: beyond the one-draw margin
+        fig.text(1.3, 0.5, "far outside")
+    return fig
+
+
+@pytest.mark.parametrize("far_text", [False, True])
+def test_a_tight_png_is_savefigs_picture(tmp_path, far_text):
+    """save_figure's one-draw tight PNG has savefig's size and pixels (up to anti-aliasing at a sub-pixel shift)."""
+    import numpy as np
+    from PIL import Image
+
+    import losslab.outputs as outputs
+
+    reference = tmp_path / "savefig.png"
+    fig = _tight_figure(far_text)
+    fig.savefig(reference, dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    calls = []
+    original = outputs._png_tight
+
+    def spy(*args):
+        calls.append(original(*args))
+        return calls[-1]
+
+    ours = tmp_path / "ours.png"
+    fig = _tight_figure(far_text)
+    try:
+        outputs._png_tight = spy
+        save_figure(fig, ours, dpi=110, bbox_inches="tight")
+    finally:
+        outputs._png_tight = original
+        plt.close(fig)
+    assert calls == [not far_text]  # text beyond the margin: savefig itself
+    with Image.open(reference) as first, Image.open(ours) as second:
+        a = np.asarray(first.convert("RGBA"), dtype=float)
+        b = np.asarray(second.convert("RGBA"), dtype=float)
+        dpi = second.info.get("dpi", (0,))[0]
+    assert a.shape == b.shape
+    # closer than savefig's own picture moved by one pixel: the same drawing, anti-aliased at another sub-pixel offset
+    one_pixel = min(np.abs(a - np.roll(a, shift, axis)).mean() for shift in (-1, 1) for axis in (0, 1))
+    assert np.abs(a - b).mean() < 0.5 * one_pixel
+    assert np.abs(a[:, :, 3] - 255).max() == 0 and np.abs(b[:, :, 3] - 255).max() == 0  # opaque, as savefig
+    assert MARK.encode() in ours.read_bytes()
+    assert dpi == pytest.approx(110, abs=0.1)
+
+
 def _build(folder: OutputFolder, files: dict[str, str]) -> None:
     stage = folder.stage()
     for rel, text in files.items():

@@ -114,15 +114,81 @@ def _replace_atomically(path: Path, write) -> None:
 
 
 def save_figure(fig, path: str | os.PathLike, **savefig_kwargs) -> Path:
-    """Write a matplotlib figure atomically, marked as losslab's (so a later run may replace it)."""
+    """Write a matplotlib figure atomically, marked as losslab's (so a later run may replace it).
+
+    A PNG with ``bbox_inches="tight"`` is drawn once (see :func:`_png_tight`), not twice as savefig does.
+    """
     path = Path(path)
     fmt = FIGURE_FORMATS.get(path.suffix.lower(), "png")
 
     def write(tmp: Path) -> None:
+        if fmt == "png" and savefig_kwargs.get("bbox_inches") == "tight" and set(savefig_kwargs) <= {"bbox_inches", "dpi", "pad_inches"}:
+            if _png_tight(fig, tmp, savefig_kwargs.get("dpi"), savefig_kwargs.get("pad_inches")):
+                return
         fig.savefig(tmp, format=fmt, metadata=_METADATA[fmt], **savefig_kwargs)
 
     _replace_atomically(path, write)
     return path
+
+
+def _png_tight(fig, tmp: Path, dpi: float | None, pad_inches: float | None) -> bool:
+    """``savefig(tmp, bbox_inches="tight")`` for a PNG with one draw instead of two; False (nothing written)
+    where this shortcut does not apply and savefig must do it.
+
+    savefig draws once to measure the tight box and again into a canvas of that size, moved so the
+    box starts at its corner. Here the figure is drawn once into its canvas grown by a margin on every
+    side (with matplotlib's own helper for the move, as savefig uses), and the box is cut out of those
+    pixels: the same picture, up to a shift of under half a pixel (savefig's box starts at a fraction
+    of a pixel). The padding is the figure's background, as in savefig's output.
+    """
+    import matplotlib as mpl
+    import numpy as np
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.colors import to_rgba
+    from matplotlib.image import imsave
+    from matplotlib.transforms import Bbox
+
+    try:
+        from matplotlib._tight_bbox import adjust_bbox
+    except ImportError:  # a matplotlib that moved it: savefig does the job
+        return False
+    canvas = fig.canvas
+    facecolor = mpl.rcParams["savefig.facecolor"]
+    if (not isinstance(canvas, FigureCanvasAgg) or fig.get_layout_engine() is not None or mpl.rcParams["savefig.transparent"]
+            or not (isinstance(facecolor, str) and facecolor == "auto")):
+        return False
+    dpi = mpl.rcParams["savefig.dpi"] if dpi is None else dpi
+    dpi = fig.dpi if dpi == "figure" else float(dpi)
+    pad = mpl.rcParams["savefig.pad_inches"] if pad_inches is None else float(pad_inches)
+    margin = 1.0  # inches: labels, titles and legends stick out of the figure by up to half an inch
+    old_dpi = fig.dpi
+    fig.dpi = dpi
+    restore = None
+    try:
+        width_in, height_in = fig.get_size_inches()
+        restore = adjust_bbox(fig, Bbox.from_extents(-margin, -margin, width_in + margin, height_in + margin),
+                              canvas.get_renderer())
+        canvas.draw()
+        content = fig.get_tightbbox(canvas.get_renderer())  # inches, from the grown canvas' corner
+        pixels = np.asarray(canvas.buffer_rgba())
+    finally:
+        if restore is not None:
+            restore()
+        fig.dpi = old_dpi
+    height, width = pixels.shape[:2]
+    x0, y0, x1, y1 = (v * dpi for v in (content.x0, content.y0, content.x1, content.y1))
+    if x0 < 0 or y0 < 0 or x1 > width or y1 > height:
+        return False  # content beyond the margin
+    box = content.padded(pad)
+    w, h = int(box.width * dpi), int(box.height * dpi)  # savefig's canvas size
+    # the box's corner in these pixels: Agg draws paths with rows counted down from the canvas' whole height
+    left, top = round(box.x0 * dpi), round(height - box.y0 * dpi - h)
+    out = np.empty((h, w, 4), dtype=np.uint8)
+    out[...] = np.round(np.array(to_rgba(fig.get_facecolor())) * 255).astype(np.uint8)
+    r0, r1, c0, c1 = max(top, 0), min(top + h, height), max(left, 0), min(left + w, width)
+    out[r0 - top:r1 - top, c0 - left:c1 - left] = pixels[r0:r1, c0:c1]
+    imsave(tmp, out, format="png", origin="upper", dpi=dpi, metadata=_METADATA["png"])
+    return True
 
 
 def write_text(path: str | os.PathLike, text: str) -> Path:
