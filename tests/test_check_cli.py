@@ -33,6 +33,29 @@ def test_json_on_the_seed_sheet_and_exit_1():
     assert first["problem"] == "6.1" and first["line"] == 13 and first["verdict"] == "incorrect"
 
 
+def test_judging_one_problem_at_a_time_gives_the_whole_sheets_verdicts():
+    """check_sheet(problems=...) reads every section but judges the problems asked: the union over the problems
+    is the whole sheet's verdicts (the book judges one problem per worker this way)."""
+    from losslab.book import PROBLEMS
+    from losslab.book.seed import seed_claims, seed_text
+    from losslab.errors import LosslabError
+    from losslab.symbolic import check_sheet
+
+    def key(c):
+        return (c.problem, c.line, c.latex, c.verdict, c.reason, c.convention, c.truth_latex, c.mistake, c.correction)
+
+    whole = check_sheet(seed_text())
+    parts = [c for p in PROBLEMS for c in seed_claims(p)]
+    assert sorted(map(key, parts)) == sorted(map(key, whole))
+    verdicts = [c.verdict for c in parts]
+    assert len(parts) == 32 and verdicts.count("correct") == 26 and verdicts.count("incorrect") == 5
+    assert verdicts.count("not checked") == 1
+    assert {c.problem for c in check_sheet(seed_text(), problems={"6.3"})} == {"6.3"}
+    assert check_sheet(seed_text(), problems=()) == []
+    with pytest.raises(LosslabError, match=r"The 'problems' parameter of check_sheet must be a collection .* Got '6.3' instead"):
+        check_sheet(seed_text(), problems="6.3")
+
+
 def test_report_on_correct_sheet_exits_0():
     result = runner.invoke(app, ["check", str(SHEETS / "equivalent_forms.md")])
     assert result.exit_code == 0, result.output

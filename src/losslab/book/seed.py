@@ -36,22 +36,21 @@ def seed_section(problem: str) -> str:
     return ""
 
 
-@lru_cache(maxsize=1)
-def _all_claims():
-    """Every derivative claim of the sheet judged by :func:`losslab.symbolic.check_sheet` (None if unavailable)."""
+@lru_cache(maxsize=None)
+def _claims_of(problem: str):
+    """The derivative claims of one problem judged by :func:`losslab.symbolic.check_sheet` (None if unavailable):
+    the whole sheet is read (an earlier section's definitions are context) but only this problem is judged."""
     try:
         from ..symbolic import check_sheet
     except ImportError:
         return None
-    return tuple(check_sheet(seed_text()))
+    return tuple(check_sheet(seed_text(), problems={problem}))
 
 
 def seed_claims(problem: str):
     """The sheet checker's verdicts on one problem's claims; None when the checker is not installed."""
-    claims = _all_claims()
-    if claims is None:
-        return None
-    return [c for c in claims if str(getattr(c, "problem", "")) == problem]
+    claims = _claims_of(problem)
+    return None if claims is None else list(claims)
 
 
 def derivative_verdict(problem: str) -> tuple[str | None, str, list]:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Collection
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -194,9 +195,19 @@ def _parse_row(text: str, ctx: Context, *, continuation: bool = False) -> tuple[
 
 
 # ------------------------------------------------------------------------------ sheet
-def check_sheet(text: str, *, filename: str | None = None, format: str = "auto") -> list[ClaimResult]:
-    """Verdicts on every claim of a solution sheet (Markdown, LaTeX, notebook or plain text with $..$)."""
+def check_sheet(text: str, *, filename: str | None = None, format: str = "auto",
+                problems: Collection[str] | None = None) -> list[ClaimResult]:
+    """Verdicts on every claim of a solution sheet (Markdown, LaTeX, notebook or plain text with $..$).
+
+    ``problems`` (e.g. ``{"6.3"}``): judge only the claims of those problems' sections. Every section
+    is still read, so a section's context (what an earlier problem defined, "the loss above") is the
+    same as in a check of the whole sheet, and so are its verdicts.
+    """
     doc = read_document(text, format=format, filename=filename)
+    if problems is not None:
+        if isinstance(problems, str) or not all(isinstance(p, str) for p in problems):
+            raise LosslabError(f"The 'problems' parameter of check_sheet must be a collection of problem names such as {{'6.3'}}. Got {problems!r} instead.")
+        problems = frozenset(problems)
     statements = {id(section): _property_claims(section) if has_book_loss(section.problem) else []
                   for section in doc.sections}
     if not any(isinstance(it, Math) for section in doc.sections for it in section.items) and not any(statements.values()):
@@ -218,7 +229,7 @@ def check_sheet(text: str, *, filename: str | None = None, format: str = "auto")
         claims = _collect(rows, ctx, prose)
         claims += _prose_claims(section, rows, ctx)
         claims += statements[id(section)]
-        for claim in claims:
+        for claim in claims if problems is None or (section.problem or "") in problems else ():
             if time.monotonic() > deadline:
                 results.append(_result(section, claim, "not checked", f"the sheet's time budget ({SHEET_SECONDS:.0f} s) ran out"))
                 continue

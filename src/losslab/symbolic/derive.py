@@ -123,7 +123,9 @@ class Derivation:
             exprs = self.example_grad if what == "grad" else tuple(self.example_hessian)
             exprs = [_relu_step(as_exp(e), sp.Float(relu_at_zero)) if relu_at_zero else as_exp(e) for e in exprs]
             exprs = [e.xreplace({_x[_i]: _xs, _y[_i]: _ys}) for e in exprs]
-            self._numeric[key] = sp.lambdify([*self.params, _xs, _ys], exprs, modules="numpy", cse=True)
+            # the module itself, not "numpy": the same NumPy printer without sympy's `from numpy import *`, which
+            # imports numpy.f2py and every text codec (~0.5 s a process)
+            self._numeric[key] = sp.lambdify([*self.params, _xs, _ys], exprs, modules=[np], cse=True)
         return self._numeric[key]
 
     def example_grads(self, params, x, y, *, relu_at_zero: float = 0.0) -> np.ndarray:
