@@ -141,7 +141,11 @@ def test_bad_sheets_raise_a_clear_error(text, message):
 
 
 def test_renaming_must_be_stated_else_not_checked():
-    stated = "## Problem 6.2\n$$L = \\sum_{i=1}^I (\\phi_0 + \\phi_1 x_i - y_i)^2$$\nwhere  $\\phi = \\phi_0$  and  $\\theta = \\phi_1$ :\n$$\\frac{\\partial^2 L}{\\partial \\theta^2} = 2 \\sum_{i=1}^I x_i^2$$\n"
+    stated = (
+        "## Problem 6.2\n$$L = \\sum_{i=1}^I (\\phi_0 + \\phi_1 x_i - y_i)^2$$\n"
+        "where  $\\phi = \\phi_0$  and  $\\theta = \\phi_1$ :\n"
+        "$$\\frac{\\partial^2 L}{\\partial \\theta^2} = 2 \\sum_{i=1}^I x_i^2$$\n"
+    )
     unstated = stated.replace("where  $\\phi = \\phi_0$  and  $\\theta = \\phi_1$ :", "Now the Hessian:")
     (r,) = check_sheet(stated)
     assert r.verdict == "correct"
@@ -153,7 +157,8 @@ def test_expansion_blowup_is_not_attempted_symbolically():
     # numbers decide; the exact confirmation is only tried on small expressions, so a 32nd power costs nothing
     sheet = (
         "## Problem 1\n$$L = \\sum_i (\\phi_0 + \\phi_1 x_i - y_i)^2$$\n"
-        "$$\\frac{\\partial L}{\\partial \\phi_0} = 2 \\sum_i (\\phi_0 + \\phi_1 x_i - y_i) + (\\phi_0 + \\phi_1 + \\phi_0\\phi_1 + 1)^{32} - (\\phi_0 + \\phi_1 + \\phi_0\\phi_1 + 1)^{32}$$\n"
+        "$$\\frac{\\partial L}{\\partial \\phi_0} = 2 \\sum_i (\\phi_0 + \\phi_1 x_i - y_i)"
+        " + (\\phi_0 + \\phi_1 + \\phi_0\\phi_1 + 1)^{32} - (\\phi_0 + \\phi_1 + \\phi_0\\phi_1 + 1)^{32}$$\n"
     )
     (r,) = check_sheet(sheet)
     assert r.verdict == "correct"
@@ -203,8 +208,14 @@ def test_mutated_sheets_give_verdicts_or_a_clear_error(edits):
 
 def test_gradient_vector_claim():
     head = "## Problem 6.4\n$$L = -\\sum_{i=1}^I \\left( y_i \\log[\\text{sig}[\\phi_0 + \\phi_1 x_i]] + (1 - y_i)\\log[1 - \\text{sig}[\\phi_0 + \\phi_1 x_i]] \\right)$$\n"
-    right = head + "$$\\frac{\\partial L}{\\partial \\phi} = \\begin{bmatrix} \\sum_i (\\text{sig}[\\phi_0 + \\phi_1 x_i] - y_i) \\\\ \\sum_i (\\text{sig}[\\phi_0 + \\phi_1 x_i] - y_i) x_i \\end{bmatrix}$$\n"
-    wrong = head + "$$\\frac{\\partial L}{\\partial \\phi} = \\begin{bmatrix} \\sum_i (\\text{sig}[\\phi_0 + \\phi_1 x_i] - y_i) & \\sum_i (\\text{sig}[\\phi_0 + \\phi_1 x_i] - y_i) \\end{bmatrix}$$\n"
+    right = head + (
+        "$$\\frac{\\partial L}{\\partial \\phi} = \\begin{bmatrix} \\sum_i (\\text{sig}[\\phi_0 + \\phi_1 x_i] - y_i) \\\\ "
+        "\\sum_i (\\text{sig}[\\phi_0 + \\phi_1 x_i] - y_i) x_i \\end{bmatrix}$$\n"
+    )
+    wrong = head + (
+        "$$\\frac{\\partial L}{\\partial \\phi} = \\begin{bmatrix} \\sum_i (\\text{sig}[\\phi_0 + \\phi_1 x_i] - y_i) & "
+        "\\sum_i (\\text{sig}[\\phi_0 + \\phi_1 x_i] - y_i) \\end{bmatrix}$$\n"
+    )
     (r,) = check_sheet(right)
     assert r.verdict == "correct" and "phi_0, phi_1" in r.reason
     (r,) = check_sheet(wrong)

@@ -99,7 +99,9 @@ def solve(ctx: BookContext) -> ProblemResult:
     )
     derivation = (
         "Differentiating the first derivatives of problem 6.1 once more:"
-        "$$\\frac{\\partial^2L}{\\partial\\phi_0^2} = 2\\sum_i 1 = 2I,\\quad \\frac{\\partial^2L}{\\partial\\phi_0\\partial\\phi_1} = 2\\sum_i x_i,\\quad \\frac{\\partial^2L}{\\partial\\phi_1^2}=2\\sum_i x_i^2.$$"
+        "$$\\frac{\\partial^2L}{\\partial\\phi_0^2} = 2\\sum_i 1 = 2I,\\quad "
+        "\\frac{\\partial^2L}{\\partial\\phi_0\\partial\\phi_1} = 2\\sum_i x_i,\\quad "
+        "\\frac{\\partial^2L}{\\partial\\phi_1^2}=2\\sum_i x_i^2.$$"
         "For a symmetric $2\\times 2$ matrix the eigenvalues $\\lambda_1,\\lambda_2$ satisfy $\\lambda_1+\\lambda_2 = \\mathrm{tr}\\,\\mathbf{H}$ and "
         "$\\lambda_1\\lambda_2=\\det\\mathbf{H}$; both are positive iff the trace and the determinant are. The trace $2I+2\\sum x_i^2$ is positive. For the determinant,"
         "$$\\sum_{i=1}^I\\sum_{j=1}^I (x_i-x_j)^2 = 2I\\sum_i x_i^2 - 2\\left(\\sum_i x_i\\right)^2,$$"

@@ -159,7 +159,8 @@ def solve(ctx: BookContext) -> ProblemResult:
         f"(or diverged): " + ", ".join(f"$\\alpha$={r:.3g}: {f:.2f}" for r, f in zip(rates, fraction)) + "."
     )
     derivation = (
-        "Near a minimum $\\phi^*$, $\\nabla L[\\phi]\\approx\\mathbf{H}(\\phi-\\phi^*)$, so the error evolves as $\\mathbf{e}_{t+1} = (\\mathbf{I}-\\alpha\\mathbf{H})\\mathbf{e}_t$. "
+        "Near a minimum $\\phi^*$, $\\nabla L[\\phi]\\approx\\mathbf{H}(\\phi-\\phi^*)$, "
+        "so the error evolves as $\\mathbf{e}_{t+1} = (\\mathbf{I}-\\alpha\\mathbf{H})\\mathbf{e}_t$. "
         "It shrinks iff every $|1-\\alpha\\lambda_k|<1$, i.e. $0<\\alpha<2/\\lambda_{\\max}$. With a larger fixed rate the iterates are pushed away from $\\phi^*$ "
         "(oscillating with growing amplitude along the top eigenvector) until they leave the basin, land in another basin or diverge. Even below that "
         "threshold, the first steps from a point with a large gradient can overshoot the basin's boundary. So escaping is possible, but it is not "

@@ -123,7 +123,8 @@ def solve(ctx: BookContext) -> ProblemResult:
         "The sheet's formula $\\mathbf{m}_{t+1} = (1-\\beta)\\sum_{i=0}^t\\beta^i\\nabla l_{t-i}$ and its weights $(1-\\beta)\\beta^i$ are right "
         f"under the book's convention $\\mathbf{{m}}_0 = 0$ (its notebooks start momentum there; numerically equal to the recurrence: "
         f"{seed_matches_m0_zero}). From another starting value the term $\\beta^{{t+1}}\\mathbf{{m}}_0$ would be missing "
-        f"(after 5 steps from a random $\\mathbf{{m}}_0$ it is off by {seed_gap_m0:.2e}). It writes a finite sum but calls it infinite: the sum is finite at every $t$ and becomes an infinite series only as "
+        f"(after 5 steps from a random $\\mathbf{{m}}_0$ it is off by {seed_gap_m0:.2e}). "
+        "It writes a finite sum but calls it infinite: the sum is finite at every $t$ and becomes an infinite series only as "
         "$t\\to\\infty$. It does not note that the weights sum to $1-\\beta^{t+1}$. Checker: " + checker_notes
     )
     return ProblemResult(

@@ -125,7 +125,9 @@ def linear_least_squares_certificate() -> Certificate:
     # zero exactly when all x_i are equal: each square vanishes iff x_i = x_j; check on concrete data too
     concrete_equal = bool(_det_at([0.7] * 5) == 0)
     concrete_spread = bool(_det_at([0.7, 0.7, 0.7, 0.7, 0.71]) > 0)
-    steps.append((r"\det \mathbf{H} = 0 \iff x_i = x_j \ \forall i, j \text{ (every square vanishes); checked: equal } x \Rightarrow 0, \text{ distinct} \Rightarrow > 0", concrete_equal and concrete_spread))
+    steps.append((r"\det \mathbf{H} = 0 \iff x_i = x_j \ \forall i, j \text{ (every square vanishes); "
+                  r"checked: equal } x \Rightarrow 0, \text{ distinct} \Rightarrow > 0",
+                  concrete_equal and concrete_spread))
     statement = (r"L[\phi] = \sum_{i=1}^I (\phi_0 + \phi_1 x_i - y_i)^2 \text{ is convex: } \mathrm{tr}\,\mathbf{H} > 0,\ "
                  r"\det \mathbf{H} = 2 \sum_{i=1}^I \sum_{j=1}^I (x_i - x_j)^2 \geq 0 \text{, strictly convex unless all } x_i \text{ are equal}")
     return Certificate("linear least squares (problem 6.2)", statement, tuple(steps),
@@ -206,7 +208,8 @@ def momentum_certificate(steps_to_run: int = 12, seed: int = 0) -> Certificate:
     weights_ok = bool(np.isclose(sum(weights) + b**steps_to_run, 1.0))
     steps = (
         (r"t = 0: \ \mathbf{m}_1 = \beta \mathbf{m}_0 + (1 - \beta) \nabla l_0", base),
-        (r"\beta \mathbf{m}_t + (1 - \beta) \nabla l_t = \beta^{t+1} \mathbf{m}_0 + (1 - \beta) \sum_{k=0}^{t} \beta^k \nabla l_{t-k} \text{ (induction step, symbolic } t)", induction),
+        (r"\beta \mathbf{m}_t + (1 - \beta) \nabla l_t = \beta^{t+1} \mathbf{m}_0 + (1 - \beta) \sum_{k=0}^{t} \beta^k \nabla l_{t-k} "
+         r"\text{ (induction step, symbolic } t)", induction),
         (r"\text{exact for } t = 0, \dots, 8 \text{ (recurrence iterated with symbolic } \beta, \mathbf{m}_0, \nabla l_k)", bool(exact)),
         (f"equal to {steps_to_run} steps of the recurrence run with beta = {b:.4f}, m_0 = {m0:.4f}", run_ok),
         (r"\text{weights } (1 - \beta) \beta^k \text{ plus } \beta^{t+1} \text{ (on } \mathbf{m}_0) \text{ sum to } 1", weights_ok),
