@@ -56,3 +56,45 @@ def test_default_workers_is_one_per_cpu_at_most_four(monkeypatch):
     assert default_workers(11) == 4
     monkeypatch.setattr("os.cpu_count", lambda: None)
     assert default_workers(11) == 1
+
+
+@pytest.mark.parametrize("argv, starts", [
+    (["solve", "all"], True),
+    (["solve", "all", "--json", "--out", "somewhere"], True),
+    (["solve", "--out", "6.1", "all"], True),  # an option's value is not the problem
+    (["solve", "6.1,6.2", "--workers=2"], True),
+    (["book"], True),
+    (["book", "--out", "x", "--problems", "6.1 6.9"], True),
+    (["solve", "6.1"], False),
+    (["solve", "all", "--workers", "1"], False),
+    (["solve", "all", "--workers", "many"], False),  # typer reports it; nothing started
+    (["book", "--problems=6.9"], False),
+    (["solve", "all", "--help"], False),
+    (["check", "sheet.md"], False),
+    ([], False),
+])
+def test_the_command_line_starts_the_fork_server_first_only_when_workers_will_run(monkeypatch, argv, starts):
+    from losslab import worker_server
+    from losslab.cli.solve import start_workers_early
+
+    calls = []
+    monkeypatch.setattr(worker_server, "start", lambda: calls.append(True))
+    monkeypatch.setattr("os.cpu_count", lambda: 2)
+    start_workers_early(argv)
+    assert calls == ([True] if starts else [])
+
+
+def test_importing_losslab_imports_no_jax_and_its_public_names_come_on_use():
+    """The command line starts its workers before its own imports: `import losslab` must be cheap."""
+    import subprocess
+    import sys
+
+    code = ("import sys, losslab; assert 'jax' not in sys.modules, 'jax imported'; import losslab.run; "
+            "from losslab import gabor, Dataset; assert losslab.gabor is gabor and callable(gabor) and gabor().name == 'gabor'; "
+            "assert 'Dataset' in dir(losslab); print('ok')")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.stdout.strip() == "ok", out.stderr
+    with pytest.raises(AttributeError, match="module 'losslab' has no attribute 'nothing_here'"):
+        import losslab
+
+        losslab.nothing_here  # noqa: B018

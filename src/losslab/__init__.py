@@ -9,10 +9,30 @@ losslab follows the user's precision. The ``losslab`` command and server turn fl
 for their whole process. README, "Float64 and your other JAX code", says what follows.
 """
 
-from .data import Dataset, load_dataset, logistic_data, sample_from_model
-from .errors import LosslabError
-from .models import Model, custom, gabor, get_model, linear, logistic, mlp, shallow
-from .objective import Objective, make_objective
+import importlib
+
+# The public names are imported on first use (PEP 562): ``import losslab`` alone imports no JAX, so the
+# command line starts its worker processes before its own (slow) imports
+_EXPORTS = {
+    "Dataset": "data", "load_dataset": "data", "logistic_data": "data", "sample_from_model": "data",
+    "LosslabError": "errors",
+    "Model": "models", "custom": "models", "gabor": "models", "get_model": "models", "linear": "models",
+    "logistic": "models", "mlp": "models", "shallow": "models",
+    "Objective": "objective", "make_objective": "objective",
+}
+
+
+def __getattr__(name: str):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'losslab' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))
+
 
 __version__ = "0.1.0"
 

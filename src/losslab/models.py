@@ -16,6 +16,7 @@ fields and never recognise a model by its name, identity or constants.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -337,3 +338,7 @@ def get_model(name: str, *, widths: Sequence[int] | None = None) -> Model:
 from .precision import float64_api  # noqa: E402  (last: wraps what this module defines)
 
 float64_api(globals())  # every public function and method computes in float64 (losslab.precision)
+
+# The package's public `losslab.gabor` is the constructor above (`from losslab import gabor`), as it was when the
+# package imported everything eagerly; importing the submodule losslab.gabor (at the top) made it the module
+sys.modules[__package__].gabor = gabor

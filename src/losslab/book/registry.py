@@ -4,10 +4,11 @@ and ``solve(ctx) -> ProblemResult``."""
 from __future__ import annotations
 
 import importlib
-import os
 import time
 from collections.abc import Callable, Iterable
 
+from .. import worker_server
+from ..worker_server import default_workers
 from ..errors import LosslabError, check_int
 from .result import BookContext, Check, ProblemResult
 
@@ -70,11 +71,6 @@ _EXPECTED_SECONDS = {"6.8": 5.7, "6.11": 4.2, "6.7": 4.0, "6.4": 3.5, "6.3": 2.6
                      "6.10": 0.9, "6.2": 0.6, "6.9": 0.01}
 
 
-def default_workers(n_problems: int) -> int:
-    """Worker processes for ``n_problems``: one per CPU, at most 4 (6.11 alone bounds the time beyond)."""
-    return max(1, min(os.cpu_count() or 1, int(n_problems), 4))
-
-
 def solve_many(problems: Iterable[str], ctx: BookContext | None = None, *, on_done: Callable[[ProblemResult], None] | None = None,
                on_start: Callable[[str], None] | None = None, workers: int = 1) -> list[ProblemResult]:
     """Solve ``problems``; results (and ``on_done`` calls) come in the order asked.
@@ -115,7 +111,7 @@ def _solve_in_workers(problems, ctx, workers, on_done, on_start) -> list[Problem
                 on_done(done[problems[reported]])
             reported += 1
 
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=_worker_context(),
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=worker_server.context(),
                                initializer=_worker_init, initargs=(jax.config.jax_compilation_cache_dir,))
     try:
         pending = {pool.submit(solve, p, ctx): p for p in order}
@@ -141,25 +137,6 @@ def _solve_in_workers(problems, ctx, workers, on_done, on_start) -> list[Problem
             done[problem] = solve(problem, ctx)
             report()
     return [done[p] for p in problems]
-
-
-# What every problem imports, imported once by the fork server and shared by the workers it forks
-# (a spawned worker would import it all again: about 3 s of CPU each)
-_PRELOAD = ["losslab.plots.headless", "matplotlib.pyplot", "losslab.book.registry", "losslab.run", "losslab.curvature",
-            "losslab.landscape", "losslab.symbolic.derive"]
-
-
-def _worker_context():
-    """A fork server where there is one: a clean, single-threaded parent (importing these modules starts no
-    JAX backend and no thread) whose forks start at once; else spawned processes. Never a fork of this
-    process, whose JAX runtime may have threads (a fork of them can deadlock)."""
-    import multiprocessing
-
-    if "forkserver" not in multiprocessing.get_all_start_methods():
-        return multiprocessing.get_context("spawn")
-    ctx = multiprocessing.get_context("forkserver")
-    ctx.set_forkserver_preload(_PRELOAD)  # no effect if this process's fork server is already running
-    return ctx
 
 
 def _worker_init(cache_dir: str | None) -> None:

@@ -1,0 +1,44 @@
+"""The fork server that solves problems side by side (``losslab solve all``, ``losslab book``).
+
+Its preload (the modules every problem imports: JAX, matplotlib, SymPy, the engine) takes
+seconds, so the command line starts it first of all, before its own imports, and the two run at
+once on two cores. This module imports nothing of losslab's for that reason.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+
+__all__ = ["PRELOAD", "context", "default_workers", "start"]
+
+# What every problem imports, imported once by the fork server and shared by the workers it forks
+# (a spawned worker would import it all again: about 3 s of CPU each)
+PRELOAD = ["losslab.plots.headless", "matplotlib.pyplot", "losslab.book.registry", "losslab.run", "losslab.curvature",
+           "losslab.landscape", "losslab.symbolic.derive"]
+
+
+def default_workers(n_problems: int) -> int:
+    """Worker processes for ``n_problems``: one per CPU, at most 4 (6.11 alone bounds the time beyond)."""
+    import os
+
+    return max(1, min(os.cpu_count() or 1, int(n_problems), 4))
+
+
+def context():
+    """A fork server where there is one: a clean, single-threaded parent (importing the preload starts no
+    JAX backend and no thread) whose forks start at once; else spawned processes. Never a fork of the
+    calling process, whose JAX runtime may have threads (a fork of them can deadlock)."""
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload(PRELOAD)  # no effect if this process's fork server is already running
+    return ctx
+
+
+def start() -> None:
+    """Start the fork server now (it preloads while the caller goes on); a no-op where there is none
+    or it runs already. Workers asked for later are forked from it."""
+    if context().get_start_method() == "forkserver":
+        from multiprocessing import forkserver
+
+        forkserver.ensure_running()
