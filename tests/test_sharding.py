@@ -211,3 +211,19 @@ def test_gabor_model_with_the_vectorised_functions_matches_numpy():
         np.testing.assert_allclose(np.asarray(obj.model(np.array(p), obj.x)), f, rtol=1e-14, atol=1e-16)
         np.testing.assert_allclose(float(obj.value(p)), np.sum(r * r), rtol=1e-13)
         np.testing.assert_allclose(np.asarray(obj.grad(p)), [dphi0.sum(), (0.06 * x * dphi0).sum()], rtol=1e-12, atol=1e-14)
+
+
+def test_polynomials_by_estrins_scheme_equal_the_exact_value_to_rounding():
+    import jax.numpy as jnp
+    import mpmath
+
+    from losslab import numerics
+
+    mpmath.mp.prec = 200
+    t = np.random.default_rng(3).uniform(-0.7, 0.7, 64)
+    for coefficients in (numerics._S, numerics._C, numerics._E):
+        exact = np.array([float(sum(mpmath.mpf(c) * mpmath.mpf(v) ** k for k, c in enumerate(coefficients))) for v in t])
+        for horner in range(len(coefficients) + 1):
+            got = np.asarray(numerics._polynomial(coefficients, jnp.asarray(t), horner=horner))
+            # a sum of terms that shrink fast (|c_k t^k| <= 0.7^k / k!): a few ulp of the largest term at most
+            assert np.max(np.abs(got - exact)) <= 4 * np.spacing(np.max(np.abs(exact))), (len(coefficients), horner)

