@@ -91,11 +91,11 @@ def bench(quick: bool = False, device: str = "cpu") -> list[dict]:
         return runs
 
     plain = vmap_of_scan(gabor_least_squares)
-    secs, p_plain = best_of(lambda: np.asarray(plain(jnp.asarray(inits), obj.x, obj.y)), repeats=1)
+    secs, p_plain = best_of(lambda: np.asarray(plain(jnp.asarray(inits), obj.x, obj.y)), repeats=1 if quick else 3)
     rows.append(record(name, "plain JAX (vmap of lax.scan, jax.grad, jnp.sin/jnp.exp)", secs, work, unit=unit,
                        agree=rel_diff(p_plain, ref)))
     ablation = vmap_of_scan(obj.loss_on)
-    secs, p_abl = best_of(lambda: np.asarray(ablation(jnp.asarray(inits), obj.x, obj.y)), repeats=1)
+    secs, p_abl = best_of(lambda: np.asarray(ablation(jnp.asarray(inits), obj.x, obj.y)), repeats=1 if quick else 3)
     rows.append(record(name, "not a peer: vmap of lax.scan over losslab's obj.loss_on", secs, work, unit=unit,
                        agree=rel_diff(p_abl, ref), note="losslab's own fused kernel (vectorised sin/cos/exp): what the engine adds"))
 

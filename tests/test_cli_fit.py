@@ -96,3 +96,17 @@ def test_console_script_end_to_end():
         [sys.executable, "-c", launcher, "fit", "--model", "gabor", "--lr", "0.1", "--batch-size", "31"],
         capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and "batch-size" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_an_unknown_model_is_refused_with_every_name_fit_takes(monkeypatch, capsys):
+    from losslab.models import MODEL_NAMES
+    from losslab.presets import NOTEBOOK_FUNCTIONS
+
+    monkeypatch.setattr(sys, "argv", ["losslab", "fit", "--model", "nb6_5", "--steps", "3", "--lr", "0.1"])
+    with pytest.raises(SystemExit) as info:
+        main()
+    assert info.value.code == 2
+    err = " ".join(capsys.readouterr().err.split())
+    for name in (*MODEL_NAMES, *NOTEBOOK_FUNCTIONS):
+        assert repr(name) in err
+    assert "Got 'nb6_5' instead." in err and "Traceback" not in err

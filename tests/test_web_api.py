@@ -55,12 +55,12 @@ def test_page_and_local_plotly(client):
 def test_objectives_catalogue(client):
     body = client.get("/api/objectives").json()
     keys = [o["key"] for o in body["objectives"]]
-    assert keys == ["linear", "gabor", "logistic", "nb6_5", "nb6_1"]
+    assert keys == ["linear", "gabor", "logistic", "fn:6.5", "fn:6.1"]
     assert body["default"] in keys
     assert body["limits"] == {"max_resolution": 400, "max_steps": 5000, "max_optimizers": 4, "max_upload_bytes": MAX_UPLOAD_BYTES}
     gabor = next(o for o in body["objectives"] if o["key"] == "gabor")
     assert gabor["range0"] == [-10.0, 10.0] and gabor["range1"] == [2.5, 22.5] and gabor["n_data"] == 30
-    assert next(o for o in body["objectives"] if o["key"] == "nb6_1")["dims"] == 1
+    assert next(o for o in body["objectives"] if o["key"] == "fn:6.1")["dims"] == 1
     assert {o["name"] for o in body["optimizers"]} >= {"gd", "sgd", "momentum", "nesterov", "normalized", "adam"}
 
 
@@ -79,13 +79,29 @@ def test_landscape_matches_objective_and_book_check_value(client):
 
 
 def test_landscape_of_the_notebook_functions(client):
-    body = client.post("/api/landscape", json={"objective": "nb6_5", "range0": [-1.5, 1.5], "range1": [-1, 1], "resolution": 7}).json()
+    body = client.post("/api/landscape", json={"objective": "fn:6.5", "range0": [-1.5, 1.5], "range1": [-1, 1], "resolution": 7}).json()
     p0, p1 = np.meshgrid(body["phi0"], body["phi1"])
     np.testing.assert_allclose(body["loss"], nb65(p0, p1), rtol=1e-12, atol=1e-14)
-    one = client.post("/api/landscape", json={"objective": "nb6_1", "range0": [0, 1], "resolution": 11}).json()
+    one = client.post("/api/landscape", json={"objective": "fn:6.1", "range0": [0, 1], "resolution": 11}).json()
     assert one["dims"] == 1
     np.testing.assert_allclose(one["phi0"], np.linspace(0, 1, 11))
     np.testing.assert_allclose(one["loss"], nb61(np.linspace(0, 1, 11)), rtol=1e-12)
+
+
+def test_older_names_of_the_notebook_functions_are_read_as_the_one_name(client):
+    # nb6_5 / nb6_1: the web API's names before the notebook functions took the engine's (documented in docs/web.md)
+    assert client.get("/api/objectives").json()["aliases"] == {"nb6_5": "fn:6.5", "nb6_1": "fn:6.1"}
+    grid = {"range0": [-1.5, 1.5], "range1": [-1, 1], "resolution": 5}
+    old = client.post("/api/landscape", json={"objective": "nb6_5", **grid}).json()
+    p0, p1 = np.meshgrid(old["phi0"], old["phi1"])
+    np.testing.assert_allclose(old["loss"], nb65(p0, p1), rtol=1e-12, atol=1e-14)
+    assert old == client.post("/api/landscape", json={"objective": "fn:6.5", **grid}).json()
+    run = {"start": [0.05], "optimizers": [{"name": "gd", "lr": 0.01, "steps": 5}]}
+    old = client.post("/api/run", json={"objective": "nb6_1", **run}).json()
+    assert old["start_loss"] == pytest.approx(nb61(0.05), rel=1e-12)
+    assert old == client.post("/api/run", json={"objective": "fn:6.1", **run}).json()
+    r = client.post("/api/landscape", json={"objective": "nb6_7", **grid})
+    assert r.status_code == 422 and "'fn:6.5' or 'fn:6.1'. Got 'nb6_7' instead." in r.json()["detail"]
 
 
 def test_landscape_200_by_200(client):
@@ -128,7 +144,7 @@ def test_run_adam_on_the_notebook_65_function_matches_optax(client):
         updates, state = tx.update(jax.grad(f)(p), state, p)
         p = optax.apply_updates(p, updates)
         path.append(np.asarray(p))
-    body = client.post("/api/run", json={"objective": "nb6_5", "start": [-0.7, -0.9],
+    body = client.post("/api/run", json={"objective": "fn:6.5", "start": [-0.7, -0.9],
                                         "optimizers": [{"name": "adam", "lr": 0.05, "beta": 0.9, "gamma": 0.99, "steps": 60}]}).json()
     np.testing.assert_allclose(body["runs"][0]["params"], path, rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(body["runs"][0]["loss"], [nb65(*q) for q in path], rtol=1e-9, atol=1e-12)
@@ -169,7 +185,7 @@ def test_run_with_line_search_descends(client):
 
 
 def test_run_one_dimensional(client):
-    body = client.post("/api/run", json={"objective": "nb6_1", "start": [0.05],
+    body = client.post("/api/run", json={"objective": "fn:6.1", "start": [0.05],
                                         "optimizers": [{"name": "gd", "lr": 0.01, "steps": 3}]}).json()
     phi, path = 0.05, [0.05]
     for _ in range(3):  # derivative of the notebook 6.1 function, by hand
@@ -201,7 +217,7 @@ def notebook_61_search(f, max_dist, thresh, max_iter):
 
 
 def test_linesearch_notebook_61(client):
-    body = client.post("/api/linesearch", json={"objective": "nb6_1", "point": [0.0], "max_dist": 1.0, "thresh": 1e-4,
+    body = client.post("/api/linesearch", json={"objective": "fn:6.1", "point": [0.0], "max_dist": 1.0, "thresh": 1e-4,
                                                "max_iter": 10, "direction": "positive"}).json()
     step, brackets = notebook_61_search(nb61, 1.0, 1e-4, 10)
     assert body["brackets"][0] == pytest.approx([0.0, 0.33, 0.66, 1.0])
@@ -285,10 +301,10 @@ def with_opt(**changes):
         ("/api/landscape", {**LAND, "range0": [3, -3]}, "'range0' parameter is invalid: it needs lo < hi"),
         ("/api/landscape", {**LAND, "objective": "rosenbrock"}, "The 'objective' parameter must be 'linear', 'gabor'"),
         ("/api/landscape", {**LAND, "range1": None}, "'range1' parameter is required"),
-        ("/api/landscape", {"objective": "nb6_1", "range0": [0, 1], "range1": [0, 1]}, "'range1' parameter must be empty"),
+        ("/api/landscape", {"objective": "fn:6.1", "range0": [0, 1], "range1": [0, 1]}, "'range1' parameter must be empty"),
         ("/api/landscape", {**LAND, "data": "../../etc/passwd"}, "'data' parameter must be empty, 'upload:ID'"),
         ("/api/landscape", {**LAND, "data": "logistic:3"}, "for models with a logit output only"),
-        ("/api/landscape", {"objective": "nb6_5", "data": "logistic:1", "range0": [0, 1], "range1": [0, 1]}, "must be empty for the notebook 6.5"),
+        ("/api/landscape", {"objective": "fn:6.5", "data": "logistic:1", "range0": [0, 1], "range1": [0, 1]}, "must be empty for the notebook 6.5"),
         ("/api/landscape", {**LAND, "colour": "red"}, "The 'colour' parameter is not known; remove it."),
         ("/api/run", with_opt(lr=-0.1), "The 'lr' parameter of optimiser 1 must be greater than 0. Got -0.1 instead."),
         ("/api/run", with_opt(lr="__import__('os')"), "The 'lr' parameter of optimiser 1 must be a valid number"),
@@ -303,7 +319,7 @@ def with_opt(**changes):
         ("/api/run", {**RUN, "start": [1e300, 0]}, "'start' parameter is invalid: its values must be finite"),
         ("/api/linesearch", {"objective": "linear", "point": [0, 0], "max_dist": 0}, "'max_dist' parameter must be greater than 0"),
         ("/api/linesearch", {"objective": "linear", "point": [0, 0], "direction": "sideways"}, "'direction' parameter must be 'gradient' or 'positive'"),
-        ("/api/fit", {"objective": "nb6_5", "params": [[0, 0]]}, "needs a model with data"),
+        ("/api/fit", {"objective": "fn:6.5", "params": [[0, 0]]}, "needs a model with data"),
         ("/api/fit", {"objective": "linear", "params": [[0, 0, 0]]}, "each parameter vector needs 1 or 2 numbers"),
     ],
 )

@@ -56,7 +56,7 @@ def test_page_loads(page):
     assert page.title().startswith("losslab")
     assert page.evaluate("typeof Plotly") == "object"
     options = page.eval_on_selector_all('[data-testid="objective"] option', "els => els.map(e => e.value)")
-    assert options == ["linear", "gabor", "logistic", "nb6_5", "nb6_1"]
+    assert options == ["linear", "gabor", "logistic", "fn:6.5", "fn:6.1"]
     # the heat map holds the server's grid, contours over it
     assert page.evaluate("document.querySelector('[data-testid=landscape]').data[0].type") == "heatmap"
     assert page.evaluate("document.querySelector('[data-testid=landscape]').data[1].type") == "contour"
@@ -91,7 +91,7 @@ def test_click_on_heatmap_runs_from_there_and_descends(page):
 
 
 def test_changing_the_optimiser_changes_the_path(page):
-    open_page(page, "#obj=nb6_5")
+    open_page(page, "#obj=fn:6.5")
     path_gd = page.evaluate("window.losslab.run.runs[0].params")
     before = page.evaluate("window.losslab.runCount")
     page.select_option('[data-testid="opt-0-name"]', "adam")
@@ -163,8 +163,28 @@ def test_url_round_trips_the_state(page):
     assert page.input_value('[data-testid="opt-1-name"]') == "adam"
 
 
+def test_a_link_with_the_older_name_opens_the_notebook_function(page):
+    # links shared before the notebook functions took the engine's names (nb6_5 -> fn:6.5) still open them
+    open_page(page, "#obj=nb6_5&start=0.3,-0.5")
+    assert page.evaluate("window.losslab.state.obj") == "fn:6.5"
+    assert page.input_value('[data-testid="objective"]') == "fn:6.5"
+    assert page.evaluate("window.losslab.run.runs[0].params[0]") == pytest.approx([0.3, -0.5])
+    start_loss = number(page, "start-loss")
+    assert start_loss == pytest.approx(1 - np.exp(-2 * 0.5**2) * np.exp(-((0.3 - 0.7) ** 2) / 8), rel=1e-5)
+    # the address bar now says the one name, and opening it gives the same picture
+    page.eval_on_selector('[data-testid="step"]',
+                          "el => { el.value = 5; el.dispatchEvent(new Event('input')); el.dispatchEvent(new Event('change')); }")
+    page.wait_for_function("location.hash.includes('step=5')")
+    assert "obj=fn%3A6.5" in page.url
+    url, runs = page.url, page.evaluate("window.losslab.run.runs.map(r => r.params)")
+    page.goto("about:blank")
+    open_page(page, url[len(page.base) + 1:])
+    assert page.evaluate("window.losslab.state.obj") == "fn:6.5"
+    assert page.evaluate("window.losslab.run.runs.map(r => r.params)") == runs
+
+
 def test_line_search_brackets_on_the_slice(page):
-    open_page(page, "#obj=nb6_1")
+    open_page(page, "#obj=fn:6.1")
     page.wait_for_function("window.losslab.linesearch !== null && window.losslab.linesearch !== undefined", timeout=30_000)
     ls = page.evaluate("window.losslab.linesearch")
     assert ls["brackets"][0] == pytest.approx([0.0, 0.33, 0.66, 1.0])

@@ -35,11 +35,12 @@ def parse_ints(option: str, text: str) -> tuple[int, ...]:
 def check_applies(model: str, *, data: str | None = None, widths: str | None = None) -> None:
     """Refuse an option the chosen model would ignore, instead of ignoring it without a word."""
     from ..models import SIZED_MODELS
+    from ..presets import NOTEBOOK_FUNCTIONS
 
     if widths is not None and model not in SIZED_MODELS:
         sized = ", ".join(SIZED_MODELS)
         raise LosslabError(f"The '--widths' option applies only to --model {sized}. Got --widths {widths} with --model {model!r} instead.")
-    if data is not None and model.startswith("fn:"):
+    if data is not None and model in NOTEBOOK_FUNCTIONS:
         raise LosslabError(f"The '--data' option does not apply to --model {model} (a plain function of the parameters, no data). "
                            f"Got --data {data} instead.")
 

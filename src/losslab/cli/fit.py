@@ -80,8 +80,11 @@ def fit(
 
     if decay_every is not None:
         check_number("--decay-factor", decay_factor, gt=0, le=1)
-    check_applies(model, data=data, widths=widths)
+    from ..models import MODEL_NAMES
     from ..presets import NOTEBOOK_FUNCTIONS, preset_objective
+
+    check_choice("--model", model, (*MODEL_NAMES, *NOTEBOOK_FUNCTIONS))  # the notebooks' functions are models here too
+    check_applies(model, data=data, widths=widths)
 
     if model in NOTEBOOK_FUNCTIONS:
         objective = preset_objective(model)

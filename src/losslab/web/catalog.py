@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-__all__ = ["ObjectiveEntry", "OBJECTIVES", "OPTIMIZERS", "DEFAULT_OBJECTIVE"]
+__all__ = ["ObjectiveEntry", "OBJECTIVES", "OBJECTIVE_ALIASES", "OPTIMIZERS", "DEFAULT_OBJECTIVE"]
 
 
 def _opt(name: str, lr: float, steps: int, *, beta: float = 0.9, gamma: float = 0.99, batch_size: int | None = None,
@@ -20,7 +20,7 @@ def _opt(name: str, lr: float, steps: int, *, beta: float = 0.9, gamma: float = 
 
 @dataclass(frozen=True)
 class ObjectiveEntry:
-    key: str
+    key: str  # the engine's name: a model ("gabor") or a notebook function ("fn:6.5", see losslab.presets)
     label: str
     kind: str  # "model" (a model fitted to data) or "function" (a notebook's closed-form loss)
     dims: int
@@ -29,7 +29,6 @@ class ObjectiveEntry:
     start: tuple[float, ...]
     optimizers: tuple[dict, ...]
     param_names: tuple[str, ...] = ("phi_0", "phi_1")
-    model: str | None = None  # a model name, or a notebook function ("fn:6.5") for kind "function"
     data_name: str | None = None
     description: str = ""
     formula: str = ""  # the loss in LaTeX, as the book writes it (rendered by losslab.mathml)
@@ -44,7 +43,7 @@ OBJECTIVES: dict[str, ObjectiveEntry] = {
         ObjectiveEntry(
             "linear", "linear model, book data (notebook 6.2)", "model", 2, (0.0, 2.0), (-1.0, 1.0), (1.6, -0.5),
             (_opt("gd", 0.1, 10, line_search=True, max_dist=0.1), _opt("gd", 0.01, 100), _opt("momentum", 0.02, 100, beta=0.6)),
-            model="linear", data_name="book:linear", description="eq. 6.4 + least squares (eq. 6.5), 12 points",
+            data_name="book:linear", description="eq. 6.4 + least squares (eq. 6.5), 12 points",
             formula=r"L[\boldsymbol\phi] = \sum_{i=1}^{I} \left(\phi_0 + \phi_1 x_i - y_i\right)^2",
             log_color=True,
         ),
@@ -52,26 +51,26 @@ OBJECTIVES: dict[str, ObjectiveEntry] = {
             "gabor", "Gabor model, book data (notebooks 6.3/6.4)", "model", 2, (-10.0, 10.0), (2.5, 22.5), (-1.5, 6.5),
             (_opt("sgd", 0.6, 81, batch_size=5), _opt("momentum", 0.6, 81, beta=0.6, batch_size=5),
              _opt("nesterov", 0.6, 81, beta=0.6, batch_size=5)),
-            model="gabor", data_name="book:gabor", description="eq. 6.8 + least squares, 30 points",
+            data_name="book:gabor", description="eq. 6.8 + least squares, 30 points",
             formula=r"L[\boldsymbol\phi] = \sum_{i=1}^{I} \left(\sin[\phi_0 + 0.06 \phi_1 x_i] \exp\left[-\frac{(\phi_0 + 0.06 \phi_1 x_i)^2}{32}\right] - y_i\right)^2",
         ),
         ObjectiveEntry(
             "logistic", "logistic regression, seeded data (problem 6.4)", "model", 2, (-4.0, 4.0), (-4.0, 6.0), (-3.0, -3.0),
             (_opt("gd", 0.05, 100), _opt("adam", 0.1, 100)),
-            model="logistic", data_name="logistic:0", description="sig[phi_0 + phi_1 x] + binary cross-entropy, 20 points",
+            data_name="logistic:0", description="sig[phi_0 + phi_1 x] + binary cross-entropy, 20 points",
             formula=r"L[\boldsymbol\phi] = -\sum_{i=1}^{I} \left(y_i \log \text{sig}[\phi_0 + \phi_1 x_i] + (1 - y_i) \log\left(1 - \text{sig}[\phi_0 + \phi_1 x_i]\right)\right)",
             log_color=True,
         ),
         ObjectiveEntry(
-            "nb6_5", "notebook 6.5 function", "function", 2, (-1.5, 1.5), (-1.0, 1.0), (-0.7, -0.9),
+            "fn:6.5", "notebook 6.5 function", "function", 2, (-1.5, 1.5), (-1.0, 1.0), (-0.7, -0.9),
             (_opt("gd", 0.08, 200), _opt("normalized", 0.08, 40), _opt("adam", 0.05, 60, beta=0.9, gamma=0.99)),
-            model="fn:6.5", description="L = 1 - exp(-2 phi_1^2) exp(-(phi_0 - 0.7)^2 / 8)",
+            description="L = 1 - exp(-2 phi_1^2) exp(-(phi_0 - 0.7)^2 / 8)",
             formula=r"L[\boldsymbol\phi] = 1 - \exp\left[-2\phi_1^2\right] \exp\left[-\frac{(\phi_0 - 0.7)^2}{8}\right]",
         ),
         ObjectiveEntry(
-            "nb6_1", "notebook 6.1 one-dimensional function", "function", 1, (0.0, 1.0), None, (0.05,),
+            "fn:6.1", "notebook 6.1 one-dimensional function", "function", 1, (0.0, 1.0), None, (0.05,),
             (_opt("gd", 0.01, 50), _opt("gd", 0.1, 10, line_search=True, max_dist=1.0)),
-            param_names=("phi",), resolution=400, model="fn:6.1",
+            param_names=("phi",), resolution=400,
             description="L = 1 - 0.5 exp(-(phi-0.65)^2/0.1) - 0.45 exp(-(phi-0.35)^2/0.02)",
             formula=r"L[\phi] = 1 - 0.5 \exp\left[-\frac{(\phi - 0.65)^2}{0.1}\right] - 0.45 \exp\left[-\frac{(\phi - 0.35)^2}{0.02}\right]",
         ),
@@ -79,6 +78,10 @@ OBJECTIVES: dict[str, ObjectiveEntry] = {
 }
 
 DEFAULT_OBJECTIVE = "gabor"
+
+# The names the web API and the page's shared links gave the notebook functions before they took the engine's
+# (docs/web.md): still accepted, and read as the one name.
+OBJECTIVE_ALIASES: dict[str, str] = {"nb6_5": "fn:6.5", "nb6_1": "fn:6.1"}
 
 # name -> (label, hyperparameters the page shows, whether the line search applies)
 OPTIMIZERS: dict[str, tuple[str, tuple[str, ...], bool]] = {

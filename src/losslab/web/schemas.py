@@ -13,6 +13,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ..optim.registry import BOUNDS
+from .catalog import OBJECTIVE_ALIASES, OBJECTIVES
 
 __all__ = [
     "MAX_RESOLUTION",
@@ -44,9 +45,10 @@ MAX_WORK = 50_000_000
 # The largest request body: an upload of MAX_UPLOAD_BYTES and its multipart envelope; every JSON body is far smaller.
 MAX_BODY_BYTES = MAX_UPLOAD_BYTES + 64 * 1024
 
-# The objectives the page offers (see losslab.web.catalog for what each one is).
-OBJECTIVE_KEYS = ("linear", "gabor", "logistic", "nb6_5", "nb6_1")
-ObjectiveKey = Literal["linear", "gabor", "logistic", "nb6_5", "nb6_1"]
+# The objectives the page offers, by the engine's names (see losslab.web.catalog for what each one is).
+OBJECTIVE_KEYS = tuple(OBJECTIVES)
+ObjectiveKey = Literal[OBJECTIVE_KEYS]
+_OLDER_NAMES = ", ".join(f"{old} (read as {new})" for old, new in OBJECTIVE_ALIASES.items())
 # 'upload:<16 hex>' (a CSV sent to /api/upload) or 'logistic:SEED' (seeded data for the logistic model).
 DATA_PATTERN = r"^(upload:[0-9a-f]{16}|logistic:[0-9]{1,9})$"
 
@@ -65,8 +67,13 @@ def _finite(name: str, values: list[float]) -> list[float]:
 class ObjectiveRef(_Strict):
     """Which loss: an objective key and, for the models, optionally other data."""
 
-    objective: ObjectiveKey = Field(description="linear | gabor | logistic | nb6_5 | nb6_1")
+    objective: ObjectiveKey = Field(description=f"{' | '.join(OBJECTIVE_KEYS)}; older names: {_OLDER_NAMES}")
     data: str | None = Field(default=None, pattern=DATA_PATTERN, description="None (the book's data), 'upload:ID' or 'logistic:SEED'")
+
+    @field_validator("objective", mode="before")
+    @classmethod
+    def _one_name(cls, value):
+        return OBJECTIVE_ALIASES.get(value, value) if isinstance(value, str) else value
 
 
 class LandscapeRequest(ObjectiveRef):

@@ -20,7 +20,7 @@ import numpy as np
 from ..data import Dataset, load_dataset, parse_csv_text
 from ..errors import LosslabError
 from ..jsonable import finite_or_none, floats_or_none
-from .catalog import DEFAULT_OBJECTIVE, OBJECTIVES, OPTIMIZERS
+from .catalog import DEFAULT_OBJECTIVE, OBJECTIVE_ALIASES, OBJECTIVES, OPTIMIZERS
 from .schemas import (
     MAX_OPTIMIZERS,
     MAX_RESOLUTION,
@@ -114,7 +114,7 @@ def _model_objective(model: str, data_name: str):
 def _function_objective(key: str):
     from ..presets import preset_objective  # cached there, one instance per function
 
-    return preset_objective(OBJECTIVES[key].model)
+    return preset_objective(key)
 
 
 def objective_for(key: str, data: str | None):
@@ -125,16 +125,16 @@ def objective_for(key: str, data: str | None):
             raise LosslabError(f"The 'data' parameter must be empty for the {entry.label}: it has no data. Got {data!r} instead.")
         return _function_objective(key)
     if data is None:
-        return _model_objective(entry.model, entry.data_name)
+        return _model_objective(key, entry.data_name)
     if data.startswith("logistic:"):
         # seeded labels are 0/1: they fit a model whose output is a logit (what the model says, not its name)
-        output = _model_objective(entry.model, entry.data_name).model.output
+        output = _model_objective(key, entry.data_name).model.output
         if output != "logit":
             raise LosslabError(f"The 'data' parameter 'logistic:SEED' (labels 0 and 1) is for models with a logit output only. "
                                f"Got it for {key!r}, whose output is {output!r}, instead.")
-        return _model_objective(entry.model, data)
+        return _model_objective(key, data)
     uploaded = UPLOADS.get(data.removeprefix("upload:"))
-    return _cached_upload_objective(entry.model, data, uploaded)
+    return _cached_upload_objective(key, data, uploaded)
 
 
 _UPLOAD_OBJECTIVES: OrderedDict[tuple[str, str], object] = OrderedDict()
@@ -183,13 +183,14 @@ def catalog() -> dict:
         objectives.append({
             "key": e.key, "label": e.label, "kind": e.kind, "dims": e.dims, "range0": list(e.range0),
             "range1": list(e.range1) if e.range1 else None, "start": list(e.start), "param_names": list(e.param_names),
-            "model": e.model, "data_name": e.data_name, "n_data": n_data, "description": e.description,
+            "data_name": e.data_name, "n_data": n_data, "description": e.description,
             "resolution": e.resolution, "log_color": e.log_color, "optimizers": [dict(o) for o in e.optimizers],
             "formula": e.formula, "formula_html": latex_to_mathml(e.formula, display=False),
         })
     return {
         "default": DEFAULT_OBJECTIVE,
         "objectives": objectives,
+        "aliases": dict(OBJECTIVE_ALIASES),
         "optimizers": [{"name": n, "label": label, "params": list(params), "line_search": ls}
                        for n, (label, params, ls) in OPTIMIZERS.items()],
         "limits": {"max_resolution": MAX_RESOLUTION, "max_steps": MAX_STEPS, "max_optimizers": MAX_OPTIMIZERS,

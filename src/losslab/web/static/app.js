@@ -86,7 +86,7 @@ function encodeState() {
 function decodeState(hash) {
   if (!hash || hash.length < 2) return null;
   const q = new URLSearchParams(hash.slice(1));
-  const key = q.get("obj");
+  const key = catalog.aliases[q.get("obj")] ?? q.get("obj");   // links made before the notebook functions' renaming
   const info = key && objInfo(key);
   if (!info) return null;
   const pair = s => (s ? s.split(",").map(num) : null);
@@ -123,7 +123,7 @@ function saveUrl() { history.replaceState(null, "", encodeState()); }
 function renderControls() {
   const info = objInfo(state.obj);
   ui.objective.value = state.obj;
-  const isLogistic = info.model === "logistic";
+  const isLogistic = info.key === "logistic";
   ui["data-seed-label"].hidden = !isLogistic;
   ui["upload-label"].hidden = info.kind !== "model";
   ui["clear-upload"].hidden = !(state.data && state.data.startsWith("upload:"));
