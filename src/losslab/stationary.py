@@ -55,6 +55,9 @@ class Classification:
         return {"points": [p.to_dict() for p in self.points], "convex": self.convex, "convex_reason": self.convex_reason, "interval": [self.lo, self.hi]}
 
 
+_CHUNK = 8  # points per call of the derivatives away from the grid (bisection: one; the stationary points: a few)
+
+
 def classify_function(fn: Callable, lo: float, hi: float, *, resolution: int = 4001, tol: float = 1e-9) -> Classification:
     """Stationary points of a smooth JAX-traceable ``fn`` on [lo, hi], classified with exact derivatives.
 
@@ -69,15 +72,26 @@ def classify_function(fn: Callable, lo: float, hi: float, *, resolution: int = 4
     lo = check_number("lo", lo, owner="classify_function")
     hi = check_number("hi", hi, owner="classify_function", gt=lo)
     resolution = check_int("resolution", resolution, owner="classify_function", ge=11)
-    f = jax.jit(jax.vmap(fn))
-    d1 = jax.jit(jax.vmap(jax.grad(fn)))
-    d2 = jax.jit(jax.vmap(jax.grad(jax.grad(fn))))
+    derivatives = jax.jit(jax.vmap(lambda t: (fn(t), jax.grad(fn)(t), jax.grad(jax.grad(fn))(t))))
+
+    def at(points) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """f, f', f'' at ``points``: the whole grid at once, anything else in padded chunks of a fixed size, so
+        two compiled programs serve every call (a program per shape cost ~0.1 s each to trace and lower)."""
+        pts = np.atleast_1d(np.asarray(points, dtype=np.float64))
+        if pts.size == resolution:
+            return tuple(np.asarray(v) for v in derivatives(jnp.asarray(pts)))
+        pieces = []
+        for start in range(0, pts.size, _CHUNK):
+            piece = pts[start:start + _CHUNK]
+            padded = np.concatenate([piece, np.full(_CHUNK - piece.size, piece[0])])
+            pieces.append([np.asarray(v)[:piece.size] for v in derivatives(jnp.asarray(padded))])
+        return tuple(np.concatenate(parts) for parts in zip(*pieces)) if pieces else (np.zeros(0),) * 3
+
     grid = np.linspace(lo, hi, resolution)
-    g = np.asarray(d1(jnp.asarray(grid)))
-    values = np.asarray(f(jnp.asarray(grid)))
+    values, g, curvature = at(grid)
     scale = max(1.0, float(np.max(np.abs(g))))
     roots: list[float] = []
-    d1_scalar = lambda t: float(d1(jnp.asarray([t]))[0])  # noqa: E731
+    d1_scalar = lambda t: float(at(t)[1][0])  # noqa: E731
     for k in range(resolution - 1):
         a, b = grid[k], grid[k + 1]
         ga, gb = g[k], g[k + 1]
@@ -103,11 +117,9 @@ def classify_function(fn: Callable, lo: float, hi: float, *, resolution: int = 4
     xs = np.asarray(roots, dtype=np.float64)
     points = []
     if xs.size:
-        fx = np.asarray(f(jnp.asarray(xs)))
-        f2 = np.asarray(d2(jnp.asarray(xs)))
+        fx, _, f2 = at(xs)
         width = (hi - lo) * 1e-4
-        left = np.asarray(d1(jnp.asarray(xs - width)))
-        right = np.asarray(d1(jnp.asarray(xs + width)))
+        left, right = at(xs - width)[1], at(xs + width)[1]
         global_min = min(float(values.min()), float(fx.min()))
         for x, fv, s2, gl, gr in zip(xs, fx, f2, left, right):
             is_min = (gl < 0 < gr) or (s2 > tol and not (gl > 0 > gr))
@@ -120,7 +132,6 @@ def classify_function(fn: Callable, lo: float, hi: float, *, resolution: int = 4
             else:
                 kind, reason = "neither", f"a flat inflection: f' has the same sign on both sides, f''={s2:.3g}"
             points.append(StationaryPoint(float(x), float(fv), float(s2), kind, reason))
-    curvature = np.asarray(d2(jnp.asarray(grid)))
     worst = int(np.argmin(curvature))
     convex = bool(curvature[worst] >= -tol * max(1.0, float(np.max(np.abs(curvature)))))
     reason = (

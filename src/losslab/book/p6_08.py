@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
-
 import numpy as np
 
 from .result import BookContext, Check, ProblemResult, check_close
@@ -18,17 +16,15 @@ POLISH_RATE = 0.03  # below 2 / (largest Hessian eigenvalue at the Gabor minima)
 RANGE0, RANGE1 = (-10.0, 10.0), (2.5, 22.5)
 
 
-def _grad_norms(obj, points: np.ndarray) -> np.ndarray:
-    grads = _batched_grad(obj.loss_on)(np.asarray(points), obj.x, obj.y)
-    return np.linalg.norm(np.asarray(grads), axis=1)
+def _grad_norms(x, y, points: np.ndarray) -> np.ndarray:
+    """|dL/dphi| at each of ``points`` (K, 2), by the gradient losslab.symbolic derived, in NumPy: a few
+    hundred points need no compiled program (a vmapped autodiff gradient cost ~0.5 s to trace and lower)."""
+    from ..symbolic.derive import derive
 
-
-@lru_cache(maxsize=8)
-def _batched_grad(loss_on):
-    # one compiled program (not one per primitive, as an eager vmap would compile)
-    import jax
-
-    return jax.jit(jax.vmap(jax.grad(loss_on), in_axes=(0, None, None)))
+    p = np.asarray(points, dtype=float).reshape(-1, 2)
+    xs, ys = np.broadcast_to(x, (len(p), len(x))), np.broadcast_to(y, (len(p), len(y)))
+    grads = derive("gabor").example_grads(p.T[:, :, None], xs, ys).sum(axis=2)  # (K, 2, I) summed over i
+    return np.linalg.norm(grads, axis=1)
 
 
 def polish(obj, points: np.ndarray, steps: int) -> np.ndarray:
@@ -77,7 +73,7 @@ def solve(ctx: BookContext) -> ProblemResult:
     large = run(obj, "gd", DEMO_START, steps=300, learning_rate=LARGE_RATE)
     # the start's own basin minimum and where each demo run's end point flows to, in one call
     local_min, small_end, large_end = polish(obj, np.stack([DEMO_START, small.params[-1], large.params[-1]]), 4000)
-    local_grad = float(_grad_norms(obj, local_min[None])[0])
+    local_grad = float(_grad_norms(x, y, local_min[None])[0])
     lam = np.linalg.eigvalsh(np.asarray(obj.hessian(local_min)))
     stays = bool(np.linalg.norm(small_end - local_min) < BASIN_RADIUS)
     escapes = bool(np.linalg.norm(large_end - local_min) > BASIN_RADIUS) and not large.diverged
@@ -88,7 +84,7 @@ def solve(ctx: BookContext) -> ProblemResult:
     P0, P1 = np.meshgrid(g0, g1)
     starts = np.column_stack([P0.ravel(), P1.ravel()])
     flow_min = polish(obj, starts, polish_steps * 2)
-    resolved = _grad_norms(obj, flow_min) < PLATEAU_GRAD
+    resolved = _grad_norms(x, y, flow_min) < PLATEAU_GRAD
     rates = np.geomspace(0.02, 0.8, 6 if ctx.small else 10)
     # every iterate is kept (L x S x 401 x 2 floats, 22 MB at most) so the spot check below can test each step
     sweep = run_many(obj, "gd", starts[resolved], steps=400, learning_rates=rates, record="params")
