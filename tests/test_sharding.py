@@ -169,7 +169,11 @@ def test_the_reduction_constants_are_pi_over_2_and_ln2_split_exactly():
         for p, b in zip(parts, bits):  # so that n * p is exact for the n the reduction meets
             m, _ = math.frexp(p)
             assert (m * 2**b) == int(m * 2**b)
-    assert numerics._S[0] == -1 / 6 and numerics._C[0] == 1 / 24 and numerics._E[3] == 1 / 6  # Taylor: (-1)^k / n!
+    # the polynomials' coefficients: Chebyshev interpolation derived again (mpmath), and close to Taylor's (-1)^k / n!
+    derived = numerics.derive_coefficients()
+    assert derived == {"sin": numerics._S, "cos": numerics._C, "exp": numerics._E}
+    assert numerics._S[0] == -1 / 6 and numerics._C[0] == 1 / 24 and numerics._E[:3] == (1.0, 1.0, 0.5)
+    assert abs(numerics._E[3] - 1 / 6) < 1e-14 and abs(numerics._S[1] - 1 / 120) < 1e-16
 
 
 def pytest_approx(v):
