@@ -16,15 +16,19 @@ POLISH_RATE = 0.03  # below 2 / (largest Hessian eigenvalue at the Gabor minima)
 RANGE0, RANGE1 = (-10.0, 10.0), (2.5, 22.5)
 
 
-def _grad_norms(x, y, points: np.ndarray) -> np.ndarray:
-    """|dL/dphi| at each of ``points`` (K, 2), by the gradient losslab.symbolic derived, in NumPy: a few
+def _numpy_grads(x, y, points) -> np.ndarray:
+    """dL/dphi at each of ``points`` (K, 2), independent of the engine (and of JAX): the gradient
+    losslab.symbolic derived, in NumPy, all K points at once (the derived formula broadcasts). A few
     hundred points need no compiled program (a vmapped autodiff gradient cost ~0.5 s to trace and lower)."""
     from ..symbolic.derive import derive
 
     p = np.asarray(points, dtype=float).reshape(-1, 2)
     xs, ys = np.broadcast_to(x, (len(p), len(x))), np.broadcast_to(y, (len(p), len(y)))
-    grads = derive("gabor").example_grads(p.T[:, :, None], xs, ys).sum(axis=2)  # (K, 2, I) summed over i
-    return np.linalg.norm(grads, axis=1)
+    return derive("gabor").example_grads(p.T[:, :, None], xs, ys).sum(axis=2)  # (K, 2, I) summed over i
+
+
+def _grad_norms(x, y, points: np.ndarray) -> np.ndarray:
+    return np.linalg.norm(_numpy_grads(x, y, points), axis=1)
 
 
 def polish(obj, points: np.ndarray, steps: int) -> np.ndarray:
@@ -38,14 +42,10 @@ def polish(obj, points: np.ndarray, steps: int) -> np.ndarray:
 def numpy_gd(x, y, starts, rates, steps: int) -> np.ndarray:
     """Independent of the engine (and of JAX): plain NumPy GD from each of ``starts`` (K, 2) with its rate (K,),
     the gradient derived by losslab.symbolic, all K runs at once (the derived formula broadcasts)."""
-    from ..symbolic.derive import derive
-
-    derivation = derive("gabor")
     p = np.array(starts, dtype=float).reshape(-1, 2)
     rates = np.asarray(rates, dtype=float)[:, None]
-    xs, ys = np.tile(x, (len(p), 1)), np.tile(y, (len(p), 1))
     for _ in range(steps):
-        p = p - rates * derivation.example_grads(p.T[:, :, None], xs, ys).sum(axis=2)  # (K, 2, I) summed over i
+        p = p - rates * _numpy_grads(x, y, p)
     return p
 
 
