@@ -105,7 +105,7 @@ def bench(quick: bool = False, device: str = "cpu") -> list[dict]:
                 out.append(sq.sum(axis=-1))
             return np.concatenate(out)
 
-        add(f"numexpr ({ne.detect_number_of_cores()} threads)", 32, numexpr_peer)
+        add(f"numexpr ({ne.get_num_threads()} threads)", 32, numexpr_peer)
     except ImportError:
         rows.append(record(name, "numexpr", None, total, unit=unit, note="skipped: numexpr not installed"))
 
