@@ -151,3 +151,21 @@ def best_threads(results: dict, prefix: str):
     """Among race results named ``prefix + " @<n>"``, the fastest: (seconds, result, n)."""
     cands = [(v[0], v[1], int(k.rsplit("@", 1)[1])) for k, v in results.items() if k.startswith(prefix + " @")]
     return min(cands, key=lambda c: c[0])
+
+
+def forced(module: str, attr: str, value, fn: Callable) -> Callable:
+    """``fn`` with ``losslab.<module>.<attr>`` (a private switch) set to ``value`` around each call:
+    times the path losslab would take on another backend, or took before a change."""
+    import importlib
+
+    target = importlib.import_module(f"losslab.{module}")
+
+    def call():
+        before = getattr(target, attr)
+        setattr(target, attr, value)
+        try:
+            return fn()
+        finally:
+            setattr(target, attr, before)
+
+    return call

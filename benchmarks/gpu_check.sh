@@ -4,7 +4,10 @@
 #
 #     bash benchmarks/gpu_check.sh                          # from the repository root
 #     GPU_CHECK_DEVICE=cpu bash benchmarks/gpu_check.sh     # the same steps on the CPU, --quick sizes (tries this script)
+#     GPU_CHECK_WORKLOADS="W3 W4" GPU_CHECK_QUICK=0 bash benchmarks/gpu_check.sh   # a short re-run (~90 s on an H200)
 #
+# GPU_CHECK_WORKLOADS: the workloads of the full run (default "W1 W2 W3 W4"); GPU_CHECK_QUICK=0 skips
+# the --quick smoke test of all four; GPU_CHECK_EXAMPLE=0 skips the curvature example.
 # Each step has its own time limit and writes its output (stdout and stderr) to its own file in
 # $OUT (a fresh temporary folder when $OUT is unset); a failing or timed-out step does not stop
 # the next one, and summary.txt says how each ended. The limits add up to under 7 minutes
@@ -20,6 +23,13 @@ cd "$(dirname "$0")/.." || exit 2
 DEVICE=${GPU_CHECK_DEVICE:-gpu}
 case $DEVICE in gpu|cpu) ;; *) echo "GPU_CHECK_DEVICE must be gpu or cpu. Got '$DEVICE' instead." >&2; exit 2 ;; esac
 BUDGET=${GPU_CHECK_BUDGET:-400}
+WORKLOADS=${GPU_CHECK_WORKLOADS:-W1 W2 W3 W4}
+for w in $WORKLOADS; do
+    case $w in W1|W2|W3|W4) ;; *) echo "GPU_CHECK_WORKLOADS must list W1, W2, W3 or W4. Got '$w' instead." >&2; exit 2 ;; esac
+done
+for flag in GPU_CHECK_QUICK GPU_CHECK_EXAMPLE; do
+    case ${!flag:-1} in 0|1) ;; *) echo "$flag must be 0 or 1. Got '${!flag}' instead." >&2; exit 2 ;; esac
+done
 PY=${PYTHON:-python3}
 OUT=${OUT:-$(mktemp -d)}
 mkdir -p "$OUT"
@@ -94,14 +104,16 @@ print("losslab from", losslab.__file__)
 PYEOF
 ' "$PY"
 
-step "run.py --quick" 60 "$OUT/quick.txt" "$PY" benchmarks/run.py --device "$DEVICE" --quick --progress
+if [ "${GPU_CHECK_QUICK:-1}" = 1 ]; then
+    step "run.py --quick" 60 "$OUT/quick.txt" "$PY" benchmarks/run.py --device "$DEVICE" --quick --progress
+fi
 
-for w in W1 W2 W3 W4; do
+for w in $WORKLOADS; do
     case $w in W1 | W3) want=80 ;; W2) want=35 ;; W4) want=50 ;; esac
     step "run.py --markdown $w" $want "$OUT/full.md" "$PY" benchmarks/run.py --device "$DEVICE" "${SIZE[@]}" --markdown --progress "$w"
 done
 
-step "examples/digits_spectrum.py" 45 "$OUT/digits.txt" env JAX_PLATFORMS=$JAX "$PY" -c '
+[ "${GPU_CHECK_EXAMPLE:-1}" = 1 ] && step "examples/digits_spectrum.py" 45 "$OUT/digits.txt" env JAX_PLATFORMS=$JAX "$PY" -c '
 import runpy
 import sys
 

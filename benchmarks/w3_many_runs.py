@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from common import best_of, best_torch, finish, record, rel_diff, skip_note, sync_torch, torch_device, torch_note
+from common import best_of, best_torch, finish, forced, record, rel_diff, skip_note, sync_torch, torch_device, torch_note
 
 ALPHA, BETA = 0.01, 0.6
 
@@ -62,6 +62,17 @@ def bench(quick: bool = False, device: str = "cpu") -> list[dict]:
     ref = res.final_params[0]
     rows.append(record(name, "losslab run_many(record='final')", secs, work, unit=unit, agree=0.0,
                        note=f"{device_count()} device(s); analytic gradient, vectorised sine"))
+
+    if device == "gpu" or quick:
+        # the number of steps on the other side (run._STATIC_STEPS, a private switch): on a GPU a traced loop
+        # bound, as before 2026-11-29; on a CPU (--quick only) compiled in, the GPU's path
+        mode, what = ("never", "steps a traced loop bound (before 2026-11-29)") if device == "gpu" else \
+            ("always", "steps compiled in, as on a GPU")
+        timed = forced("run", "_STATIC_STEPS", mode,
+                       lambda: sweep(obj, "momentum", inits, steps=T, learning_rate=ALPHA, beta=BETA))
+        secs, other = best_of(timed, repeats=3)
+        rows.append(record(name, f"losslab run_many(record='final'), {what}", secs, work, unit=unit,
+                           agree=rel_diff(other.final_params[0], ref)))
 
     secs, many = best_of(lambda: run_many(obj, "momentum", inits, steps=T, learning_rates=[ALPHA], beta=BETA,
                                           record="loss"), repeats=1)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from common import best_threads, race, record, rel_diff, skip_note, sync_torch, torch_device, torch_note, torch_thread_counts
+from common import best_threads, forced, race, record, rel_diff, skip_note, sync_torch, torch_device, torch_note, torch_thread_counts
 
 
 def bench(quick: bool = False, device: str = "cpu") -> list[dict]:
@@ -51,6 +51,13 @@ def bench(quick: bool = False, device: str = "cpu") -> list[dict]:
         "lpower": lambda: power_iteration(obj, params, 1, iters=20, tol=0.0),
         "llanczos": lambda: top_eigenvalues(obj, params, 1, iters=20, return_vectors=False),
     }
+    # the eigensolvers' vector work on the other side (curvature._DEVICE_LOOP, a private switch):
+    # on a GPU on the host, as before 2026-11-29; on a CPU (--quick only) on the device, the GPU's path
+    other = ("never", "vector work on the host (before 2026-11-29)") if device == "gpu" else \
+        ("always", "vector work as on a GPU (device arrays)")
+    if device == "gpu" or quick:
+        power["lpower_other"] = forced("curvature", "_DEVICE_LOOP", other[0], power["lpower"])
+        power["llanczos_other"] = forced("curvature", "_DEVICE_LOOP", other[0], power["llanczos"])
     try:
         import torch
 
@@ -144,6 +151,12 @@ def bench(quick: bool = False, device: str = "cpu") -> list[dict]:
                        agree=0.0, note=f"lambda = {pw.eigenvalues[0]:.6g}; linearised once"))
     rows.append(record(name, "losslab top eigenvalue, Lanczos (20 HVPs)", l_secs, 1, unit="eigenvalues/s",
                        agree=rel_diff(lz.eigenvalues[0], pw.eigenvalues[0]), note=f"lambda = {lz.eigenvalues[0]:.6g}"))
+    if "lpower_other" in pw_got:
+        for key, what in (("lpower_other", "power iteration"), ("llanczos_other", "Lanczos")):
+            o_secs, o_res = pw_got[key]
+            rows.append(record(name, f"losslab top eigenvalue, {what} (20 HVPs), {other[1]}", o_secs, 1,
+                               unit="eigenvalues/s", agree=rel_diff(o_res.eigenvalues[0], pw.eigenvalues[0]),
+                               note=f"lambda = {o_res.eigenvalues[0]:.6g}"))
     if have_torch:
         rows.append(record(name, "PyTorch gradient (autograd)", tg_secs, 1, unit="gradients/s", agree=rel_diff(tg, g),
                            note=torch_note(n_g, device)))

@@ -45,3 +45,24 @@ def test_a_spent_budget_skips_every_step_and_the_summary_lists_them(tmp_path):
     assert len(names) == len(summary)
     # a skipped step writes nothing
     assert sorted(p.name for p in out.iterdir()) == ["summary.txt"]
+
+
+def test_a_short_rerun_lists_only_the_steps_asked_for(tmp_path):
+    proc, out = _run(tmp_path, GPU_CHECK_BUDGET="0", GPU_CHECK_DEVICE="cpu", GPU_CHECK_WORKLOADS="W3 W4",
+                     GPU_CHECK_QUICK="0", GPU_CHECK_EXAMPLE="0")
+    assert proc.returncode == 0, proc.stderr
+    summary = (out / "summary.txt").read_text().splitlines()
+    names = [line.split(": not run")[0] for line in summary if ": not run" in line and not line.startswith("wheels")]
+    assert names == ["environment", "run.py --markdown W3", "run.py --markdown W4"]
+
+
+@pytest.mark.parametrize(("name", "value", "message"), [
+    ("GPU_CHECK_WORKLOADS", "W3 W5", "GPU_CHECK_WORKLOADS must list W1, W2, W3 or W4. Got 'W5' instead."),
+    ("GPU_CHECK_QUICK", "no", "GPU_CHECK_QUICK must be 0 or 1. Got 'no' instead."),
+    ("GPU_CHECK_EXAMPLE", "2", "GPU_CHECK_EXAMPLE must be 0 or 1. Got '2' instead."),
+])
+def test_bad_short_rerun_settings_are_refused_by_name(tmp_path, name, value, message):
+    proc, out = _run(tmp_path, GPU_CHECK_DEVICE="cpu", **{name: value})
+    assert proc.returncode == 2
+    assert message in proc.stderr
+    assert not out.exists()

@@ -231,3 +231,38 @@ def test_polynomials_by_estrins_scheme_equal_the_exact_value_to_rounding():
             got = np.asarray(numerics._polynomial(coefficients, jnp.asarray(t), horner=horner))
             # a sum of terms that shrink fast (|c_k t^k| <= 0.7^k / k!): a few ulp of the largest term at most
             assert np.max(np.abs(got - exact)) <= 4 * np.spacing(np.max(np.abs(exact))), (len(coefficients), horner)
+
+
+def test_final_only_runs_with_the_number_of_steps_compiled_in(monkeypatch):
+    """What a GPU gets (run._STATIC_STEPS): the number of steps compiled into the program, a loop of
+    known trip count, so XLA need not ask the host after every step. Same answers as the traced
+    bound a CPU uses, for the column kernel (Gabor) and autodiff (linear); one compilation per length."""
+    import re
+
+    from losslab import make_objective
+    from losslab import run as run_module
+    from losslab.run import _final_runs, run_many, trace_count
+
+    rng = np.random.default_rng(1)
+    starts = np.stack([rng.uniform(-10, 10, 6), rng.uniform(2.5, 22.5, 6)], axis=1)
+    hp = {"learning_rate": np.float64(0.01), "beta": np.float64(0.6)}
+    for name in ("gabor", "linear"):
+        obj = make_objective(name)
+        kernel = obj.model.capabilities.columns.get(obj.loss)
+        assert (kernel is not None) == (name == "gabor")
+        traced = _final_runs(obj, kernel, "momentum").lower(starts, hp, obj.x, obj.y, np.int32(70)).compile().as_text()
+        static = _final_runs(obj, kernel, "momentum", static_steps=True).lower(starts, hp, obj.x, obj.y, 70).compile().as_text()
+        assert not re.search(r'known_trip_count":\{"n":"70"', traced)
+        assert re.search(r'known_trip_count":\{"n":"70"', static)
+        results = {}
+        for mode in ("never", "always"):
+            monkeypatch.setattr(run_module, "_STATIC_STEPS", mode)
+            before = trace_count()
+            results[mode] = [run_many(obj, "momentum", starts, steps=s, learning_rates=[0.01, 0.02], beta=0.6,
+                                      record="final") for s in (70, 70, 40)]
+            # 70 and 40 compiled apart, or one program for both (perhaps compiled already by another test)
+            compiled = trace_count() - before
+            assert compiled == 2 if mode == "always" else compiled <= 1
+        for a, b in zip(results["never"], results["always"]):
+            np.testing.assert_allclose(b.final_params, a.final_params, rtol=1e-13, atol=1e-13)
+            np.testing.assert_allclose(b.final_loss, a.final_loss, rtol=1e-13)
