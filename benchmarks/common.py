@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable
 
 import numpy as np
+
+# run.py --progress: each row goes to stderr as soon as it is measured, so a run stopped by a
+# time limit (the GPU check's `timeout`) still shows what it had measured
+PROGRESS = False
 
 
 def best_of(fn: Callable, repeats: int = 3, *, warmup: int = 1):
@@ -24,6 +29,9 @@ def best_of(fn: Callable, repeats: int = 3, *, warmup: int = 1):
 def record(workload: str, implementation: str, seconds: float | None, work: float, *, unit: str,
            agree: float | None = None, note: str = "") -> dict:
     """One row: ``rate`` is work per second (``unit`` says what work is)."""
+    if PROGRESS:
+        shown = "skipped" if seconds is None else f"{seconds:.4g} s"
+        print(f"[measured] {workload} | {implementation} | {shown} | {note}", file=sys.stderr, flush=True)
     return {
         "workload": workload,
         "implementation": implementation,
@@ -64,6 +72,13 @@ def torch_device(device: str) -> str:
 
 def skip_note(exc: ImportError) -> str:
     return str(exc) if isinstance(exc, TorchUnavailable) else "skipped: torch not installed"
+
+
+def torch_note(threads: int | None, device: str, *, best: bool = True) -> str:
+    """How a PyTorch row ran: on the GPU, or with how many CPU threads (the best of those tried)."""
+    if device == "gpu":
+        return "PyTorch on CUDA"
+    return f"{'best with ' if best else ''}{threads} torch thread(s)"
 
 
 def sync_torch(device: str) -> None:

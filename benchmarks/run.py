@@ -1,11 +1,13 @@
 """Run the losslab benchmarks side by side with their peers and print a table.
 
-    python benchmarks/run.py [--quick] [--json] [W1 W2 W3 W4] [--device cpu|gpu]
+    python benchmarks/run.py [--quick] [--json | --markdown] [--progress] [W1 W2 W3 W4] [--device cpu|gpu]
 
 ``--json`` prints a list of {workload, implementation, seconds, rate, speedup_of_losslab}
 (plus unit, max_rel_diff against losslab, note); speedup_of_losslab = peer seconds /
 losslab seconds. Every JIT-compiled implementation is timed after one warm-up call
 (compilation excluded), best of a few repeats. These are scripts, not tests.
+``--markdown`` prints the table's rows workload by workload as each finishes; ``--progress``
+also prints every row to stderr as soon as it is measured.
 """
 
 from __future__ import annotations
@@ -34,7 +36,10 @@ def machine(device: str) -> str:
     except OSError:
         pass
     devices = ", ".join(sorted({d.device_kind for d in jax.devices()}))
-    return f"{cpu}, {os.cpu_count()} logical CPUs; JAX {jax.__version__} on {jax.default_backend()} ({jax.device_count()} x {devices}); device={device}"
+    torch = sys.modules.get("torch")  # only if a workload imported it
+    peer = "" if torch is None else f"; torch {torch.__version__}" + (f" (CUDA {torch.version.cuda})" if device == "gpu" else "")
+    return (f"{cpu}, {os.cpu_count()} logical CPUs; Python {platform.python_version()}; JAX {jax.__version__} on "
+            f"{jax.default_backend()} ({jax.device_count()} x {devices}){peer}; device={device}")
 
 
 def _cells(r: dict, unit: bool = False) -> tuple[str, str, str, str]:
@@ -55,9 +60,13 @@ def table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def markdown(rows: list[dict]) -> str:
-    lines = ["| workload | implementation | seconds | rate | losslab speedup (peer s / losslab s) | max rel diff | note |",
-             "|---|---|---:|---:|---:|---:|---|"]
+MARKDOWN_HEAD = ["| workload | implementation | seconds | rate | losslab speedup (peer s / losslab s) | max rel diff | note |",
+                 "|---|---|---:|---:|---:|---:|---|"]
+
+
+def markdown_rows(rows: list[dict]) -> str:
+    """The rows of the Markdown table (its head is MARKDOWN_HEAD)."""
+    lines = []
     for r in rows:
         sec, rate, speed, diff = _cells(r, unit=True)
         lines.append(f"| {r['workload']} | {r['implementation']} | {sec} | {rate} | {speed} | {diff} | {r['note']} |")
@@ -70,6 +79,7 @@ def main(argv=None) -> int:
     parser.add_argument("--quick", action="store_true", help="tiny sizes: checks that everything runs and agrees")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     parser.add_argument("--markdown", action="store_true", help="print a Markdown table (for benchmarks/README.md)")
+    parser.add_argument("--progress", action="store_true", help="also print each row to stderr as soon as it is measured")
     parser.add_argument("--device", choices=("cpu", "gpu"), default="cpu")
     parser.add_argument("--host-devices", type=int, default=os.cpu_count() or 1,
                         help="on CPU, show JAX N devices (XLA_FLAGS=--xla_force_host_platform_device_count=N; "
@@ -94,14 +104,16 @@ def main(argv=None) -> int:
         sys.path.insert(0, str(src))
     import importlib
 
+    import common
+
+    common.PROGRESS = args.progress
+
     import jax
 
     # the peers are float64 JAX programs; losslab computes in float64 either way (losslab.precision)
     jax.config.update("jax_enable_x64", True)
 
     if args.device == "gpu":
-        import jax
-
         try:
             gpus = jax.devices("gpu")
         except Exception as exc:  # JAX raises differently per version when no backend exists
@@ -110,15 +122,22 @@ def main(argv=None) -> int:
             why = ""
         if not gpus:
             parser.error(f"--device gpu: JAX sees no GPU here ({why or 'no GPU devices'}). "
-                         "Install jax[cuda12] on a machine with an NVIDIA GPU, or use --device cpu.")
+                         "Install a CUDA build of JAX (jax[cuda12] or jax[cuda13]) on a machine with an NVIDIA GPU, "
+                         "or use --device cpu.")
 
     rows = []
     start = time.perf_counter()
+    if args.markdown and not args.json:
+        print("\n".join(MARKDOWN_HEAD), flush=True)
     for w in chosen:
         module = importlib.import_module(WORKLOADS[w])
         got = module.bench(quick=args.quick, device=args.device)
         rows.extend(got)
-        if not (args.json or args.markdown):
+        if args.json:
+            continue
+        if args.markdown:  # row by row as workloads finish: a run stopped by a time limit keeps what it had
+            print(markdown_rows(got), flush=True)
+        else:
             print(table(got), flush=True)
             print(flush=True)
     if args.json:
@@ -126,7 +145,6 @@ def main(argv=None) -> int:
         json.dump([{k: r.get(k) for k in keep} for r in rows], sys.stdout, indent=1)
         sys.stdout.write("\n")
     elif args.markdown:
-        print(markdown(rows))
         print(f"\nmachine: {machine(args.device)}; total wall time {time.perf_counter() - start:.0f} s")
     else:
         print(f"machine: {machine(args.device)}")

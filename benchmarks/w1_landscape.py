@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from common import best_of, best_torch, finish, record, rel_diff, skip_note, sync_torch, torch_device
+from common import best_of, best_torch, finish, record, rel_diff, skip_note, sync_torch, torch_device, torch_note
 
 RANGE0, RANGE1 = (-10.0, 10.0), (2.5, 22.5)
 
@@ -54,7 +54,7 @@ def bench(quick: bool = False, device: str = "cpu") -> list[dict]:
         try:
             if torch_threads:
                 s, vals, n = best_torch(lambda: best_of(lambda: fn(idx), repeats=repeats, warmup=warmup), device)
-                note = f"best with {n} torch thread(s)"
+                note = torch_note(n, device)
             else:
                 s, vals = best_of(lambda: fn(idx), repeats=repeats, warmup=warmup)
         except Exception as error:  # a peer that cannot run here is reported, not fatal
@@ -105,7 +105,7 @@ def bench(quick: bool = False, device: str = "cpu") -> list[dict]:
                 out.append(sq.sum(axis=-1))
             return np.concatenate(out)
 
-        add(f"numexpr ({ne.detect_number_of_cores()} threads)", 32, numexpr_peer)
+        add(f"numexpr ({ne.get_num_threads()} threads)", 32, numexpr_peer)
     except ImportError:
         rows.append(record(name, "numexpr", None, total, unit=unit, note="skipped: numexpr not installed"))
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from common import best_of, best_torch, finish, record, rel_diff, skip_note, sync_torch, torch_device
+from common import best_of, best_torch, finish, record, rel_diff, skip_note, sync_torch, torch_device, torch_note
 
 ALPHA, BETA = 0.01, 0.6
 START = (-1.5, 6.5)
@@ -102,7 +102,7 @@ def bench(quick: bool = False, device: str = "cpu") -> list[dict]:
 
         s, (p_torch, _), n = best_torch(lambda: best_of(torch_loop, repeats=1 if quick else 3), device)
         rows.append(record(name, "PyTorch torch.optim.SGD loop (eager)", s, steps, unit=unit, agree=rel_diff(p_torch, final),
-                           note=f"best with {n} torch thread(s)"))
+                           note=torch_note(n, device)))
     except ImportError as exc:
         rows.append(record(name, "PyTorch loop", None, steps, unit=unit, note=skip_note(exc)))
     return finish(rows, "losslab run()")

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from common import best_of, best_torch, finish, record, rel_diff, skip_note, sync_torch, torch_device
+from common import best_of, best_torch, finish, record, rel_diff, skip_note, sync_torch, torch_device, torch_note
 
 ALPHA, BETA = 0.01, 0.6
 
@@ -136,13 +136,13 @@ def bench(quick: bool = False, device: str = "cpu") -> list[dict]:
 
         secs, p_t, n = best_torch(lambda: best_of(torch_batched, repeats=1 if quick else 2), device)
         rows.append(record(name, "PyTorch batched, analytic gradient", secs * scale, work, unit=unit,
-                           agree=rel_diff(p_t, ref_short), note="; ".join(t for t in (note, f"best with {n} torch thread(s)") if t)))
+                           agree=rel_diff(p_t, ref_short), note="; ".join(t for t in (note, torch_note(n, device)) if t)))
         if not quick:
             try:
                 compiled = torch.compile(torch_step, dynamic=False)
                 secs, p_c, n = best_torch(lambda: best_of(lambda: torch_batched(compiled), repeats=2), device)
                 rows.append(record(name, "torch.compile batched, analytic gradient", secs * scale, work, unit=unit,
-                                   agree=rel_diff(p_c, ref_short), note="; ".join(t for t in (note, f"best with {n} torch thread(s)") if t)))
+                                   agree=rel_diff(p_c, ref_short), note="; ".join(t for t in (note, torch_note(n, device)) if t)))
             except Exception as error:
                 rows.append(record(name, "torch.compile batched", None, work, unit=unit, note=f"skipped: {type(error).__name__}"))
     except ImportError as exc:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from common import best_threads, race, record, rel_diff, skip_note, sync_torch, torch_device, torch_thread_counts
+from common import best_threads, race, record, rel_diff, skip_note, sync_torch, torch_device, torch_note, torch_thread_counts
 
 
 def bench(quick: bool = False, device: str = "cpu") -> list[dict]:
@@ -146,19 +146,19 @@ def bench(quick: bool = False, device: str = "cpu") -> list[dict]:
                        agree=rel_diff(lz.eigenvalues[0], pw.eigenvalues[0]), note=f"lambda = {lz.eigenvalues[0]:.6g}"))
     if have_torch:
         rows.append(record(name, "PyTorch gradient (autograd)", tg_secs, 1, unit="gradients/s", agree=rel_diff(tg, g),
-                           note=f"best with {n_g} torch thread(s)"))
+                           note=torch_note(n_g, device)))
         rows.append(record(name, "PyTorch HVP from scratch (double backward)", th_secs, 1, unit="HVPs/s",
-                           agree=rel_diff(th, hv), note=f"best with {n_h} torch thread(s)"))
+                           agree=rel_diff(th, hv), note=torch_note(n_h, device)))
         rows.append(record(name, "PyTorch HVP with the first backward's graph kept", tk_secs, 1, unit="HVPs/s",
-                           agree=rel_diff(tk, hv), note=f"best with {n_k} torch thread(s); the graph is built once"))
+                           agree=rel_diff(tk, hv), note=f"{torch_note(n_k, device)}; the graph is built once"))
         t_secs, lam = pw_got["tpower"]
         rows.append(record(name, "PyTorch top eigenvalue, power iteration (20 double-backward HVPs)", t_secs, 1,
                            unit="eigenvalues/s", agree=rel_diff(lam, pw.eigenvalues[0]),
-                           note=f"lambda = {lam:.6g}; {n_h} torch thread(s)"))
+                           note=f"lambda = {lam:.6g}; {torch_note(n_h, device, best=False)}"))
         tk_secs, lam_k = pw_got["tpowerkept"]
         rows.append(record(name, "PyTorch top eigenvalue, power iteration (graph kept)", tk_secs, 1,
                            unit="eigenvalues/s", agree=rel_diff(lam_k, pw.eigenvalues[0]),
-                           note=f"lambda = {lam_k:.6g}; {n_k} torch thread(s)"))
+                           note=f"lambda = {lam_k:.6g}; {torch_note(n_k, device, best=False)}"))
     else:
         rows.append(record(name, "PyTorch", None, 1, unit="HVPs/s", note=torch_skip))
     # speedups: gradient rows against the losslab gradient; HVPs from scratch against losslab's

@@ -54,3 +54,23 @@ def test_gpu_flag_without_a_gpu_is_refused_with_a_clear_message():
     )
     assert proc.returncode == 2
     assert "--device gpu: JAX sees no GPU here" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_markdown_streams_rows_and_progress_shows_each_measurement():
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(ROOT / "src") + os.pathsep + env.get("PYTHONPATH", "")
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "run.py"), "--quick", "--markdown", "--progress", "W2"],
+        capture_output=True, text=True, env=env, timeout=300, cwd=ROOT,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    table = [line for line in proc.stdout.splitlines() if line.startswith("|")]
+    assert table[0].startswith("| workload | implementation |") and table[1].startswith("|---")
+    assert sum(line.startswith("| workload |") for line in table) == 1
+    rows = [line.split(" | ")[1] for line in table[2:]]
+    assert rows[0] == "losslab run()" and len(rows) >= 2
+    # every row of the table was announced on stderr as it was measured, with its seconds
+    measured = [line.split(" | ") for line in proc.stderr.splitlines() if line.startswith("[measured] W2")]
+    assert [m[1] for m in measured] == rows
+    assert all(m[2] == "skipped" or float(m[2].removesuffix(" s")) > 0 for m in measured)
+    assert proc.stdout.rstrip().splitlines()[-1].startswith("machine: ")
