@@ -8,6 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .figure_cache import cached_figure
+
 __all__ = [
     "momentum_weights_figure",
     "sigmoid_family_figure",
@@ -43,6 +45,7 @@ def _save(fig, path) -> Path:
     return path
 
 
+@cached_figure
 def momentum_weights_figure(weights_by_beta: Mapping[float, np.ndarray], path) -> Path:
     """Bars of w_k = (1-beta) beta^(t-k) against the age t-k of the gradient, one colour per beta."""
     plt = _plt()
@@ -59,6 +62,7 @@ def momentum_weights_figure(weights_by_beta: Mapping[float, np.ndarray], path) -
     return _save(fig, path)
 
 
+@cached_figure
 def sigmoid_family_figure(x: np.ndarray, curves: Sequence[tuple[float, float, np.ndarray]], path) -> Path:
     """sig[phi_0 + phi_1 x] for several (phi_0, phi_1), the crossing points x = -phi_0/phi_1 marked."""
     plt = _plt()
@@ -82,6 +86,7 @@ def sigmoid_family_figure(x: np.ndarray, curves: Sequence[tuple[float, float, np
     return _save(fig, path)
 
 
+@cached_figure
 def logistic_data_figure(x: np.ndarray, y: np.ndarray, fit: tuple[float, float] | None, path) -> Path:
     plt = _plt()
     fig, ax = plt.subplots(figsize=(6.4, 3.2))
@@ -97,6 +102,7 @@ def logistic_data_figure(x: np.ndarray, y: np.ndarray, fit: tuple[float, float] 
     return _save(fig, path)
 
 
+@cached_figure
 def heatmap_figure(phi0, phi1, values, path, *, title: str, label: str, marker=None, log: bool = False, cmap: str = "viridis") -> Path:
     """values[j, i] at (phi0[i], phi1[j]) as a heatmap with contours."""
     plt = _plt()
@@ -115,6 +121,7 @@ def heatmap_figure(phi0, phi1, values, path, *, title: str, label: str, marker=N
     return _save(fig, path)
 
 
+@cached_figure
 def stationary_points_figure(demos: Sequence[dict], path) -> Path:
     """One panel per demo function: the curve and its stationary points coloured by kind."""
     plt = _plt()
@@ -135,6 +142,7 @@ def stationary_points_figure(demos: Sequence[dict], path) -> Path:
     return _save(fig, path)
 
 
+@cached_figure
 def zigzag_figure(landscapes: Sequence[dict], path) -> Path:
     """Contours of each loss with the exact-line-search GD path (right angles) and, if given, other paths."""
     plt = _plt()
@@ -158,6 +166,7 @@ def zigzag_figure(landscapes: Sequence[dict], path) -> Path:
     return _save(fig, path)
 
 
+@cached_figure
 def escape_figure(phi0, phi1, loss, paths: Mapping[str, np.ndarray], path, *, title: str) -> Path:
     plt = _plt()
     fig, ax = plt.subplots(figsize=(6.0, 4.8))
@@ -176,6 +185,7 @@ def escape_figure(phi0, phi1, loss, paths: Mapping[str, np.ndarray], path, *, ti
     return _save(fig, path)
 
 
+@cached_figure
 def escape_map_figure(rates: np.ndarray, fraction: np.ndarray, maps: Mapping[float, tuple], path) -> Path:
     """Left: fraction of starts that leave their basin vs learning rate. Right: where, for a few rates."""
     plt = _plt()
@@ -201,6 +211,7 @@ def escape_map_figure(rates: np.ndarray, fraction: np.ndarray, maps: Mapping[flo
     return _save(fig, path)
 
 
+@cached_figure
 def eigen_convergence_figure(history: Sequence[float], reference: float | None, path, *, title: str) -> Path:
     plt = _plt()
     fig, ax = plt.subplots(figsize=(6.0, 3.4))
@@ -214,6 +225,7 @@ def eigen_convergence_figure(history: Sequence[float], reference: float | None, 
     return _save(fig, path)
 
 
+@cached_figure
 def derivative_check_figure(labels: Sequence[str], formula: np.ndarray, autodiff: np.ndarray, path, *, title: str) -> Path:
     """Formula vs autodiff, component by component (log-scale absolute difference on the right)."""
     plt = _plt()
