@@ -52,6 +52,9 @@ def describe_failure(error: BaseException) -> str | None:
 
 def main() -> None:
     """Console-script entry point."""
+    from ..xla_cpu_flags import compile_quickly
+
+    compile_quickly()  # first: the workers' fork server, started next, inherits it
     solve.start_workers_early(sys.argv[1:])  # before the imports below: the workers' preload runs beside them
     from ..compile_cache import enable
     enable()  # compiled programs persist between runs (the user's cache folder; off if unwritable)
