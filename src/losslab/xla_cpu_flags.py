@@ -1,5 +1,4 @@
-"""XLA:CPU options for losslab's own processes (the command line, its workers, the web server's compute
-workers): compile quickly.
+"""XLA:CPU options for ``losslab solve`` and ``losslab book`` and the workers they start: compile quickly.
 
 losslab compiles many small programs that each run for milliseconds (``solve all``: about 70), so
 compiling them is most of a first run. XLA:CPU's newer MLIR fusion emitters (its default) compile
@@ -14,8 +13,13 @@ these programs about 35 % slower than its classic emitters, and run them no fast
 XLA reads ``XLA_FLAGS`` once, when JAX starts its CPU backend, and stops the process on an option
 it does not know (jaxlib 0.11 no longer has this one). So the option is added only under the
 jaxlib versions it was measured with, only before the backend starts (processes started later
-inherit it), and never over an ``XLA_FLAGS`` that already names it. A library caller's process is
-left as it is.
+inherit it), and never over an ``XLA_FLAGS`` that already names it.
+
+Only those two commands set it, first thing: their workers inherit it through the environment, so
+a ``--workers 1`` run and a run in workers compute alike. Every other command, a library caller's
+process, the workers it starts (``solve_many``) and the web server keep XLA's defaults, so their
+numbers are bit for bit the library's (the web API's runs are tested equal to the engine's); the
+book's answers from ``solve``/``book`` may differ from them in the last place.
 """
 
 from __future__ import annotations

@@ -142,9 +142,6 @@ def _solve_in_workers(problems, ctx, workers, on_done, on_start) -> list[Problem
 def _worker_init(cache_dir: str | None) -> None:
     """A worker process is float64 throughout and compiles into (and reuses) the same persistent cache as its parent."""
     from ..precision import enable_float64_process
-    from ..xla_cpu_flags import compile_quickly
-
-    compile_quickly()  # before this worker's first program starts JAX's backend (inherited from the CLI already)
     enable_float64_process()  # losslab's own worker process, as the CLI is
     if cache_dir:
         from ..compile_cache import enable

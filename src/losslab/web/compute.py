@@ -80,9 +80,6 @@ def _serve(conn, memory_bytes: int | None) -> None:  # pragma: no cover - runs i
     from .guard import release_memory
 
     from ..precision import enable_float64_process
-    from ..xla_cpu_flags import compile_quickly
-
-    compile_quickly()  # a worker compiles each new request's programs: before its backend starts
     enable_float64_process()  # losslab's own process: float64 throughout
     enable()  # a replacement worker loads the compiled programs its predecessor wrote
     if memory_bytes is not None:
