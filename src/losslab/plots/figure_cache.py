@@ -186,5 +186,4 @@ def cached_figure(fn: Callable[..., Path]) -> Callable[..., Path]:
         _keep(written, entry)
         return written
 
-    wrapper.uncached = fn
     return wrapper
