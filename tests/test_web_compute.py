@@ -132,6 +132,26 @@ def test_a_worker_that_grew_is_replaced_after_its_request(pool):
         assert (pid not in pool.pids) is replaced and _alive(pid) is not replaced
 
 
+def test_a_capped_worker_compiles_one_new_program_after_another(monkeypatch):
+    # the persistent cache off, so every new grid is a compilation under the worker's 1 GiB cap (a worker
+    # capped before XLA's one-time reservations aborted on the second one: code -6, a 503)
+    from losslab.web import service
+    from losslab.web.schemas import LandscapeRequest
+
+    monkeypatch.setenv("LOSSLAB_CACHE_DIR", "")  # the worker is spawned with this environment
+    pool = ComputePool(workers=1, memory_bytes=2**30)
+    try:
+        pid = None
+        for resolution in (60, 61, 62):
+            req = LandscapeRequest(objective="gabor", range0=(-10, 10), range1=(2.5, 22.5), resolution=resolution)
+            body = asyncio.run(pool.call(service.landscape, req))
+            assert len(body["loss"]) == resolution
+            assert pid in (None, pool.pids[0])  # the same worker answered each
+            pid = pool.pids[0]
+    finally:
+        pool.close()
+
+
 # ---------------------------------------------------------------- through a real loopback server
 @pytest.fixture
 def live():

@@ -72,6 +72,20 @@ class WorkerStopped(LosslabError):
     """The worker doing the request's work ended without an answer (HTTP 503)."""
 
 
+def _start_jax_runtime() -> None:
+    """Start JAX's CPU backend and compile one program, before the worker's address space is capped.
+
+    The cap (``bounded.cap_memory``) counts address space, and XLA reserves about 1 GB of it once per
+    process (its thread pools' stacks and allocator arenas: measured 437 -> 1,468 MB by the first
+    compiled program, then ~20 MB for each new landscape). Under a cap set before that, the second
+    program a worker compiled could not start a thread and the process aborted (a 503 for a request
+    well within its memory)."""
+    import jax
+    import jax.numpy as jnp
+
+    jax.jit(lambda v: jnp.sin(v) * 2.0)(jnp.ones(3)).block_until_ready()
+
+
 def _serve(conn, memory_bytes: int | None) -> None:  # pragma: no cover - runs in the worker process
     """A worker's life: import once, then answer ``(fn, args, uploads)`` requests until told to stop."""
     from ..bounded import cap_memory
@@ -83,6 +97,7 @@ def _serve(conn, memory_bytes: int | None) -> None:  # pragma: no cover - runs i
     enable_float64_process()  # losslab's own process: float64 throughout
     enable()  # a replacement worker loads the compiled programs its predecessor wrote
     if memory_bytes is not None:
+        _start_jax_runtime()
         cap_memory(memory_bytes)
     parent = multiprocessing.parent_process()
     conn.send(("ready", None, resident_bytes()))
