@@ -142,6 +142,7 @@ def _solve_in_workers(problems, ctx, workers, on_done, on_start) -> list[Problem
 def _worker_init(cache_dir: str | None) -> None:
     """A worker process is float64 throughout and compiles into (and reuses) the same persistent cache as its parent."""
     from ..precision import enable_float64_process
+
     enable_float64_process()  # losslab's own worker process, as the CLI is
     if cache_dir:
         from ..compile_cache import enable
