@@ -215,7 +215,12 @@ def check_sheet(text: str, *, filename: str | None = None, format: str = "auto",
     results: list[ClaimResult] = []
     deadline = time.monotonic() + SHEET_SECONDS
     previous_ctx = None
-    for section in doc.sections:
+    sections = doc.sections
+    if problems is not None:
+        # a section's context comes from the sections before it only: reading stops after the last one judged
+        judged = [k for k, section in enumerate(sections) if (section.problem or "") in problems]
+        sections = sections[:judged[-1] + 1] if judged else []
+    for section in sections:
         maths = [it for it in section.items if isinstance(it, Math)]
         if not maths and not statements[id(section)]:
             continue
