@@ -132,8 +132,9 @@ class Derivation:
             exprs = [_relu_step(as_exp(e), sp.Float(relu_at_zero)) if relu_at_zero else as_exp(e) for e in exprs]
             exprs = xreplace_shared(exprs, {_x[_i]: _xs, _y[_i]: _ys})
             # the module itself, not "numpy": the same NumPy printer without sympy's `from numpy import *`, which
-            # imports numpy.f2py and every text codec (~0.5 s a process)
-            self._numeric[key] = sp.lambdify([*self.params, _xs, _ys], exprs, modules=[np], cse=True)
+            # imports numpy.f2py and every text codec (~0.5 s a process); no docstring: lambdify would print every
+            # expression into it with str() (0.1 s for the shallow network's gradient, a third of lambdify)
+            self._numeric[key] = sp.lambdify([*self.params, _xs, _ys], exprs, modules=[np], cse=True, docstring_limit=0)
         return self._numeric[key]
 
     def example_grads(self, params, x, y, *, relu_at_zero: float = 0.0) -> np.ndarray:
