@@ -98,3 +98,33 @@ def test_importing_losslab_imports_no_jax_and_its_public_names_come_on_use():
         import losslab
 
         losslab.nothing_here  # noqa: B018
+
+
+_ENV_SCRIPT = """
+import json, os
+from concurrent.futures import ProcessPoolExecutor
+from losslab import worker_server
+worker_server.start()
+with ProcessPoolExecutor(1, mp_context=worker_server.context()) as pool:
+    seen = pool.submit(os.getenv, "OPENBLAS_NUM_THREADS").result()
+print(json.dumps({"worker": seen, "parent": os.getenv("OPENBLAS_NUM_THREADS")}))
+"""
+
+
+@pytest.mark.parametrize("user", [None, "3"])
+def test_workers_run_one_blas_thread_each_unless_the_user_chose(user):
+    # a fresh process: the fork server is one per process and takes its environment when it starts
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    if "forkserver" not in __import__("multiprocessing").get_all_start_methods():
+        pytest.skip("no fork server on this platform")
+    env = {k: v for k, v in os.environ.items() if k not in registry.worker_server.SINGLE_THREADED}
+    env["PYTHONPATH"] = str(Path(__file__).resolve().parents[1] / "src") + os.pathsep + os.environ.get("PYTHONPATH", "")
+    if user is not None:
+        env["OPENBLAS_NUM_THREADS"] = user
+    out = json.loads(subprocess.run([sys.executable, "-c", _ENV_SCRIPT], env=env, check=True, capture_output=True, text=True).stdout)
+    assert out == {"worker": user or "1", "parent": user}  # the caller's own environment is left as it was
