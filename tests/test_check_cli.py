@@ -56,6 +56,28 @@ def test_judging_one_problem_at_a_time_gives_the_whole_sheets_verdicts():
         check_sheet(seed_text(), problems="6.3")
 
 
+def test_reading_stops_after_the_last_problem_judged_and_the_verdicts_do_not_change(monkeypatch):
+    """Only sections before a judged one give it context: a check of one problem reads no further, and its
+    verdicts are those of the whole sheet (planted mistakes in 6.1 .. 6.10, one problem at a time)."""
+    import losslab.symbolic.checker as checker
+    from losslab.symbolic import check_sheet
+
+    def key(c):
+        return (c.problem, c.line, c.latex, c.verdict, c.reason, c.convention, c.truth_latex, c.mistake, c.correction)
+
+    text = (SHEETS / "planted_mistakes.md").read_text()
+    whole = check_sheet(text)
+    problems = sorted({c.problem for c in whole}, key=lambda p: int(p.split(".")[1]))
+    assert len(problems) >= 4
+    for p in problems:
+        assert sorted(map(key, check_sheet(text, problems={p}))) == sorted(map(key, [c for c in whole if c.problem == p]))
+    read = []
+    real = checker.Context.for_problem
+    monkeypatch.setattr(checker.Context, "for_problem", staticmethod(lambda problem, *a: read.append(problem) or real(problem, *a)))
+    check_sheet(text, problems={problems[0]})
+    assert read and read[-1] == problems[0] and not set(read) & set(problems[1:])
+
+
 def test_report_on_correct_sheet_exits_0():
     result = runner.invoke(app, ["check", str(SHEETS / "equivalent_forms.md")])
     assert result.exit_code == 0, result.output

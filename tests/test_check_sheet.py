@@ -292,3 +292,26 @@ def test_derivatives_through_intermediates_the_sheet_names():
     assert rs[14].verdict == "incorrect" and rs[14].mistake == "factor 2 vs 1/2 convention"
     assert rs[16].verdict == "correct"  # sum_i dL/df_i df_i/dz_i dz_i/dphi_0
     assert rs[18].verdict == "incorrect" and rs[18].mistake == "wrong index"
+
+
+def test_a_claim_for_every_parameter_derives_the_truth_it_shows_only(monkeypatch):
+    """dL/dphi_j = ..: judged for each of the ten parameters; the truth shown is the first one's (dL/dphi_0),
+    and it is the only one derived and printed (one per claim, not one per parameter)."""
+    import sympy as sp
+
+    import losslab.symbolic.checker as checker
+    from losslab.symbolic.latex import parse_expression
+
+    derived = []
+    real = checker._symbolic_truth
+    monkeypatch.setattr(checker, "_symbolic_truth", lambda judge, d: derived.append(d) or real(judge, d))
+    rs = check_sheet((SHEETS / "seed_sheet.md").read_text(), problems={"6.5"})
+    assert len(rs) == 11 and rs[0].verdict == "correct" and "every parameter" in rs[0].reason
+    assert len(derived) == len(rs)  # one truth per claim
+    assert [str(d.variables[0]) for d in derived[:2]] == ["phi_0", "phi_0"]
+    # the truth printed for the generic claim is dL/dphi_0 = sum_i 2 (f[x_i, phi] - y_i), read back by the parser
+    back = parse_expression(rs[0].truth_latex)
+    expected = parse_expression(r"\sum_{i=1}^{I} 2 (\phi_0 + \phi_1 a[\theta_{10} + \theta_{11} x_i] + \phi_2 a[\theta_{20} + \theta_{21} x_i]"
+                                r" + \phi_3 a[\theta_{30} + \theta_{31} x_i] - y_i)")
+    assert isinstance(back, sp.Sum) and back.limits == expected.limits
+    assert sp.expand(back.function - expected.function) == 0

@@ -10,6 +10,7 @@ from losslab.symbolic.certificates import (
     momentum_certificate,
     momentum_unrolled,
     unrolled_matches_recurrence,
+    written_out,
 )
 from losslab.symbolic.latex import indexed_base, symbol
 
@@ -70,6 +71,29 @@ def test_momentum_certificate_and_the_missing_m0_term():
     g = indexed_base("nabla_l")
     seed_sheet_form = (1 - beta) * sp.Sum(beta**k * g[t - k], (k, 0, t))  # no beta^{t+1} m_0
     assert not unrolled_matches_recurrence(seed_sheet_form)
+
+
+def test_written_out_sums_are_sympys_doit():
+    """written_out(e) == e.doit() term for term: the momentum closed form at t = 0..8, nested and empty sums,
+    and (left to doit) symbolic and reversed limits."""
+    t, beta, k = symbol("t"), symbol("beta"), symbol("k")
+    closed = momentum_unrolled()
+    for T in range(9):
+        e = closed.xreplace({t: T})
+        assert sp.expand(written_out(e) - e.doit()) == 0
+        assert not written_out(e).has(sp.Sum)
+    cases = [
+        sp.Sum(sp.Sum(x[i] * x[j], (j, 1, i)), (i, 1, 3)),  # inner limit set by the outer index
+        sp.Sum(x[i] * x[j], (i, 1, 2), (j, 2, 4)),  # two limits in one Sum
+        sp.Sum(x[i], (i, 3, 2)),  # empty
+        sp.Sum(x[i], (i, 5, 2)),  # reversed (Karr's convention: -sum_{3}^{4})
+        sp.Sum(beta**i, (i, 0, I)),  # symbolic upper limit: a closed form
+        3 + sp.Sum(i**2, (i, 1, 4)) * beta,
+    ]
+    for e in cases:
+        assert sp.simplify(written_out(e) - e.doit()) == 0, e
+    assert written_out(sp.Sum(x[i] * x[j], (i, 1, 2), (j, 2, 4))) == sum(x[a] * x[b] for a in (1, 2) for b in (2, 3, 4))
+    assert written_out(sp.Sum(x[i], (i, 5, 2))) == -(x[3] + x[4])
 
 
 def test_momentum_closed_form_against_a_numpy_run():

@@ -7,7 +7,7 @@ from sympy.core.function import AppliedUndef
 
 from losslab.errors import LosslabError
 from losslab.objective import make_objective
-from losslab.symbolic.derive import DERIVABLE, derive
+from losslab.symbolic.derive import DERIVABLE, derive, xreplace_shared
 from losslab.symbolic.latex import indexed_base, parse_expression, symbol
 from losslab.symbolic.printing import as_exp
 
@@ -61,6 +61,47 @@ def test_printed_latex_reads_back_to_the_same_gradient(case):
         a = float(back.xreplace(values).doit().xreplace(data))
         b = float(as_exp(g).xreplace(values).doit().xreplace(data))
         assert a == pytest.approx(b, rel=1e-12, abs=1e-12)
+
+
+def test_hessian_is_every_second_derivative_of_the_summand(case):
+    """The Hessian (differentiated on first use) is sp.diff of each gradient entry, the ReLU's delta dropped,
+    and equals the second derivatives of l_i itself."""
+    name, d, obj = case
+    H = d.example_hessian
+    assert H.shape == (len(d.params), len(d.params))
+    for j, g in enumerate(d.example_grad):
+        for k, q in enumerate(d.params):
+            direct = sp.diff(g, q).replace(lambda e: isinstance(e, sp.DiracDelta), lambda e: sp.S.Zero)
+            assert H[j, k] == direct
+    if name != "shallow":  # Max has no second derivative in SymPy's sense at the kinks; the others are smooth
+        for j, k in ((0, 0), (0, 1), (1, 1)):
+            assert sp.simplify(sp.expand(as_exp(H[j, k]) - as_exp(sp.diff(d.example_loss, d.params[j], d.params[k])))) == 0
+    assert d.example_hessian is H  # derived once
+
+
+def test_shared_xreplace_is_xreplace(case):
+    """xreplace_shared gives exactly what SymPy's xreplace gives, entry by entry (same tree, same printing)."""
+    name, d, obj = case
+    i, x, y = symbol("i"), indexed_base("x"), indexed_base("y")
+    rule = {x[i]: sp.Symbol("x", real=True), y[i]: sp.Symbol("y", real=True)}
+    exprs = [as_exp(e) for e in (*d.example_grad, *d.example_hessian)]
+    shared = xreplace_shared(exprs, rule)
+    plain = [e.xreplace(rule) for e in exprs]
+    assert shared == plain
+    assert [sp.srepr(e) for e in shared] == [sp.srepr(e) for e in plain]
+    assert not any(e.has(x[i], y[i]) for e in shared)
+    # a rule that matches nothing changes nothing (the first expression comes back as the very same object);
+    # the whole expression can be a key too
+    untouched = xreplace_shared(exprs, {sp.Symbol("unused"): sp.S.One})
+    assert untouched == exprs and untouched[0] is exprs[0]
+    assert xreplace_shared([x[i] + 1, x[i]], {x[i]: sp.S(2)}) == [3, 2]
+
+
+def test_gradient_latex_is_the_gradient_part_of_latex(case):
+    name, d, obj = case
+    full = d.latex()
+    assert list(full) == ["L", *(f"dL/d{p.name}" for p in d.params), "H"]
+    assert d.gradient_latex() == {k: v for k, v in full.items() if k.startswith("dL/d")}
 
 
 def test_linear_hessian_latex_is_the_books():

@@ -59,8 +59,9 @@ def solve(ctx: BookContext) -> ProblemResult:
 
     # -- text
     missing_sum = any("sum" in (c.reason or "").lower() for c in claims if c.verdict == "incorrect")
-    d0_latex = r"\frac{\partial L}{\partial \phi_0} = " + d.latex()["dL/dphi_0"]
-    d1_latex = r"\frac{\partial L}{\partial \phi_1} = " + d.latex()["dL/dphi_1"]
+    grad_latex = d.gradient_latex()
+    d0_latex = r"\frac{\partial L}{\partial \phi_0} = " + grad_latex["dL/dphi_0"]
+    d1_latex = r"\frac{\partial L}{\partial \phi_1} = " + grad_latex["dL/dphi_1"]
     summary = (
         f"$${d0_latex}$$ $${d1_latex}$$ "
         "that is, $\\partial L/\\partial\\phi = \\sum_i \\partial l_i/\\partial\\phi$ (eq. 6.6) with the per-example terms of eq. 6.7. "

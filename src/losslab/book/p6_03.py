@@ -84,7 +84,7 @@ def solve(ctx: BookContext) -> ProblemResult:
         "The second is the first with an extra factor $0.06\\,x_i$ inside the sum ($\\partial z_i/\\partial\\phi_1 = 0.06x_i$). "
         f"Checked against autodiff at 8 parameter vectors (largest difference {np.max(np.abs(derived - auto)):.1e})."
     )
-    d0_raw = d.latex()["dL/dphi_0"]
+    d0_raw = d.gradient_latex()["dL/dphi_0"]
     derivation = (
         "By the chain rule, $\\partial L/\\partial\\phi_j = \\sum_i 2(f[x_i,\\phi]-y_i)\\,\\frac{df}{dz}(z_i)\\,\\frac{\\partial z_i}{\\partial\\phi_j}$ with"
         "$$\\frac{df}{dz} = \\cos z\\,e^{-z^2/32} + \\sin z\\cdot\\left(-\\frac{2z}{32}\\right)e^{-z^2/32} = \\left(\\cos z - \\frac{z}{16}\\sin z\\right)e^{-z^2/32},$$"

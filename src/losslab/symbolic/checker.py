@@ -215,7 +215,12 @@ def check_sheet(text: str, *, filename: str | None = None, format: str = "auto",
     results: list[ClaimResult] = []
     deadline = time.monotonic() + SHEET_SECONDS
     previous_ctx = None
-    for section in doc.sections:
+    sections = doc.sections
+    if problems is not None:
+        # a section's context comes from the sections before it only: reading stops after the last one judged
+        judged = [k for k, section in enumerate(sections) if (section.problem or "") in problems]
+        sections = sections[:judged[-1] + 1] if judged else []
+    for section in sections:
         maths = [it for it in section.items if isinstance(it, Math)]
         if not maths and not statements[id(section)]:
             continue
@@ -469,7 +474,7 @@ class _Judge:
         steps: list[Step] = []
         n_steps = len(sides) - 1 - start
         first_wrong = None
-        truth = ""
+        truths = []
         for k in range(start, len(sides) - 1):
             op = ops[k]
             before, after = sides[k], sides[k + 1]
@@ -479,11 +484,13 @@ class _Judge:
                 continue
             self.correction, self.rewriting = "", k > start
             verdict, reason, t = self.step(before, after, op, generic, restatement=(claim.kind == "restatement"))
-            truth = truth or t
+            truths.append(t)
             steps.append(Step(k - start + 1, n_steps, op, texts[k], texts[k + 1], verdict, reason,
                               correction=self.correction if verdict == "incorrect" else ""))
             if verdict == "incorrect" and first_wrong is None:
                 first_wrong = len(steps) - 1
+        # the first step's truth that prints (each printed only when the steps before it gave none)
+        truth = next((text for text in map(self.printed, truths) if text), "")
         if claim.kind == "restatement" and steps and steps[0].verdict == "incorrect" and self.redefines(sides):
             # a second definition that disagrees with the first: the sheet redefines the name
             self.ctx.add(sides[0], sides[1], line=self.line)
@@ -767,7 +774,7 @@ class _Judge:
         if any(isinstance(x, sp.Basic) and x.has(Relu, sp.Heaviside) for _, a, b in pairs for x in (a, b)):
             self.conventions.append("ReLU'(0) = 0: its derivative is I[z > 0]")
         if mismatch is None:
-            return "correct", self.how(pairs, before, after), self.truth_text(before, pairs)
+            return "correct", self.how(pairs, before, after), self.truth_later(before)
         # conventions: a recurrence started from 0
         if self.sequences_needed([before, after]):
             pairs0 = self.values(before, after, zero_start=True)
@@ -786,7 +793,7 @@ class _Judge:
                 self.conventions.append(f"{start} ({why})")
                 return ("correct", f"equal to the recurrence run for t = 2, 3, 5 when it starts from {start} ({why}); "
                         "with another starting value a term in it would be missing", "")
-        return "incorrect", self.explain(before, after, pairs, mismatch), self.truth_text(before, pairs)
+        return "incorrect", self.explain(before, after, pairs, mismatch), self.truth_later(before)
 
     def approximately(self, before, after):
         """``A \\approx B``: within half a unit of the last digit a number is written with, else within 1 %;
@@ -945,7 +952,16 @@ class _Judge:
             text += f"; {names} written without an index inside a sum or beside the data matrix read as one per example ({names}_i)"
         return text
 
-    def truth_text(self, before, pairs) -> str:
+    def truth_later(self, before):
+        """The true value of ``before`` (a derivative), to be printed by :meth:`printed` only if a verdict shows it:
+        differentiating and printing cost ~10 ms a claim, and of a claim "for every phi_j" one of ten is shown."""
+        return _Truth(before) if isinstance(before, sp.Derivative) else ""
+
+    def printed(self, truth) -> str:
+        """LaTeX of a truth from :meth:`truth_later` ("" when it cannot be derived or printed)."""
+        return self.truth_text(truth.before) if isinstance(truth, _Truth) else truth
+
+    def truth_text(self, before) -> str:
         if not isinstance(before, sp.Derivative):
             return ""
         try:
@@ -1289,6 +1305,13 @@ def _mistake_name(reason: str) -> str:
         if needle in reason:
             return name
     return ""
+
+
+@dataclass(frozen=True)
+class _Truth:
+    """A derivative whose true value is derived and printed when a verdict shows it (:meth:`_Judge.printed`)."""
+
+    before: sp.Derivative
 
 
 def _symbolic_truth(judge: _Judge, d: sp.Derivative):

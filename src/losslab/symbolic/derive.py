@@ -88,11 +88,19 @@ class Derivation:
     params: tuple[sp.Symbol, ...]
     example_loss: sp.Expr  # l_i, in x_i, y_i
     example_grad: tuple[sp.Expr, ...]  # dl_i / dparam
-    example_hessian: sp.ImmutableMatrix  # d2 l_i / dparam dparam
     _numeric: dict = field(default_factory=dict, repr=False)
+    _hessian: list = field(default_factory=list, repr=False)  # filled on first use
 
     def __repr__(self) -> str:
         return f"Derivation({self.name!r}, loss={self.loss!r}, params={[p.name for p in self.params]})"
+
+    @property
+    def example_hessian(self) -> sp.ImmutableMatrix:
+        """d2 l_i / dparam dparam, differentiated on first use: most users need only the gradient (the
+        shallow network's 10 x 10 entries are ~0.3 s of SymPy)."""
+        if not self._hessian:
+            self._hessian.append(_hessian_of(self.example_grad, self.params))
+        return self._hessian[0]
 
     # -- the sums over i ----------------------------------------------------------
     @property
@@ -110,11 +118,11 @@ class Derivation:
 
     def latex(self) -> dict[str, str]:
         """LaTeX of L, each dL/dparam and the Hessian, in the book's notation."""
-        out = {"L": book_latex(self.L)}
-        for p, g in zip(self.params, self.gradient):
-            out[f"dL/d{p.name}"] = book_latex(g)
-        out["H"] = book_latex(self.hessian)
-        return out
+        return {"L": book_latex(self.L), **self.gradient_latex(), "H": book_latex(self.hessian)}
+
+    def gradient_latex(self) -> dict[str, str]:
+        """LaTeX of each dL/dparam (keys "dL/dphi_0", ...): :meth:`latex` without L and the Hessian."""
+        return {f"dL/d{p.name}": book_latex(g) for p, g in zip(self.params, self.gradient)}
 
     # -- fast numeric code --------------------------------------------------------
     def _compiled(self, what: str, relu_at_zero: float = 0.0):
@@ -122,7 +130,7 @@ class Derivation:
         if key not in self._numeric:
             exprs = self.example_grad if what == "grad" else tuple(self.example_hessian)
             exprs = [_relu_step(as_exp(e), sp.Float(relu_at_zero)) if relu_at_zero else as_exp(e) for e in exprs]
-            exprs = [e.xreplace({_x[_i]: _xs, _y[_i]: _ys}) for e in exprs]
+            exprs = xreplace_shared(exprs, {_x[_i]: _xs, _y[_i]: _ys})
             # the module itself, not "numpy": the same NumPy printer without sympy's `from numpy import *`, which
             # imports numpy.f2py and every text codec (~0.5 s a process)
             self._numeric[key] = sp.lambdify([*self.params, _xs, _ys], exprs, modules=[np], cse=True)
@@ -164,6 +172,32 @@ def _relu_step(expr, value):
     return expr.replace(lambda e: isinstance(e, sp.Heaviside), lambda e: sp.Heaviside(e.args[0], value))
 
 
+def xreplace_shared(exprs, rule: dict) -> list:
+    """``[e.xreplace(rule) for e in exprs]``, each distinct subexpression rebuilt once for all of them.
+
+    The same result as ``xreplace``, which rebuilds (and re-evaluates) a subtree every time it occurs: the
+    shallow network's summands repeat f[x_i, phi] - y_i and its three Max(0, h_ik), whose evaluation asks
+    SymPy's assumptions; 0.2 s for its Hessian, 0.03 s here.
+    """
+    memo = dict(rule)
+
+    def rebuilt(e):
+        if e in memo:
+            return memo[e]
+        args = [rebuilt(a) for a in e.args]
+        out = e.func(*args) if any(new is not old for new, old in zip(args, e.args)) else e
+        memo[e] = out
+        return out
+
+    return [rebuilt(e) for e in exprs]
+
+
+def _hessian_of(grad, params) -> sp.ImmutableMatrix:
+    """d(grad_j)/d(param_k) for every j, k, each entry differentiated (the lower triangle is not a copy of the
+    upper one: SymPy's two orders of differentiation give equal but differently written expressions)."""
+    return sp.ImmutableMatrix([[_drop_delta(sp.diff(g, q)) for q in params] for g in grad])
+
+
 def _sum_over_i(term):
     """sum_{i=1}^I term, with constants pulled out (sum_i 2 = 2I)."""
     term = sp.factor_terms(term)
@@ -187,6 +221,5 @@ def derive(name: str) -> Derivation:
         if name == "logistic":
             # d l_i / d phi = (sig - y_i) [1, x_i] once the log-derivatives of sig cancel
             grad = tuple(sp.factor(sp.expand(g)) for g in grad)
-        hess = sp.ImmutableMatrix([[_drop_delta(sp.diff(g, q)) for q in p] for g in grad])
-        _CACHE[name] = Derivation(name, loss, p, l_i, grad, hess)
+        _CACHE[name] = Derivation(name, loss, p, l_i, grad)
     return _CACHE[name]
