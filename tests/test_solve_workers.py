@@ -75,7 +75,7 @@ def test_default_workers_is_one_per_cpu_at_most_four(monkeypatch):
 ])
 def test_the_command_line_starts_the_fork_server_first_only_when_workers_will_run(monkeypatch, argv, starts):
     from losslab import worker_server
-    from losslab.cli.solve import start_workers_early
+    from losslab.launcher import start_workers_early
 
     calls = []
     monkeypatch.setattr(worker_server, "start", lambda: calls.append(True))
@@ -128,3 +128,14 @@ def test_workers_run_one_blas_thread_each_unless_the_user_chose(user):
         env["OPENBLAS_NUM_THREADS"] = user
     out = json.loads(subprocess.run([sys.executable, "-c", _ENV_SCRIPT], env=env, check=True, capture_output=True, text=True).stdout)
     assert out == {"worker": user or "1", "parent": user}  # the caller's own environment is left as it was
+
+
+def test_the_console_script_starts_the_workers_before_importing_the_command_line():
+    """What `losslab` runs before the fork server starts imports nothing heavy (the preload would wait for it)."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from losslab import launcher, worker_server, xla_cpu_flags; "
+            "print(' '.join(sorted(m for m in sys.modules if m.split('.')[0] in ('losslab', 'numpy', 'jax', 'typer', 'rich', 'sympy'))))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.stdout.split() == ["losslab", "losslab.launcher", "losslab.worker_server", "losslab.xla_cpu_flags"], out.stderr
