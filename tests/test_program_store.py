@@ -166,3 +166,16 @@ def test_a_second_process_runs_the_engine_without_tracing_it(tmp_path):
     assert outs[0]["traces"] == 1 and outs[1]["traces"] == 0
     assert outs[0]["end"] == outs[1]["end"] and outs[0]["loss"] == outs[1]["loss"]
     assert len(list((tmp_path / "cache" / "programs").glob("*.jaxexport"))) == 1
+
+
+def test_a_formula_s_derivatives_are_stored_under_the_parsed_formula(store, monkeypatch):
+    from losslab.stationary import classify_expression
+
+    stored = classify_expression("0.1 x^4 - x^2 + 0.3 x", -4.0, 4.0).to_dict()
+    assert len(list(store.glob("*.jaxexport"))) == 2  # the grid's program and the chunks' one
+    classify_expression("0.1 x^4 - x^2 + 0.3 x", -4.0, 4.0)
+    assert len(list(store.glob("*.jaxexport"))) == 2  # the same formula: the same programs
+    classify_expression("0.1 x^4 - x^2 + 0.31 x", -4.0, 4.0)
+    assert len(list(store.glob("*.jaxexport"))) == 4  # another formula: its own
+    monkeypatch.setattr(compile_cache, "_enabled", None)
+    assert classify_expression("0.1 x^4 - x^2 + 0.3 x", -4.0, 4.0).to_dict() == stored
