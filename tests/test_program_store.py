@@ -97,6 +97,8 @@ def test_what_cannot_be_named_or_exported_is_jitted(store, monkeypatch):
     program = stored_jit(with_callback, recipe=("test", "callback"))
     np.testing.assert_array_equal(np.asarray(program(np.arange(3.0))), [0.0, 2.0, 4.0])
     assert len(seen) == 1 and not list(store.glob("*.jaxexport"))
+    with pytest.raises(TypeError, match="abstract array"):  # what JAX cannot take: jit's own error, not ours
+        StoredProgram(fn, ("test", 1), "sin")("not an array", ARGS[1])
     # the cache off: nothing is filed
     monkeypatch.setattr(compile_cache, "_enabled", None)
     assert folder() is None

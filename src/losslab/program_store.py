@@ -122,7 +122,10 @@ class StoredProgram:
         where = _active()
         if where is None:
             return self._jitted(*args)
-        signature = _signature(args)
+        try:
+            signature = _signature(args)
+        except TypeError:  # an argument JAX cannot take: the plain jit says so in its own words
+            return self._jitted(*args)
         call = self._loaded.get(signature)
         if call is None:
             call = self._loaded[signature] = self._load_or_export(where, signature, args)
