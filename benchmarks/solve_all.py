@@ -51,7 +51,7 @@ def _descendants(root: int, table: dict) -> set[int]:
 
 def one_run(cache: str, out: Path) -> dict:
     env = dict(os.environ, LOSSLAB_CACHE_DIR=cache, PYTHONPATH=str(ROOT / "src") + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    cmd = [sys.executable, "-c", "from losslab.cli import main; main()", "solve", "all", "--json", "--out", str(out)]
+    cmd = [sys.executable, "-c", "from losslab.launcher import main; main()", "solve", "all", "--json", "--out", str(out)]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     load = os.getloadavg()[0]
     start = time.perf_counter()

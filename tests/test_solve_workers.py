@@ -75,7 +75,7 @@ def test_default_workers_is_one_per_cpu_at_most_four(monkeypatch):
 ])
 def test_the_command_line_starts_the_fork_server_first_only_when_workers_will_run(monkeypatch, argv, starts):
     from losslab import worker_server
-    from losslab.cli.solve import start_workers_early
+    from losslab.launcher import start_workers_early
 
     calls = []
     monkeypatch.setattr(worker_server, "start", lambda: calls.append(True))
@@ -98,3 +98,44 @@ def test_importing_losslab_imports_no_jax_and_its_public_names_come_on_use():
         import losslab
 
         losslab.nothing_here  # noqa: B018
+
+
+_ENV_SCRIPT = """
+import json, os
+from concurrent.futures import ProcessPoolExecutor
+from losslab import worker_server
+worker_server.start()
+with ProcessPoolExecutor(1, mp_context=worker_server.context()) as pool:
+    seen = pool.submit(os.getenv, "OPENBLAS_NUM_THREADS").result()
+print(json.dumps({"worker": seen, "parent": os.getenv("OPENBLAS_NUM_THREADS")}))
+"""
+
+
+@pytest.mark.parametrize("user", [None, "3"])
+def test_workers_run_one_blas_thread_each_unless_the_user_chose(user):
+    # a fresh process: the fork server is one per process and takes its environment when it starts
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    if "forkserver" not in __import__("multiprocessing").get_all_start_methods():
+        pytest.skip("no fork server on this platform")
+    env = {k: v for k, v in os.environ.items() if k not in registry.worker_server.SINGLE_THREADED}
+    env["PYTHONPATH"] = str(Path(__file__).resolve().parents[1] / "src") + os.pathsep + os.environ.get("PYTHONPATH", "")
+    if user is not None:
+        env["OPENBLAS_NUM_THREADS"] = user
+    out = json.loads(subprocess.run([sys.executable, "-c", _ENV_SCRIPT], env=env, check=True, capture_output=True, text=True).stdout)
+    assert out == {"worker": user or "1", "parent": user}  # the caller's own environment is left as it was
+
+
+def test_the_console_script_starts_the_workers_before_importing_the_command_line():
+    """What `losslab` runs before the fork server starts imports nothing heavy (the preload would wait for it)."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from losslab import launcher, worker_server, xla_cpu_flags; "
+            "print(' '.join(sorted(m for m in sys.modules if m.split('.')[0] in ('losslab', 'numpy', 'jax', 'typer', 'rich', 'sympy'))))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.stdout.split() == ["losslab", "losslab.launcher", "losslab.worker_server", "losslab.xla_cpu_flags"], out.stderr

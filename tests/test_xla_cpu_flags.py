@@ -61,14 +61,14 @@ def test_a_process_that_sets_it_compiles_and_agrees_with_numpy():
                                              (["fit", "--model", "gabor"], False), (["serve"], False), ([], False)])
 def test_only_solve_and_book_set_it_before_anything_starts(monkeypatch, argv, added):
     import losslab.cli as cli
-    from losslab import compile_cache
+    from losslab import compile_cache, launcher
 
     monkeypatch.delenv("XLA_FLAGS", raising=False)
     monkeypatch.setattr(xla_cpu_flags, "_jaxlib_version", lambda: "0.10.2")
     seen = {}
-    monkeypatch.setattr(cli.solve, "start_workers_early", lambda args: seen.setdefault("flags_at_fork_server", os.environ.get("XLA_FLAGS")))
+    monkeypatch.setattr(launcher, "start_workers_early", lambda args: seen.setdefault("flags_at_fork_server", os.environ.get("XLA_FLAGS")))
     monkeypatch.setattr(compile_cache, "enable", lambda *a: None)
     monkeypatch.setattr(cli, "app", lambda: None)
     monkeypatch.setattr(sys, "argv", ["losslab", *argv])
-    cli.main()
+    launcher.main()
     assert seen["flags_at_fork_server"] == (OPTION if added else None)

@@ -19,7 +19,7 @@ Requests too large for memory are refused up front with the estimate.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import lru_cache, partial
 
 import jax
 import jax.numpy as jnp
@@ -27,6 +27,7 @@ import numpy as np
 
 from .errors import LosslabError, check_choice, check_int, check_number, check_seed
 from .memory import DEFAULT_MEMORY_LIMIT, gib, resolve_limit
+from .program_store import stored_jit
 from .sharding import map_rows
 
 __all__ = [
@@ -186,13 +187,13 @@ def _plan_chunk(owner: str, n_rows: int, n_cols: int, n_points: int, chunk, memo
 
 # ----------------------------------------------------------------------------- two-parameter grids
 def _direct_rows_fn(objective):
-    return _direct_rows_for(objective.loss_on)
+    return _direct_rows_for(objective.loss_on, getattr(objective, "kernel_recipe", None))
 
 
 @lru_cache(maxsize=64)
-def _direct_rows_for(loss_on):
+def _direct_rows_for(loss_on, recipe: tuple | None):
     # cached on the (shared) loss function: a second landscape of the same model reuses the compiled code
-    @jax.jit
+    @partial(stored_jit, recipe=recipe and ("direct rows", recipe), name="landscape.direct_rows")
     def rows_fn(phi1_rows, phi0, x, y):
         def one(p1):
             return jax.vmap(lambda p0: loss_on(jnp.stack([p0, p1]), x, y))(phi0)
@@ -313,15 +314,15 @@ def min_eigenvalue_map(
     x, y = objective.x, objective.y
     # a Hessian by forward-over-reverse holds ~6 values per (grid point, data point)
     rows = _plan_chunk(owner, g1, g0, int(x.shape[0]), chunk, memory_limit, per_eval=48)
-    out = map_rows(_min_eig_rows_for(objective.loss_on), phi1, chunk=rows, args=(jnp.asarray(phi0), x, y))
+    out = map_rows(_min_eig_rows_for(objective.loss_on, getattr(objective, "kernel_recipe", None)), phi1, chunk=rows, args=(jnp.asarray(phi0), x, y))
     return EigenvalueMap(phi0, phi1, out)
 
 
 @lru_cache(maxsize=64)
-def _min_eig_rows_for(loss_on):
+def _min_eig_rows_for(loss_on, recipe: tuple | None):
     hess = jax.hessian(loss_on)
 
-    @jax.jit
+    @partial(stored_jit, recipe=recipe and ("min eigenvalue rows", recipe), name="landscape.min_eig_rows")
     def rows_fn(phi1_rows, phi0, x, y):
         def at(p0, p1):
             h = hess(jnp.stack([p0, p1]), x, y)
@@ -398,13 +399,13 @@ def _losses_at(objective, center, directions, coeffs, chunk, memory_limit, owner
     widths = getattr(objective.model, "meta", {}).get("widths") or (1, 1)
     per_row = 8 * 3 * (objective.n_params + int(x.shape[0]) * (sum(widths) + 1))
     rows = _plan_chunk(owner, len(coeffs), 1, 1, chunk, memory_limit, per_eval=per_row)
-    rows_fn = _along_rows_for(objective.loss_on)
+    rows_fn = _along_rows_for(objective.loss_on, getattr(objective, "kernel_recipe", None))
     return map_rows(rows_fn, jnp.asarray(coeffs, dtype=jnp.float64), chunk=rows, args=(center, dirs, x, y))
 
 
 @lru_cache(maxsize=64)
-def _along_rows_for(loss_on):
-    @jax.jit
+def _along_rows_for(loss_on, recipe: tuple | None):
+    @partial(stored_jit, recipe=recipe and ("rows along directions", recipe), name="landscape.along_rows")
     def rows_fn(c_rows, center, dirs, x, y):
         return jax.vmap(lambda c: loss_on(center + c @ dirs, x, y))(c_rows)
 

@@ -43,6 +43,7 @@ __all__ = [
     "custom",
     "get_model",
     "relu",
+    "stored_recipe",
 ]
 
 
@@ -108,6 +109,9 @@ class Model:
     capabilities: Capabilities = field(default_factory=Capabilities, repr=False)
     default_data: str | None = field(default=None, repr=False)
     scalar_input: bool = field(default=False, repr=False)
+    # the built-in constructor call that makes this model from losslab's source, ("mlp", widths); None for
+    # a user's model. Programs traced for the model are kept between runs under it (see stored_recipe)
+    recipe: tuple | None = field(default=None, compare=False, repr=False)
 
     def __call__(self, params, x):
         return self.fn(params, x)
@@ -174,6 +178,7 @@ def linear() -> Model:
         ),
         default_data="book:linear",
         scalar_input=True,
+        recipe=("linear",),
     )
 
 
@@ -194,6 +199,7 @@ def gabor() -> Model:
         ),
         default_data="book:gabor",
         scalar_input=True,
+        recipe=("gabor",),
     )
 
 
@@ -213,6 +219,7 @@ def logistic() -> Model:
         ),
         default_data="logistic",
         scalar_input=True,
+        recipe=("logistic",),
     )
 
 
@@ -242,6 +249,7 @@ def shallow() -> Model:
         capabilities=Capabilities(example_grads={"least_squares": _d.shallow_example_grads}),
         default_data="book:shallow",
         scalar_input=True,
+        recipe=("shallow",),
     )
 
 
@@ -296,6 +304,7 @@ def mlp(widths: Sequence[int]) -> Model:
         meta={"widths": widths, "unravel": unravel, "input_dim": d_in},
         # the objective differentiates least squares through hand-written backprop (faster on CPU)
         capabilities=Capabilities(fused={"least_squares": mlp_least_squares_fused(unravel, len(shapes) // 2, d_in)}),
+        recipe=("mlp", widths),
     )
     return model
 
@@ -315,6 +324,40 @@ def custom(fn: Callable, n_params: int, *, name: str = "custom", output: str = "
         raise LosslabError(f"The 'output' parameter of custom must be 'real' or 'logit'. Got {output!r} instead.")
     batched = fn if vectorized else jax.vmap(fn, in_axes=(None, 0))
     return Model(name, batched, n_params, tuple(f"p{i}" for i in range(n_params)), output=output, equation="user function")
+
+
+def stored_recipe(model: Model) -> tuple | None:
+    """``model.recipe`` if the model is what that constructor call builds, else None.
+
+    A recipe keys programs kept between runs (:mod:`losslab.program_store`), so it is trusted only after
+    a check: the constructor is called again and every function of the model (``fn`` and each capability)
+    must run the same code as the rebuilt one's. A model altered after it was built (say
+    ``dataclasses.replace(gabor(), fn=my_fn)``) has no recipe: its programs are traced every run.
+    """
+    recipe = model.recipe
+    if not isinstance(recipe, tuple) or not recipe or recipe[0] not in MODEL_NAMES:
+        return None
+    try:
+        rebuilt = get_model(recipe[0], widths=recipe[1] if len(recipe) > 1 else None)
+    except LosslabError:
+        return None
+    if rebuilt.recipe != recipe or (rebuilt.n_params, rebuilt.output) != (model.n_params, model.output):
+        return None
+    pairs = [(model.fn, rebuilt.fn)]
+    for kind in ("example_grads", "hessian", "fused", "columns", "grid"):
+        mine, theirs = getattr(model.capabilities, kind), getattr(rebuilt.capabilities, kind)
+        if set(mine) != set(theirs):
+            return None
+        pairs.extend((mine[k], theirs[k]) for k in mine)
+    return recipe if all(_same_code(a, b) for a, b in pairs) else None
+
+
+def _same_code(a, b) -> bool:
+    """Whether two functions run the same code (closures aside: the recipe fixes what they close over)."""
+    import inspect
+
+    code_a, code_b = (getattr(inspect.unwrap(f), "__code__", None) for f in (a, b))
+    return a is b or (code_a is not None and code_a is code_b)
 
 
 _BUILTIN = {"linear": linear, "gabor": gabor, "logistic": logistic, "shallow": shallow}

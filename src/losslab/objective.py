@@ -17,6 +17,7 @@ loss-and-gradient is what the objective differentiates through. The pure functio
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from functools import lru_cache
 from typing import NamedTuple
@@ -26,9 +27,11 @@ import jax.numpy as jnp
 import numpy as np
 
 from . import losses as _losses
+from .content_hash import feed
 from .data import Dataset, load_dataset
 from .errors import LosslabError, check_choice
-from .models import Model, get_model
+from .models import Model, get_model, stored_recipe
+from .program_store import stored_jit
 
 __all__ = ["Objective", "make_objective", "MAX_DENSE_HESSIAN_PARAMS"]
 
@@ -69,8 +72,13 @@ def _with_fused_derivative(fused: Callable) -> Callable:
 
 
 @lru_cache(maxsize=256)
-def _kernels(model_fn: Callable, loss: str, reduction: str, fused: Callable | None = None) -> _Kernels:
+def _kernels(model_fn: Callable, loss: str, reduction: str, fused: Callable | None = None, recipe: tuple | None = None) -> _Kernels:
+    """The compiled kernels of one model function, loss and reduction; ``recipe`` names them for
+    :mod:`losslab.program_store` (None: a user's model, traced every run)."""
     per_example = _losses.PER_EXAMPLE[loss]
+
+    def jit(fn: Callable, name: str) -> Callable:
+        return stored_jit(fn, recipe=recipe, name=f"objective.{name}")
 
     def example_losses(params, x, y):
         """l_i for every data point: shape (I,)."""
@@ -100,21 +108,23 @@ def _kernels(model_fn: Callable, loss: str, reduction: str, fused: Callable | No
     return _Kernels(
         example_losses=example_losses,
         loss_on=loss_on,
-        value=jax.jit(loss_on),
-        value_and_grad=jax.jit(jax.value_and_grad(loss_on)),
-        example_grads=jax.jit(jax.vmap(jax.grad(one_loss), in_axes=(None, 0, 0))),
-        hessian=jax.jit(jax.hessian(loss_on)),
-        hvp=jax.jit(hvp),
+        value=jit(loss_on, "value"),
+        value_and_grad=jit(jax.value_and_grad(loss_on), "value_and_grad"),
+        example_grads=jit(jax.vmap(jax.grad(one_loss), in_axes=(None, 0, 0)), "example_grads"),
+        hessian=jit(jax.hessian(loss_on), "hessian"),
+        hvp=jit(hvp, "hvp"),
     )
 
 
 @lru_cache(maxsize=256)
-def _compiled(formula: Callable, summed: bool = False) -> Callable:
+def _compiled(formula: Callable, summed: bool = False, recipe: tuple | None = None) -> Callable:
     """A hand-derived formula (optionally summed over the examples) as one compiled program:
-    called eagerly, each of its dozens of operations would compile a program of its own."""
+    called eagerly, each of its dozens of operations would compile a program of its own.
+    ``recipe`` names the formula for :mod:`losslab.program_store` (None: traced every run)."""
+    name = f"objective.formula.{formula.__module__}.{formula.__qualname__}"
     if summed:
-        return jax.jit(lambda params, x, y: jnp.sum(formula(params, x, y), axis=0))
-    return jax.jit(formula)
+        return stored_jit(lambda params, x, y: jnp.sum(formula(params, x, y), axis=0), recipe=recipe, name=f"{name}.summed")
+    return stored_jit(formula, recipe=recipe, name=name)
 
 
 class Objective:
@@ -162,7 +172,10 @@ class Objective:
         capabilities = model.capabilities
         # the fused kernels are float64 formulas; float32 objectives differentiate model.fn
         fused = capabilities.fused.get(self.loss) if self.dtype == "float64" else None
-        kernels = _kernels(model.fn, self.loss, self.reduction, fused)
+        model_recipe = stored_recipe(model)
+        # what loss_on and the kernels close over (the data are their arguments), for programs kept between runs
+        self.kernel_recipe = None if model_recipe is None else (model_recipe, self.loss, self.reduction, fused is not None)
+        kernels = _kernels(model.fn, self.loss, self.reduction, fused, self.kernel_recipe)
         # Pure functions of (params, x, y), shared by every objective with the same
         # model function, loss and reduction, so runs that jit/vmap/scan them and
         # new Objective instances reuse compiled code instead of recompiling.
@@ -171,6 +184,20 @@ class Objective:
         self._kernels = kernels
         self._analytic_example_grads = capabilities.example_grads.get(self.loss)
         self._analytic_hessian = capabilities.hessian.get(self.loss)
+        self._recipe: tuple | None = None
+
+    @property
+    def recipe(self) -> tuple | None:
+        """What a program that closes over this objective depends on beyond losslab's source: the kernels'
+        recipe (model, loss, reduction), the dtype and a SHA-256 of the data's bytes; None for a user's
+        model (:mod:`losslab.program_store`)."""
+        if self.kernel_recipe is None:
+            return None
+        if self._recipe is None:
+            h = hashlib.sha256()
+            feed(h, (np.asarray(self.x), np.asarray(self.y)))
+            self._recipe = (self.kernel_recipe, self.dtype, h.hexdigest())
+        return self._recipe
 
     # -- on the bound data, validated at the edge -------------------------------
     @property
@@ -244,11 +271,11 @@ class Objective:
 
     def analytic_example_grads(self, params) -> jnp.ndarray:
         """dl_i/dphi by the chapter's formula (see :mod:`losslab.derivatives`)."""
-        return _compiled(self._example_grads_formula())(self.check_params(params), self.x, self.y)
+        return _compiled(self._example_grads_formula(), False, self._formula_recipe("example_grads"))(self.check_params(params), self.x, self.y)
 
     def analytic_grad(self, params) -> jnp.ndarray:
         """dL/dphi = sum_i dl_i/dphi (eq. 6.6), divided by I for ``"mean"``."""
-        total = _compiled(self._example_grads_formula(), True)(self.check_params(params), self.x, self.y)
+        total = _compiled(self._example_grads_formula(), True, self._formula_recipe("example_grads"))(self.check_params(params), self.x, self.y)
         return total if self.reduction == "sum" else total / self.n_examples
 
     def analytic_hessian(self, params) -> jnp.ndarray:
@@ -257,8 +284,12 @@ class Objective:
             raise LosslabError(
                 f"No closed-form Hessian for model {self.model.name!r} with loss {self.loss!r}; use hessian() (autodiff)."
             )
-        hess = _compiled(self._analytic_hessian)(self.check_params(params), self.x, self.y)
+        hess = _compiled(self._analytic_hessian, False, self._formula_recipe("hessian"))(self.check_params(params), self.x, self.y)
         return hess if self.reduction == "sum" else hess / self.n_examples
+
+    def _formula_recipe(self, kind: str) -> tuple | None:
+        """The recipe of the model's ``kind`` formula for this loss (the model's recipe vouches for the formula)."""
+        return None if self.kernel_recipe is None else ("formula", kind, self.kernel_recipe)
 
     def _check_dense(self) -> None:
         p = self.n_params

@@ -49,6 +49,7 @@ from .optim.book import _find_lookahead, gradient_point
 from .optim.line_search import LineSearch, make_line_search, search_step
 from .optim.registry import OPTIMIZER_NAMES, build_optimizer, validate_hparams
 from .sampler import Sampler
+from .program_store import stored_jit
 from .sharding import map_rows
 
 __all__ = ["RunResult", "ManyRunResult", "run", "run_many", "OVERFLOW", "RECORDS", "trace_count"]
@@ -324,6 +325,12 @@ def _engine_for(objective, optimizer, steps, full_batch, spec, progress=None, ev
     key = ("engine", id(objective), optimizer if isinstance(optimizer, str) else id(optimizer), steps, full_batch, spec,
            id(progress) if progress else None, every, many, hp_keys, stopping)
 
+    # an objective with a recipe (a built-in model; not a plain function), a named optimiser and no progress
+    # callback: then everything the engine closes over is named here, and its traced programs are kept between runs
+    closes_over = getattr(objective, "recipe", None)
+    named = closes_over is not None and isinstance(optimizer, str) and progress is None
+    recipe = ("engine", closes_over, optimizer, steps, full_batch, spec, every, many, hp_keys, stopping) if named else None
+
     def build():
         engine = _make_engine(objective, optimizer, steps, full_batch, spec, progress, every, stopping)
         if many:
@@ -336,8 +343,8 @@ def _engine_for(objective, optimizer, steps, full_batch, spec, progress=None, ev
                     starts, hp, tol, idx, mask)
                 return params, loss, gnorm, step, n_updates, div_at, conv
 
-            return jax.jit(rows)
-        return jax.jit(_packed(engine))
+            return stored_jit(rows, recipe=recipe, name="run.rows")
+        return stored_jit(_packed(engine), recipe=recipe, name="run.packed")
 
     return _cached(key, (objective, optimizer), build)
 
@@ -636,7 +643,12 @@ def _final_runs(objective, kernel, optimizer: str, *, static_steps: bool = False
     """The jitted (starts, hp, x, y, steps) -> (final params, final loss) of full-batch runs
     (``static_steps``: ``steps`` a Python int compiled into the program, see ``_STATIC_STEPS``)."""
     scale = 1.0 / objective.n_examples if objective.reduction == "mean" else 1.0
-    jit = partial(jax.jit, static_argnums=(4,)) if static_steps else jax.jit
+    if static_steps:
+        jit = partial(jax.jit, static_argnums=(4,))
+    else:  # x and y are arguments: the programs close over the model, loss and reduction (the kernels' recipe)
+        recipe = getattr(objective, "kernel_recipe", None)
+        named = None if recipe is None else ("final runs", recipe, objective.dtype, optimizer, kernel is not None)
+        jit = partial(stored_jit, recipe=named, name="run.final_runs")
     if kernel is not None:
         return _column_runs(kernel, scale, optimizer, jit)
     loss_on = objective.loss_on

@@ -58,21 +58,27 @@ class Classification:
 _CHUNK = 8  # points per call of the derivatives away from the grid (bisection: one; the stationary points: a few)
 
 
-def classify_function(fn: Callable, lo: float, hi: float, *, resolution: int = 4001, tol: float = 1e-9) -> Classification:
+def classify_function(fn: Callable, lo: float, hi: float, *, resolution: int = 4001, tol: float = 1e-9,
+                      recipe: tuple | None = None) -> Classification:
     """Stationary points of a smooth JAX-traceable ``fn`` on [lo, hi], classified with exact derivatives.
 
     f' comes from autodiff; its sign changes on a grid are refined by bisection; each point is then a
     local minimum if f' goes from - to + (equivalently f'' > 0), otherwise neither (a maximum or a flat
     inflection). A local minimum is global if no point of [lo, hi] is lower. Convex on [lo, hi] iff
     f'' >= 0 at every grid point (a smooth function with f'' >= 0 on an interval is convex there).
+    ``recipe`` names everything ``fn`` computes from, so that its compiled derivatives are kept between
+    runs (:mod:`losslab.program_store`); None (a function of one's own) traces them on every call.
     """
     import jax
     import jax.numpy as jnp
 
+    from .program_store import stored_jit
+
     lo = check_number("lo", lo, owner="classify_function")
     hi = check_number("hi", hi, owner="classify_function", gt=lo)
     resolution = check_int("resolution", resolution, owner="classify_function", ge=11)
-    derivatives = jax.jit(jax.vmap(lambda t: (fn(t), jax.grad(fn)(t), jax.grad(jax.grad(fn))(t))))
+    derivatives = stored_jit(jax.vmap(lambda t: (fn(t), jax.grad(fn)(t), jax.grad(jax.grad(fn))(t))),
+                             recipe=recipe and ("derivatives", recipe), name="stationary.classify_function")
 
     def at(points) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """f, f', f'' at ``points``: the whole grid at once, anything else in padded chunks of a fixed size, so
@@ -148,8 +154,11 @@ def compile_expression(text: str, modules: str = "jax", *, owner: str = "classif
     The text is parsed by losslab's own safe parser (:func:`losslab.symbolic.parse_expression`: nothing is
     evaluated) and must depend on ``x`` only.
     """
-    import sympy as sp
+    return _lambdified(_formula_in_x(text, owner), modules)
 
+
+def _formula_in_x(text: str, owner: str):
+    """The SymPy expression of ``text``, checked to be a formula in x alone."""
     from .symbolic import parse_expression
 
     if not isinstance(text, str) or not text.strip():
@@ -158,6 +167,12 @@ def compile_expression(text: str, modules: str = "jax", *, owner: str = "classif
     others = sorted(str(s) for s in expr.free_symbols if s.name != "x")
     if others:
         raise LosslabError(f"The 'text' parameter of {owner} must depend on x only. Got the symbols {others} instead.")
+    return expr
+
+
+def _lambdified(expr, modules: str) -> Callable:
+    import sympy as sp
+
     x = next(iter(expr.free_symbols), sp.Symbol("x"))
     if modules == "numpy":  # the module itself: the NumPy printer without `from numpy import *` (numpy.f2py, ~0.5 s)
         return sp.lambdify(x, expr, modules=[np])
@@ -169,8 +184,13 @@ def classify_expression(text: str, lo: float, hi: float, **options) -> Classific
 
     The text is parsed by losslab's own safe parser (see :func:`compile_expression`), then compiled to a JAX function.
     """
-    fn = compile_expression(text, "jax")
-    return classify_function(lambda t: fn(t) + 0.0 * t, lo, hi, **options)
+    import sympy as sp
+
+    expr = _formula_in_x(text, "classify_expression")
+    fn = _lambdified(expr, "jax")
+    # the parsed formula, exactly, and the SymPy that printed it as JAX code: all the function computes from
+    recipe = ("expression", sp.srepr(expr), sp.__version__)
+    return classify_function(lambda t: fn(t) + 0.0 * t, lo, hi, recipe=recipe, **options)
 
 
 def classify_samples(x, y) -> Classification:

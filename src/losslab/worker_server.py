@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import multiprocessing
 
-__all__ = ["PRELOAD", "context", "default_workers", "start"]
+__all__ = ["PRELOAD", "SINGLE_THREADED", "context", "default_workers", "start"]
 
 # What the problems import, imported once by the fork server and shared by the workers it forks (a spawned
 # worker would import it all again: about 3 s of CPU each). The problems' modules and what they import
@@ -46,10 +46,27 @@ def context():
     return ctx
 
 
+# The workers are one per core already, so each runs its NumPy linear algebra on one thread. With
+# OpenBLAS's default (a thread per core) each worker's BLAS threads busy-wait after every call, on the
+# core the other worker needs: measured 2026-11-30 on the 2-core machine, a warm `solve all` took
+# 14.2-17.1 s with the default and 9.7-11.9 s with one BLAS thread (6.11's dense eigvalsh alone went
+# from 0.03 s to 1.3 s under that contention). A value the user set is kept.
+SINGLE_THREADED = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+
+
 def start() -> None:
     """Start the fork server now (it preloads while the caller goes on); a no-op where there is none
-    or it runs already. Workers asked for later are forked from it."""
-    if context().get_start_method() == "forkserver":
-        from multiprocessing import forkserver
+    or it runs already. Workers asked for later are forked from it, with :data:`SINGLE_THREADED`
+    BLAS (the server's environment, and so theirs; the caller's own environment is left as it was)."""
+    if context().get_start_method() != "forkserver":
+        return
+    import os
+    from multiprocessing import forkserver
 
+    added = {name: value for name, value in SINGLE_THREADED.items() if name not in os.environ}
+    os.environ.update(added)  # the server process is started from this environment, now
+    try:
         forkserver.ensure_running()
+    finally:
+        for name in added:
+            os.environ.pop(name, None)

@@ -111,6 +111,7 @@ def _solve_in_workers(problems, ctx, workers, on_done, on_start) -> list[Problem
                 on_done(done[problems[reported]])
             reported += 1
 
+    worker_server.start()  # if the command line has not already: the workers' environment is set there
     pool = ProcessPoolExecutor(max_workers=workers, mp_context=worker_server.context(),
                                initializer=_worker_init, initargs=(jax.config.jax_compilation_cache_dir,))
     try:

@@ -51,12 +51,8 @@ def describe_failure(error: BaseException) -> str | None:
 
 
 def main() -> None:
-    """Console-script entry point."""
-    from ..xla_cpu_flags import compile_quickly
-
-    if sys.argv[1:2] in (["solve"], ["book"]):  # the chapter's ~70 small programs: compiling is most of a first run
-        compile_quickly()  # first: the workers' fork server, started next, inherits it
-    solve.start_workers_early(sys.argv[1:])  # before the imports below: the workers' preload runs beside them
+    """The command line (the console script, :func:`losslab.launcher.main`, has started what the command
+    needs started first: XLA's options for ``solve`` and ``book``, their workers' fork server)."""
     from ..compile_cache import enable
     enable()  # compiled programs persist between runs (the user's cache folder; off if unwritable)
     try:

@@ -65,36 +65,6 @@ def solve(
         raise typer.Exit(1)
 
 
-def start_workers_early(argv: list[str]) -> None:
-    """Start the workers' fork server at once when ``argv`` is a ``solve`` or ``book`` that will use workers,
-    so that its preload (seconds of imports) runs while this process imports its own modules.
-
-    A guess from the raw arguments: typer parses and validates them later; a wrong guess costs only time
-    (an idle server, or one started later by the pool).
-    """
-    if not argv or argv[0] not in ("solve", "book") or any(a in ("--help", "-h") for a in argv):
-        return
-    options = {"--out": None, "--seed": None, "--workers": None, "--problems": None}
-    positional = []
-    rest = iter(argv[1:])
-    for arg in rest:
-        name, eq, value = arg.partition("=")
-        if name in options:
-            options[name] = value if eq else next(rest, "")
-        elif not arg.startswith("-"):
-            positional.append(arg)
-    spec = (positional[:1] or [""])[0] if argv[0] == "solve" else (options["--problems"] or "all")
-    count = 11 if spec.strip().lower() == "all" else len(spec.replace(",", " ").split())  # the chapter's 11 problems
-    try:
-        workers = int(options["--workers"] or 0)
-    except ValueError:
-        return
-    from ..worker_server import default_workers, start
-
-    if count > 1 and (workers or default_workers(count)) > 1:
-        start()
-
-
 @contextmanager
 def _progress(total: int):
     """A progress bar on stderr (never in the --json output on stdout) while the problems run:

@@ -24,22 +24,18 @@ from __future__ import annotations
 import functools
 import hashlib
 import inspect
-import os
 import shutil
-import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import numpy as np
 
+from ..content_hash import Unhashable, feed
+
 __all__ = ["cached_figure", "figure_key", "folder"]
 
 _PNG_START = b"\x89PNG\r\n\x1a\n"
 _PNG_END = b"\x00\x00\x00\x00IEND\xaeB`\x82"  # the IEND chunk: a PNG written to the end
-
-
-class _NotHashable(TypeError):
-    """An argument whose content this module does not know how to encode: draw, do not cache."""
 
 
 def folder() -> Path | None:
@@ -49,38 +45,6 @@ def folder() -> Path | None:
 
     root = enabled()
     return None if root is None else root / "figures"
-
-
-def _feed(h, value) -> None:
-    """Add ``value`` to the hash ``h``, tagged by kind so that no two different values encode alike."""
-    if value is None or isinstance(value, (bool, str, bytes)):
-        h.update(f"{type(value).__name__}:{len(value) if isinstance(value, (str, bytes)) else ''}:".encode())
-        h.update(value if isinstance(value, bytes) else str(value).encode())
-    elif isinstance(value, (int, np.integer)):
-        h.update(f"int:{int(value)};".encode())
-    elif isinstance(value, (float, np.floating)):
-        h.update(f"float:{float(value).hex()};".encode())
-    elif isinstance(value, np.ma.MaskedArray):
-        h.update(b"masked:")
-        _feed(h, np.ma.getdata(value))
-        _feed(h, np.ma.getmaskarray(value))
-    elif isinstance(value, np.ndarray) or (hasattr(value, "__array__") and hasattr(value, "shape") and hasattr(value, "dtype")):
-        arr = np.asarray(value)
-        if arr.dtype.hasobject:
-            raise _NotHashable(f"an array of Python objects ({arr.dtype})")
-        h.update(f"array:{arr.dtype.str}:{arr.shape};".encode())
-        h.update(np.ascontiguousarray(arr).tobytes())
-    elif isinstance(value, (list, tuple)):
-        h.update(f"{type(value).__name__}:{len(value)};".encode())
-        for item in value:
-            _feed(h, item)
-    elif isinstance(value, Mapping):
-        h.update(f"mapping:{len(value)};".encode())
-        for key, item in value.items():  # in order: a legend lists its entries as given
-            _feed(h, key)
-            _feed(h, item)
-    else:
-        raise _NotHashable(type(value).__name__)
 
 
 @functools.lru_cache(maxsize=None)
@@ -121,8 +85,8 @@ def figure_key(fn: Callable, arguments: Mapping[str, object]) -> str | None:
     h.update(_environment(fn.__module__))
     h.update(_settings())
     try:
-        _feed(h, {name: arguments[name] for name in sorted(arguments)})  # by name: how a caller passed them is not drawn
-    except _NotHashable:
+        feed(h, {name: arguments[name] for name in sorted(arguments)})  # by name: how a caller passed them is not drawn
+    except Unhashable:
         return None
     return h.hexdigest()
 
@@ -141,16 +105,11 @@ def _whole_png(path: Path) -> bool:
 
 def _keep(drawn: Path, entry: Path) -> None:
     """Copy the picture just drawn into the cache (atomically: a reader never sees half a file)."""
+    from ..outputs import _replace_atomically
+
     try:
         entry.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=entry.parent, prefix=f".{entry.name}.", suffix=".tmp")
-        os.close(fd)
-        try:
-            shutil.copyfile(drawn, tmp)
-            os.replace(tmp, entry)
-        except BaseException:
-            os.unlink(tmp)
-            raise
+        _replace_atomically(entry, lambda tmp: shutil.copyfile(drawn, tmp))
     except OSError:
         pass  # a full disk or a read-only cache: the figure is written, the next run draws again
 
