@@ -177,23 +177,26 @@ def _relu_step(expr, value):
 
 
 def xreplace_shared(exprs, rule: dict) -> list:
-    """``[e.xreplace(rule) for e in exprs]``, each distinct subexpression rebuilt once for all of them.
+    """``[e.xreplace(rule) for e in exprs]``, each subexpression object rebuilt once for all of them.
 
-    The same result as ``xreplace``, which rebuilds (and re-evaluates) a subtree every time it occurs: the
-    shallow network's summands repeat f[x_i, phi] - y_i and its three Max(0, h_ik), whose evaluation asks
-    SymPy's assumptions; 0.2 s for its Hessian, 0.03 s here.
+    ``xreplace`` rebuilds (and re-evaluates) a subtree every time it occurs; this does what it does, node by
+    node (a node is rebuilt from its new arguments when a rule matched below it), but once per object: the
+    shallow network's summands share f[x_i, phi] - y_i and its three Max(0, h_ik), whose evaluation asks
+    SymPy's assumptions (0.2 s for its Hessian, 0.03 s here).
     """
-    memo = dict(rule)
+    done: dict[int, tuple] = {}  # id of a subexpression of exprs (alive throughout) -> (result, whether changed)
 
-    def rebuilt(e):
-        if e in memo:
-            return memo[e]
-        args = [rebuilt(a) for a in e.args]
-        out = e.func(*args) if any(new is not old for new, old in zip(args, e.args)) else e
-        memo[e] = out
-        return out
+    def rebuilt(e) -> tuple:
+        if e in rule:
+            return rule[e], True
+        hit = done.get(id(e))
+        if hit is None:
+            args = [rebuilt(a) if isinstance(a, sp.Basic) else (a, False) for a in e.args]
+            changed = any(c for _, c in args)
+            hit = done[id(e)] = (e.func(*[a for a, _ in args]) if changed else e, changed)
+        return hit
 
-    return [rebuilt(e) for e in exprs]
+    return [rebuilt(e)[0] for e in exprs]
 
 
 def _hessian_of(grad, params) -> sp.ImmutableMatrix:
