@@ -86,7 +86,10 @@ def _signature(args: tuple) -> tuple:
 
 def _active() -> Path | None:
     where = folder()
-    if where is None or jax.process_count() != 1 or jax.device_count() != 1:
+    # jax.export and jax.typeof are in every JAX this was tested with (0.10, 0.11), not in all that losslab allows
+    if where is None or not hasattr(jax, "export") or not hasattr(jax, "typeof"):
+        return None
+    if jax.process_count() != 1 or jax.device_count() != 1:
         return None
     return where
 
