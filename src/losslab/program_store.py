@@ -60,17 +60,22 @@ def source_digest() -> bytes:
     return h.digest()
 
 
-def _environment() -> tuple:
-    """What else a traced program depends on: JAX's version, the device it is lowered for, and the
-    settings that change tracing or lowering (read on each new program: a caller may change them)."""
+@lru_cache(maxsize=1)
+def _versions() -> tuple:
+    """JAX's versions and the device programs are lowered for (fixed within a process)."""
     from importlib.metadata import version
 
     device = jax.devices()[0]
+    return _FORMAT, jax.__version__, version("jaxlib"), device.platform, device.device_kind
+
+
+def _environment() -> tuple:
+    """What else a traced program depends on: :func:`_versions`, and the options that change tracing,
+    lowering or compiling (read for each new program: a caller may change them)."""
     config = jax.config
     return (
-        _FORMAT, jax.__version__, version("jaxlib"), device.platform, device.device_kind, os.environ.get("XLA_FLAGS", ""),
-        bool(config.jax_enable_x64), str(config.jax_default_matmul_precision), str(config.jax_numpy_rank_promotion),
-        str(config.jax_numpy_dtype_promotion), str(config.jax_default_prng_impl),
+        *_versions(), os.environ.get("XLA_FLAGS", ""), bool(config.jax_enable_x64), str(config.jax_default_matmul_precision),
+        str(config.jax_numpy_rank_promotion), str(config.jax_numpy_dtype_promotion), str(config.jax_default_prng_impl),
     )
 
 
@@ -154,9 +159,7 @@ class StoredProgram:
         entry = where / f"{key}{_SUFFIX}"
         try:
             exported = jax.export.deserialize(bytearray(entry.read_bytes()))
-        except FileNotFoundError:
-            exported = None
-        except Exception:  # a damaged or foreign entry (any error of the deserializer): export it again
+        except Exception:  # none yet, or a damaged or foreign entry (any error of the deserializer): export it
             exported = None
         if exported is None:
             try:
