@@ -121,7 +121,7 @@ class StoredProgram:
         self._jitted = jax.jit(fn)
         self._recipe = recipe
         self._name = name
-        self._loaded: dict[tuple, Callable] = {}  # signature -> the callable of the stored program
+        self._loaded: dict[tuple, Callable] = {}  # (folder, signature) -> the callable of the stored program
 
     def __repr__(self) -> str:
         return f"StoredProgram({self._name!r}, {len(self._loaded)} signature(s) loaded)"
@@ -134,9 +134,9 @@ class StoredProgram:
             signature = _signature(args)
         except TypeError:  # an argument JAX cannot take: the plain jit says so in its own words
             return self._jitted(*args)
-        call = self._loaded.get(signature)
-        if call is None:
-            call = self._loaded[signature] = self._load_or_export(where, signature, args)
+        call = self._loaded.get((where, signature))
+        if call is None:  # by folder too: a process that turns the cache on elsewhere files its programs there
+            call = self._loaded[where, signature] = self._load_or_export(where, signature, args)
         return call(*args)
 
     def lower(self, *args):
