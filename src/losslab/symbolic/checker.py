@@ -464,6 +464,7 @@ class _Judge:
         self.conventions: list[str] = []
         self.correction = ""  # set by explain() for the step being judged
         self.rewriting = False  # the step being judged rewrites the step before (not the chain's left side)
+        self.shown = True  # False: the reason a step is right is not shown (a claim for every phi_j shows phi_0's)
 
     # -- the claim ----------------------------------------------------------------------------
     def run(self, claim: _Claim) -> ClaimResult:
@@ -654,9 +655,13 @@ class _Judge:
         if not params:
             return "not checked", f"{generic[0]} stands for any parameter, but the problem defines none", ""
         verdicts = []
-        for p in params:
+        for k, p in enumerate(params):
             mapping = {g: sp.Symbol(p, real=True) for g in generic}
-            v = self.step(before.xreplace(mapping), after.xreplace(mapping), op, [], restatement=False)
+            self.shown = k == 0  # of the steps that are right, only the first parameter's reason is shown (below)
+            try:
+                v = self.step(before.xreplace(mapping), after.xreplace(mapping), op, [], restatement=False)
+            finally:
+                self.shown = True
             verdicts.append((p, v))
         names = ", ".join(params)
         if all(v[0] == "correct" for _, v in verdicts):
@@ -774,7 +779,7 @@ class _Judge:
         if any(isinstance(x, sp.Basic) and x.has(Relu, sp.Heaviside) for _, a, b in pairs for x in (a, b)):
             self.conventions.append("ReLU'(0) = 0: its derivative is I[z > 0]")
         if mismatch is None:
-            return "correct", self.how(pairs, before, after), self.truth_later(before)
+            return "correct", self.how(pairs, before, after) if self.shown else "", self.truth_later(before)
         # conventions: a recurrence started from 0
         if self.sequences_needed([before, after]):
             pairs0 = self.values(before, after, zero_start=True)
@@ -942,7 +947,8 @@ class _Judge:
         for note in dict.fromkeys(ev.notes):
             text += f"; {note}"
         try:
-            if not isinstance(a, sp.MatrixBase) and sp.count_ops(a) + sp.count_ops(b) < MAX_OPS_EXACT:
+            ops_a = MAX_OPS_EXACT if isinstance(a, sp.MatrixBase) else sp.count_ops(a)  # b's count only if a leaves room
+            if ops_a < MAX_OPS_EXACT and ops_a + sp.count_ops(b) < MAX_OPS_EXACT:
                 if sp.expand(a - b) == 0:
                     text += "; symbolically identical" + (f" with I = {COUNT}" if has_sum else "")
         except (TypeError, ValueError, RecursionError):

@@ -89,18 +89,21 @@ class Derivation:
     example_loss: sp.Expr  # l_i, in x_i, y_i
     example_grad: tuple[sp.Expr, ...]  # dl_i / dparam
     _numeric: dict = field(default_factory=dict, repr=False)
-    _hessian: list = field(default_factory=list, repr=False)  # filled on first use
+    _derived: dict = field(default_factory=dict, repr=False)  # what is derived on first use, kept
 
     def __repr__(self) -> str:
         return f"Derivation({self.name!r}, loss={self.loss!r}, params={[p.name for p in self.params]})"
+
+    def _once(self, what: str, derivation):
+        if what not in self._derived:
+            self._derived[what] = derivation()
+        return self._derived[what]
 
     @property
     def example_hessian(self) -> sp.ImmutableMatrix:
         """d2 l_i / dparam dparam, differentiated on first use: most users need only the gradient (the
         shallow network's 10 x 10 entries are ~0.3 s of SymPy)."""
-        if not self._hessian:
-            self._hessian.append(_hessian_of(self.example_grad, self.params))
-        return self._hessian[0]
+        return self._once("example_hessian", lambda: _hessian_of(self.example_grad, self.params))
 
     # -- the sums over i ----------------------------------------------------------
     @property
@@ -110,11 +113,11 @@ class Derivation:
     @property
     def gradient(self) -> tuple[sp.Expr, ...]:
         """dL/dparam = sum_i dl_i/dparam."""
-        return tuple(_sum_over_i(g) for g in self.example_grad)
+        return self._once("gradient", lambda: tuple(_sum_over_i(g) for g in self.example_grad))
 
     @property
     def hessian(self) -> sp.ImmutableMatrix:
-        return sp.ImmutableMatrix(self.example_hessian.applyfunc(_sum_over_i))
+        return self._once("hessian", lambda: sp.ImmutableMatrix(self.example_hessian.applyfunc(_sum_over_i)))
 
     def latex(self) -> dict[str, str]:
         """LaTeX of L, each dL/dparam and the Hessian, in the book's notation."""
@@ -132,8 +135,9 @@ class Derivation:
             exprs = [_relu_step(as_exp(e), sp.Float(relu_at_zero)) if relu_at_zero else as_exp(e) for e in exprs]
             exprs = xreplace_shared(exprs, {_x[_i]: _xs, _y[_i]: _ys})
             # the module itself, not "numpy": the same NumPy printer without sympy's `from numpy import *`, which
-            # imports numpy.f2py and every text codec (~0.5 s a process)
-            self._numeric[key] = sp.lambdify([*self.params, _xs, _ys], exprs, modules=[np], cse=True)
+            # imports numpy.f2py and every text codec (~0.5 s a process); no docstring: lambdify would print every
+            # expression into it with str() (0.1 s for the shallow network's gradient, a third of lambdify)
+            self._numeric[key] = sp.lambdify([*self.params, _xs, _ys], exprs, modules=[np], cse=True, docstring_limit=0)
         return self._numeric[key]
 
     def example_grads(self, params, x, y, *, relu_at_zero: float = 0.0) -> np.ndarray:
