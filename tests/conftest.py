@@ -22,3 +22,15 @@ def book_run(tmp_path_factory):
     result = CliRunner().invoke(app, ["book", "--out", str(out), "--small"])
     assert result.exit_code == 0, result.output
     return out, json.loads((out / "results.json").read_text(encoding="utf-8"))
+
+
+@pytest.fixture(autouse=True)
+def _cache_folder_as_it_was():
+    """A test that runs the command line in this process turns on the user's cache folder (compile_cache.enable):
+    the figures and programs kept there stay off for the tests after it, as they started (JAX's own cache
+    setting is global and stays)."""
+    from losslab import compile_cache
+
+    before = compile_cache._enabled
+    yield
+    compile_cache._enabled = before

@@ -60,17 +60,22 @@ def source_digest() -> bytes:
     return h.digest()
 
 
-def _environment() -> tuple:
-    """What else a traced program depends on: JAX's version, the device it is lowered for, and the
-    settings that change tracing or lowering (read on each new program: a caller may change them)."""
+@lru_cache(maxsize=1)
+def _versions() -> tuple:
+    """JAX's versions and the device programs are lowered for (fixed within a process)."""
     from importlib.metadata import version
 
     device = jax.devices()[0]
+    return _FORMAT, jax.__version__, version("jaxlib"), device.platform, device.device_kind
+
+
+def _environment() -> tuple:
+    """What else a traced program depends on: :func:`_versions`, and the options that change tracing,
+    lowering or compiling (read for each new program: a caller may change them)."""
     config = jax.config
     return (
-        _FORMAT, jax.__version__, version("jaxlib"), device.platform, device.device_kind, os.environ.get("XLA_FLAGS", ""),
-        bool(config.jax_enable_x64), str(config.jax_default_matmul_precision), str(config.jax_numpy_rank_promotion),
-        str(config.jax_numpy_dtype_promotion), str(config.jax_default_prng_impl),
+        *_versions(), os.environ.get("XLA_FLAGS", ""), bool(config.jax_enable_x64), str(config.jax_default_matmul_precision),
+        str(config.jax_numpy_rank_promotion), str(config.jax_numpy_dtype_promotion), str(config.jax_default_prng_impl),
     )
 
 
@@ -86,7 +91,10 @@ def _signature(args: tuple) -> tuple:
 
 def _active() -> Path | None:
     where = folder()
-    if where is None or jax.process_count() != 1 or jax.device_count() != 1:
+    # jax.export and jax.typeof are in every JAX this was tested with (0.10, 0.11), not in all that losslab allows
+    if where is None or not hasattr(jax, "export") or not hasattr(jax, "typeof"):
+        return None
+    if jax.process_count() != 1 or jax.device_count() != 1:
         return None
     return where
 
@@ -113,7 +121,7 @@ class StoredProgram:
         self._jitted = jax.jit(fn)
         self._recipe = recipe
         self._name = name
-        self._loaded: dict[tuple, Callable] = {}  # signature -> the callable of the stored program
+        self._loaded: dict[tuple, Callable] = {}  # (folder, signature) -> the callable of the stored program
 
     def __repr__(self) -> str:
         return f"StoredProgram({self._name!r}, {len(self._loaded)} signature(s) loaded)"
@@ -126,9 +134,9 @@ class StoredProgram:
             signature = _signature(args)
         except TypeError:  # an argument JAX cannot take: the plain jit says so in its own words
             return self._jitted(*args)
-        call = self._loaded.get(signature)
-        if call is None:
-            call = self._loaded[signature] = self._load_or_export(where, signature, args)
+        call = self._loaded.get((where, signature))
+        if call is None:  # by folder too: a process that turns the cache on elsewhere files its programs there
+            call = self._loaded[where, signature] = self._load_or_export(where, signature, args)
         return call(*args)
 
     def lower(self, *args):
@@ -151,9 +159,7 @@ class StoredProgram:
         entry = where / f"{key}{_SUFFIX}"
         try:
             exported = jax.export.deserialize(bytearray(entry.read_bytes()))
-        except FileNotFoundError:
-            exported = None
-        except Exception:  # a damaged or foreign entry (any error of the deserializer): export it again
+        except Exception:  # none yet, or a damaged or foreign entry (any error of the deserializer): export it
             exported = None
         if exported is None:
             try:

@@ -48,9 +48,10 @@ def context():
 
 # The workers are one per core already, so each runs its NumPy linear algebra on one thread. With
 # OpenBLAS's default (a thread per core) each worker's BLAS threads busy-wait after every call, on the
-# core the other worker needs: measured 2026-11-30 on the 2-core machine, a warm `solve all` took
-# 14.2-17.1 s with the default and 9.7-11.9 s with one BLAS thread (6.11's dense eigvalsh alone went
-# from 0.03 s to 1.3 s under that contention). A value the user set is kept.
+# core the other worker needs. Measured 2026-11-30 on the 2-core machine while other work kept it busy
+# (load 2-3), three warm `solve all` runs each way, alternately: 14.2-17.1 s with the default, 9.7-11.9 s
+# with one BLAS thread; a 673 x 673 eigvalsh took 0.03 s alone and up to 1.4 s under that contention.
+# A value the user set is kept.
 SINGLE_THREADED = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
 
