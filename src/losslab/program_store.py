@@ -7,11 +7,12 @@ compiled program up. For losslab's many small programs that is most of a warm ru
 
 A traced and lowered program depends only on what its Python computed it from: losslab's own source,
 what the function closes over (its *recipe*: the model, loss and data, the optimiser, the number of
-steps...), the shapes and dtypes of its arguments, and JAX's version and settings. So the lowered
-program is serialized with :mod:`jax.export` and filed in ``programs/`` of the cache folder under a
-SHA-256 of exactly those; a later run deserializes it and calls it (its compilation then comes from
-JAX's cache as before). What a program computes is unchanged: the same StableHLO, compiled by the
-same XLA.
+steps...), the shapes and dtypes of its arguments, and the versions and settings of JAX and of the
+libraries traced with it (optax, NumPy). So the lowered program is serialized with :mod:`jax.export`
+and filed in ``programs/`` of the cache folder under a SHA-256 of exactly those; a later run
+deserializes it and calls it (its compilation then comes from JAX's cache as before). What a program
+computes is unchanged: the same StableHLO inside a one-call wrapper, compiled by the same XLA (the
+tests compare it with ``jax.jit`` bit for bit).
 
 Only the caller knows what its function closes over, so it names it: :func:`stored_jit` takes the
 recipe, a tuple of plain values (:mod:`losslab.content_hash`). A function without one (a user's
@@ -60,13 +61,18 @@ def source_digest() -> bytes:
     return h.digest()
 
 
+# the libraries whose code runs while losslab's functions are traced: optax's transformations are traced
+# into the run engine, NumPy makes the constants; an upgrade of any of them files programs anew
+_TRACED_LIBRARIES = ("jaxlib", "optax", "numpy")
+
+
 @lru_cache(maxsize=1)
 def _versions() -> tuple:
-    """JAX's versions and the device programs are lowered for (fixed within a process)."""
+    """JAX's and the traced libraries' versions, and the device programs are lowered for (fixed within a process)."""
     from importlib.metadata import version
 
     device = jax.devices()[0]
-    return _FORMAT, jax.__version__, version("jaxlib"), device.platform, device.device_kind
+    return _FORMAT, jax.__version__, *(version(name) for name in _TRACED_LIBRARIES), device.platform, device.device_kind
 
 
 def _environment() -> tuple:
