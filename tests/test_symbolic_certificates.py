@@ -76,7 +76,7 @@ def test_momentum_certificate_and_the_missing_m0_term():
 def test_written_out_sums_are_sympys_doit():
     """written_out(e) == e.doit() term for term: the momentum closed form at t = 0..8, nested and empty sums,
     and (left to doit) symbolic and reversed limits."""
-    t, beta, k = symbol("t"), symbol("beta"), symbol("k")
+    t, beta = symbol("t"), symbol("beta")
     closed = momentum_unrolled()
     for T in range(9):
         e = closed.xreplace({t: T})
