@@ -18,8 +18,8 @@ Only the caller knows what its function closes over, so it names it: :func:`stor
 recipe, a tuple of plain values (:mod:`losslab.content_hash`). A function without one (a user's
 model or optimiser, a progress callback) is jitted as usual, as is everything when the cache is off
 (``LOSSLAB_CACHE_DIR=``, or a library caller who never turned it on), when JAX sees more than one
-device (the programs here are filed for one), or when a program cannot be exported. A damaged entry
-is exported again.
+device or a device other than the CPU (the programs here are filed for one CPU, the only setting
+tested), or when a program cannot be exported. A damaged entry is exported again.
 """
 
 from __future__ import annotations
@@ -100,7 +100,8 @@ def _active() -> Path | None:
     # jax.export and jax.typeof are in every JAX this was tested with (0.10, 0.11), not in all that losslab allows
     if where is None or not hasattr(jax, "export") or not hasattr(jax, "typeof"):
         return None
-    if jax.process_count() != 1 or jax.device_count() != 1:
+    # one CPU device: the only setting it has run on (a GPU's programs were never exported and called here)
+    if jax.process_count() != 1 or jax.device_count() != 1 or jax.default_backend() != "cpu":
         return None
     return where
 
