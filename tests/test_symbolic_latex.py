@@ -207,3 +207,15 @@ def test_subscript_products_and_sums_written_out_still_parse():
     assert str(parse_expression(r"x_{2 \cdot i}")) == "x[2*i]"
     assert str(parse_expression(r"m_{t+1}")) == "m[t + 1]"
     assert str(parse_expression(r"x_{12}")) == "x[12]"
+
+
+@pytest.mark.parametrize("text, says", [
+    (r"\exp \begin{bmatrix} \end{bmatrix}", "empty matrix"),  # found by test_random_latex_never_crashes
+    (r"\begin{bmatrix} \end{bmatrix}", "empty matrix"),
+    (r"\exp[\begin{bmatrix} 1 & 2 \end{bmatrix}]", r"\\exp of a matrix"),  # SymPy: NonSquareMatrixError
+    (r"\exp \begin{bmatrix} 1 & 2 \\ 3 & 4 \end{bmatrix}", r"\\exp of a matrix"),  # SymPy: a symbolic matrix exponential
+    (r"\sin \begin{bmatrix} x_i & 2 \end{bmatrix}", r"\\sin of a matrix"),
+])
+def test_a_function_of_a_matrix_and_an_empty_matrix_are_parse_errors(text, says):
+    with pytest.raises(ParseError, match=says):
+        parse_relation(text)

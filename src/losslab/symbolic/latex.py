@@ -595,8 +595,15 @@ class _Parser:
         if name in ELEMENTARY:
             if len(args) != 1:
                 raise self.error(f"\\{name} takes one argument, got {len(args)}")
-            return ELEMENTARY[name](args[0])
+            return self.elementary_of(name, args[0])
         return sp.Function(name, real=True)(*args)
+
+    def elementary_of(self, name: str, arg) -> sp.Expr:
+        """\\exp[..], \\sin x ..: of a scalar only. SymPy reads \\exp of a matrix as the matrix exponential
+        (symbolic, unbounded work; an error for a non-square one), which no sheet of this chapter means."""
+        if isinstance(arg, sp.MatrixBase):
+            raise self.error(f"\\{name} of a matrix is not supported (write it entry by entry)")
+        return ELEMENTARY[name](arg)
 
     def group_argument(self) -> sp.Expr:
         """A required {..} argument (of \\frac, \\sqrt), or a single digit or letter (\\frac12)."""
@@ -742,7 +749,7 @@ class _Parser:
         if self.at_op("^"):
             raise self.error(f"powers of functions (\\{name}^2 ..) are not supported; write (\\{name}[..])^2")
         # \sin x, \log \sigma(z): a single factor
-        return ELEMENTARY[name](self.factor())
+        return self.elementary_of(name, self.factor())
 
     def fraction(self) -> sp.Expr:
         if self.at_op("{") and self.at("cmd", "partial", offset=1):
@@ -1046,6 +1053,8 @@ class _Parser:
         widths = {len(r) for r in rows}
         if len(widths) != 1:
             raise self.error("matrix rows have different lengths")
+        if not rows[0]:
+            raise self.error("empty matrix")
         if len(rows) * len(rows[0]) > 400:
             raise self.error("matrix too large")
         for row in rows:
