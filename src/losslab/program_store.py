@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
@@ -95,28 +94,27 @@ def _signature(args: tuple) -> tuple:
     return str(tree), tuple(avals), bool(jax.config.jax_enable_x64)
 
 
+@lru_cache(maxsize=1)
+def _supported() -> bool:
+    """jax.export and jax.typeof (in every JAX this was tested with, 0.10 and 0.11, not in all that losslab
+    allows) and one CPU device, the only setting it has run on (a GPU's programs were never exported and
+    called here). Fixed once JAX's backend is up: asked once per process, not on every call."""
+    return (hasattr(jax, "export") and hasattr(jax, "typeof") and jax.process_count() == 1
+            and jax.device_count() == 1 and jax.default_backend() == "cpu")
+
+
 def _active() -> Path | None:
     where = folder()
-    # jax.export and jax.typeof are in every JAX this was tested with (0.10, 0.11), not in all that losslab allows
-    if where is None or not hasattr(jax, "export") or not hasattr(jax, "typeof"):
-        return None
-    # one CPU device: the only setting it has run on (a GPU's programs were never exported and called here)
-    if jax.process_count() != 1 or jax.device_count() != 1 or jax.default_backend() != "cpu":
-        return None
-    return where
+    return where if where is not None and _supported() else None
 
 
-def _write_atomically(entry: Path, blob: bytes) -> None:
+def _write(entry: Path, blob: bytes) -> None:
+    """File ``blob`` at ``entry`` atomically (a reader never sees half a program)."""
+    from .outputs import _replace_atomically
+
     try:
         entry.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=entry.parent, prefix=f".{entry.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(blob)
-            os.replace(tmp, entry)
-        except BaseException:
-            os.unlink(tmp)
-            raise
+        _replace_atomically(entry, lambda tmp: tmp.write_bytes(blob))
     except OSError:
         pass  # a full disk or a read-only cache: this run goes on, the next one traces again
 
@@ -176,7 +174,7 @@ class StoredProgram:
                 # not exportable (a host callback, a custom call without a stable target, flatbuffers missing),
                 # or the function itself fails: the plain jit traces it, and raises its own error if there is one
                 return self._jitted
-            _write_atomically(entry, bytes(blob))
+            _write(entry, bytes(blob))
         return jax.jit(exported.call)
 
 

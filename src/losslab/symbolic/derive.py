@@ -21,6 +21,7 @@ also what autodiff returns away from the kinks.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 import sympy as sp
@@ -89,35 +90,30 @@ class Derivation:
     example_loss: sp.Expr  # l_i, in x_i, y_i
     example_grad: tuple[sp.Expr, ...]  # dl_i / dparam
     _numeric: dict = field(default_factory=dict, repr=False)
-    _derived: dict = field(default_factory=dict, repr=False)  # what is derived on first use, kept
 
     def __repr__(self) -> str:
         return f"Derivation({self.name!r}, loss={self.loss!r}, params={[p.name for p in self.params]})"
 
-    def _once(self, what: str, derivation):
-        if what not in self._derived:
-            self._derived[what] = derivation()
-        return self._derived[what]
-
-    @property
+    # derived on first use and kept (cached_property writes the instance's __dict__, which a frozen dataclass allows)
+    @cached_property
     def example_hessian(self) -> sp.ImmutableMatrix:
         """d2 l_i / dparam dparam, differentiated on first use: most users need only the gradient (the
         shallow network's 10 x 10 entries are ~0.3 s of SymPy)."""
-        return self._once("example_hessian", lambda: _hessian_of(self.example_grad, self.params))
+        return _hessian_of(self.example_grad, self.params)
 
     # -- the sums over i ----------------------------------------------------------
     @property
     def L(self) -> sp.Sum:
         return sp.Sum(self.example_loss, (_i, 1, _I))
 
-    @property
+    @cached_property
     def gradient(self) -> tuple[sp.Expr, ...]:
         """dL/dparam = sum_i dl_i/dparam."""
-        return self._once("gradient", lambda: tuple(_sum_over_i(g) for g in self.example_grad))
+        return tuple(_sum_over_i(g) for g in self.example_grad)
 
-    @property
+    @cached_property
     def hessian(self) -> sp.ImmutableMatrix:
-        return self._once("hessian", lambda: sp.ImmutableMatrix(self.example_hessian.applyfunc(_sum_over_i)))
+        return sp.ImmutableMatrix(self.example_hessian.applyfunc(_sum_over_i))
 
     def latex(self) -> dict[str, str]:
         """LaTeX of L, each dL/dparam and the Hessian, in the book's notation."""
